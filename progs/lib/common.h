@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Types shared by every tool's BPF side and the user-space library. */
+#ifndef HOWLONG_COMMON_H
+#define HOWLONG_COMMON_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>	/* user space; BPF gets the types from vmlinux.h */
+#endif
+
+#define COMM_LEN 16
+
+/* Which tasks to measure; zero fields match everything. */
+struct filter_cfg {
+	__u32 tgid;
+	__u32 tid;
+	__u64 cgroup_id;	/* cgroup v2 id (inode) of the -c directory */
+	__u32 cgroup_level;	/* its depth below the root: 0 is the root */
+	__u32 has_comm;
+	char comm[COMM_LEN];
+};
+
+/* Why a sample could not be measured; reported together as "lost". */
+enum lost_reason {
+	LOST_HIST_FULL,		/* keyed histogram map full */
+	LOST_START_FULL,	/* no room to store a start timestamp */
+	LOST_REASONS,
+};
+
+#endif /* HOWLONG_COMMON_H */

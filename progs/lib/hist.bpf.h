@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Histogram recording on the BPF side. Samples go to one of two buffers
+ * (hist_buf); user space flips the buffer, waits for an RCU grace period so
+ * that no program still writes to the old one, then reads and clears it.
+ * Nothing is lost or double-counted across intervals that way.
+ */
+#ifndef HOWLONG_HIST_BPF_H
+#define HOWLONG_HIST_BPF_H
+
+#include "lib/hist.h"
+#include "lib/common.h"
+
+volatile __u32 hist_buf;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct hist);
+} hist_global SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);	/* sized by user space when keyed */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hist_slot_key);
+	__type(value, __u64);
+} hist_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hist_stats_key);
+	__type(value, struct hist_stats);
+} hist_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOST_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+static __always_inline void lost_inc(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&lost, &reason);
+
+	if (c)
+		(*c)++;
+}
+
+static __always_inline __u32 hist_bounded_slot(__u64 v)
+{
+	__u32 s = hist_slot(v);
+
+	/* Tell the verifier what hist_slot() guarantees. */
+	if (s >= HIST_SLOTS)
+		s = HIST_SLOTS - 1;
+	return s;
+}
+
+/* Per-CPU data: a program never races with itself on one CPU. */
+static __always_inline void hist_record(__u64 v)
+{
+	__u32 buf = hist_buf & 1;
+	struct hist *h = bpf_map_lookup_elem(&hist_global, &buf);
+
+	if (!h)
+		return;
+	h->slots[hist_bounded_slot(v)]++;
+	h->sum += v;
+	if (v > h->max)
+		h->max = v;
+	if (~v > h->nmin)
+		h->nmin = ~v;
+}
+
+static __always_inline struct hist_stats *
+hist_stats_get(const struct hist_stats_key *sk, const void *comm)
+{
+	struct hist_stats *st = bpf_map_lookup_elem(&hist_stats, sk);
+	struct hist_stats init = {};
+
+	if (st)
+		return st;
+	bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), comm);
+	bpf_map_update_elem(&hist_stats, sk, &init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&hist_stats, sk);
+}
+
+/* comm: kernel address of the name to show for a new key. */
+static __noinline void hist_record_keyed(__u64 id, __u64 v,
+					      const void *comm)
+{
+	struct hist_stats_key sk = { .id = id, .buf = hist_buf & 1 };
+	struct hist_slot_key k = { .id = id, .buf = sk.buf };
+	struct hist_stats *st = hist_stats_get(&sk, comm);
+	__u64 one = 1, *c;
+
+	if (!st) {
+		lost_inc(LOST_HIST_FULL);
+		return;
+	}
+	k.slot = hist_bounded_slot(v);
+	c = bpf_map_lookup_elem(&hist_slots, &k);
+	if (c) {
+		(*c)++;
+	} else if (bpf_map_update_elem(&hist_slots, &k, &one, BPF_NOEXIST)) {
+		lost_inc(LOST_HIST_FULL);
+		return;
+	}
+	st->count++;
+	st->sum += v;
+	if (v > st->max)
+		st->max = v;
+	if (~v > st->nmin)
+		st->nmin = ~v;
+}
+
+#endif /* HOWLONG_HIST_BPF_H */

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The few kernel fields howlong reads, as CO-RE "flavors" of the vmlinux.h
+ * types: libbpf matches them to the running kernel by name (the ___hl
+ * suffix is ignored) and relocates every offset. Using the full vmlinux.h
+ * structs instead would embed their whole type closure (~180 KB of BTF) in
+ * every tool binary.
+ */
+#ifndef HOWLONG_KERNEL_BPF_H
+#define HOWLONG_KERNEL_BPF_H
+
+#define __hl_core __attribute__((preserve_access_index))
+
+struct sched_info___hl {
+	unsigned long long last_queued;
+} __hl_core;
+
+struct kernfs_node___hl {
+	__u64 id;
+} __hl_core;
+
+struct cgroup___hl {
+	int level;
+	struct kernfs_node___hl *kn;
+	struct cgroup___hl *ancestors[];
+} __hl_core;
+
+/* Kernels before 6.1 kept ancestor ids instead of ancestor pointers. */
+struct cgroup___hl_old {
+	int level;
+	__u64 ancestor_ids[];
+} __hl_core;
+
+struct css_set___hl {
+	struct cgroup___hl *dfl_cgrp;
+} __hl_core;
+
+struct rq___hl;
+
+/* With CONFIG_FAIR_GROUP_SCHED (every mainstream distro kernel) each
+ * task's se.cfs_rq is its CPU's cfs_rq, which points back at the rq: the
+ * way to this CPU's rq that needs no kallsyms (the runqueues ksym does). */
+struct cfs_rq___hl {
+	struct rq___hl *rq;
+} __hl_core;
+
+struct sched_entity___hl {
+	struct cfs_rq___hl *cfs_rq;
+} __hl_core;
+
+struct task_struct___hl {
+	int pid;
+	int tgid;
+	char comm[16];
+	struct sched_info___hl sched_info;
+	struct sched_entity___hl se;
+	struct task_struct___hl *group_leader;
+	struct css_set___hl *cgroups;
+} __hl_core;
+
+struct rq___hl {
+	__u64 clock;
+	struct task_struct___hl *curr;
+} __hl_core;
+
+
+#endif /* HOWLONG_KERNEL_BPF_H */

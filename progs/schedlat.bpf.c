@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * schedlat: run-queue latency, from the moment a task is queued runnable
+ * (woken, new, or preempted) until it gets the CPU.
+ *
+ * Preferred algorithm ("_si" programs): the kernel already stamps every
+ * enqueue in task->sched_info.last_queued with the run-queue clock and, right
+ * after the sched_switch tracepoint, adds rq->clock - last_queued to the
+ * task's run_delay (/proc/PID/schedstat). Reading the same two numbers at
+ * that tracepoint gives exactly the kernel's own figure with one hook, no
+ * clock call and no per-task map.
+ *
+ * Fallback ("_ts" programs), for kernels without CONFIG_SCHED_INFO: stamp
+ * wakeups and preemptions ourselves and match them at the switch.
+ *
+ * Each algorithm exists for each attach method (tp_btf, raw_tp, classic
+ * tracepoint); user space loads only the set it picked.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "lib/hist.bpf.h"
+#include "lib/filter.bpf.h"
+#include "schedlat.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile __u32 key_mode = SCHEDLAT_KEY_NONE;
+
+/* Timestamps for the fallback: task storage with tp_btf, else a hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} start_task SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SCHEDLAT_START_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} start_tid SEC(".maps");
+
+static __always_inline void record(struct task_struct___hl *t, __u64 delta)
+{
+	switch (key_mode) {
+	case SCHEDLAT_KEY_PID:
+		hist_record_keyed(BPF_CORE_READ(t, tgid), delta,
+				  &BPF_CORE_READ(t, group_leader)->comm);
+		break;
+	case SCHEDLAT_KEY_TID:
+		hist_record_keyed(BPF_CORE_READ(t, pid), delta, &t->comm);
+		break;
+	case SCHEDLAT_KEY_CGROUP:
+		hist_record_keyed(task_cgroup_id(t), delta, "");
+		break;
+	default:
+		hist_record(delta);
+	}
+}
+
+/* One out-of-line copy shared by all twelve programs keeps the object
+ * small; the call costs a few nanoseconds. */
+static __noinline int measure(struct task_struct___hl *t, __u64 delta)
+{
+	if (task_matches(t))
+		record(t, delta);
+	return 0;
+}
+
+/* ---- sched_info algorithm ---- */
+
+/*
+ * rq->clock is what the kernel subtracts last_queued from; it was updated
+ * at the start of __schedule() and not since. next sits on this CPU, so its
+ * cfs_rq leads to this CPU's rq.
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(switch_btf_si, bool preempt, struct task_struct___hl *prev, struct task_struct___hl *next)
+{
+	__u64 queued = next->sched_info.last_queued;
+
+	if (!queued)
+		return 0;
+	return measure(next, next->se.cfs_rq->rq->clock - queued);
+}
+
+static __always_inline int switch_si_probed(struct task_struct___hl *next)
+{
+	__u64 queued = BPF_CORE_READ(next, sched_info.last_queued);
+
+	if (!queued)
+		return 0;
+	return measure(next, BPF_CORE_READ(next, se.cfs_rq, rq, clock) -
+			     queued);
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(switch_raw_si, bool preempt, struct task_struct___hl *prev,
+	     struct task_struct___hl *next)
+{
+	return switch_si_probed(next);
+}
+
+/*
+ * Classic tracepoints pass pids, not tasks. current is still prev, and
+ * rq->curr already points to next (__schedule sets it before the
+ * tracepoint); the pid check guards that assumption.
+ */
+static __always_inline struct task_struct___hl *next_task(__u32 next_pid)
+{
+	struct task_struct___hl *prev = (struct task_struct___hl *)bpf_get_current_task();
+	struct task_struct___hl *next = BPF_CORE_READ(prev, se.cfs_rq, rq, curr);
+
+	if (BPF_CORE_READ(next, pid) != next_pid) {
+		lost_inc(LOST_START_FULL);
+		return NULL;
+	}
+	return next;
+}
+
+SEC("tracepoint/sched/sched_switch")
+int switch_tp_si(struct trace_event_raw_sched_switch *ctx)
+{
+	struct task_struct___hl *next;
+
+	if (!ctx->next_pid)
+		return 0;
+	next = next_task(ctx->next_pid);
+	return next ? switch_si_probed(next) : 0;
+}
+
+/* ---- timestamp fallback ---- */
+
+/* prev_state as the classic tracepoint reports it: 0 or only the
+ * preempted bit (TASK_REPORT_MAX, 0x100) means still runnable. */
+#define CLASSIC_STATE_MASK 0xff
+
+static __always_inline void stamp_tid(__u32 tid, __u64 now)
+{
+	if (tid && bpf_map_update_elem(&start_tid, &tid, &now, BPF_ANY))
+		lost_inc(LOST_START_FULL);
+}
+
+static __always_inline int end_tid(struct task_struct___hl *next, __u32 tid,
+				   __u64 now)
+{
+	__u64 *ts = bpf_map_lookup_elem(&start_tid, &tid);
+	__u64 start;
+
+	if (!ts)
+		return 0;
+	start = *ts;
+	bpf_map_delete_elem(&start_tid, &tid);
+	return measure(next, now - start);
+}
+
+static __always_inline void stamp_task(struct task_struct___hl *t, __u64 now)
+{
+	__u64 *ts = bpf_task_storage_get(&start_task, (void *)t, NULL,
+					 BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (ts)
+		*ts = now;
+	else
+		lost_inc(LOST_START_FULL);
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(wakeup_btf_ts, struct task_struct___hl *p)
+{
+	stamp_task(p, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(wakeup_new_btf_ts, struct task_struct___hl *p)
+{
+	stamp_task(p, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(switch_btf_ts, bool preempt, struct task_struct___hl *prev,
+	     struct task_struct___hl *next, unsigned int prev_state)
+{
+	__u64 now = bpf_ktime_get_ns(), start, *ts;
+
+	if ((preempt || !prev_state) && prev->pid)
+		stamp_task(prev, now);
+	ts = bpf_task_storage_get(&start_task, (void *)next, NULL, 0);
+	if (!ts || !*ts)
+		return 0;
+	start = *ts;
+	*ts = 0;
+	return measure(next, now - start);
+}
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(wakeup_raw_ts, struct task_struct___hl *p)
+{
+	stamp_tid(BPF_CORE_READ(p, pid), bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(wakeup_new_raw_ts, struct task_struct___hl *p)
+{
+	stamp_tid(BPF_CORE_READ(p, pid), bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(switch_raw_ts, bool preempt, struct task_struct___hl *prev,
+	     struct task_struct___hl *next, unsigned int prev_state)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (preempt || !prev_state)
+		stamp_tid(BPF_CORE_READ(prev, pid), now);
+	return end_tid(next, BPF_CORE_READ(next, pid), now);
+}
+
+SEC("tracepoint/sched/sched_wakeup")
+int wakeup_tp_ts(struct trace_event_raw_sched_wakeup_template *ctx)
+{
+	stamp_tid(ctx->pid, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_wakeup_new")
+int wakeup_new_tp_ts(struct trace_event_raw_sched_wakeup_template *ctx)
+{
+	stamp_tid(ctx->pid, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_switch")
+int switch_tp_ts(struct trace_event_raw_sched_switch *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tid = ctx->next_pid;
+	struct task_struct___hl *next;
+
+	if (!(ctx->prev_state & CLASSIC_STATE_MASK))
+		stamp_tid(ctx->prev_pid, now);
+	if (!tid || !bpf_map_lookup_elem(&start_tid, &tid))
+		return 0;
+	next = next_task(tid);
+	if (!next) {
+		bpf_map_delete_elem(&start_tid, &tid);
+		return 0;
+	}
+	return end_tid(next, tid, now);
+}

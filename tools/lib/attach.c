@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include "attach.h"
+#include "cli.h"
+#include "lean_btf.h"
+#include "util.h"
+
+#define KERNEL_BTF "/sys/kernel/btf/vmlinux"
+#define TRACEFS "/sys/kernel/tracing"
+#define DEBUGFS_TRACING "/sys/kernel/debug/tracing"
+
+static const char *const method_names[HL_METHODS] = {
+	"tp_btf", "raw_tp", "tracepoint",
+};
+
+static const char *const method_prefixes[HL_METHODS][2] = {
+	{ "tp_btf/", "tp_btf/" },
+	{ "raw_tp/", "raw_tracepoint/" },
+	{ "tracepoint/", "tp/" },
+};
+
+static char last_libbpf_msg[256];
+
+const char *hl_method_name(enum hl_method m)
+{
+	return m < HL_METHODS ? method_names[m] : "?";
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	va_list copy;
+	size_t len;
+
+	if (level == LIBBPF_WARN) {
+		va_copy(copy, ap);
+		vsnprintf(last_libbpf_msg, sizeof(last_libbpf_msg), fmt, copy);
+		va_end(copy);
+		len = strlen(last_libbpf_msg);
+		if (len && last_libbpf_msg[len - 1] == '\n')
+			last_libbpf_msg[len - 1] = '\0';
+	}
+	if (!hl_opts.verbose || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int has_bpf_caps(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = {};
+	__u32 eff1;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return 0;
+	eff1 = data[1].effective;	/* capabilities 32..63 */
+	if (data[0].effective & (1U << CAP_SYS_ADMIN))
+		return 1;
+	return (eff1 & (1U << (CAP_BPF - 32))) &&
+	       (eff1 & (1U << (CAP_PERFMON - 32)));
+}
+
+static void block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+void hl_setup(const char *tool)
+{
+	hl_tool = tool;
+	if (geteuid() != 0 && !has_bpf_caps())
+		hl_die("needs root or CAP_BPF+CAP_PERFMON");
+	if (!hl_opts.btf_path && access(KERNEL_BTF, R_OK))
+		hl_die("kernel has no BTF (%s missing): pass --btf FILE with "
+		       "this kernel's BTF", KERNEL_BTF);
+	if (hl_opts.btf_path)
+		lean_btf_set_path(hl_opts.btf_path);
+	libbpf_set_print(libbpf_print);
+	block_signals();
+}
+
+static enum hl_method method_of(const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	for (int m = 0; m < HL_METHODS; m++)
+		for (int i = 0; i < 2; i++)
+			if (!strncmp(sec, method_prefixes[m][i],
+				     strlen(method_prefixes[m][i])))
+				return m;
+	return HL_METHODS;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+int hl_select_programs(struct bpf_object *obj, enum hl_method m,
+		       const char *suffix)
+{
+	struct bpf_program *prog;
+	int n = 0;
+
+	bpf_object__for_each_program(prog, obj) {
+		enum hl_method pm = method_of(prog);
+		int on;
+
+		if (pm == HL_METHODS)
+			continue;
+		on = pm == m && (!suffix || ends_with(bpf_program__name(prog),
+						      suffix));
+		bpf_program__set_autoload(prog, on);
+		n += on;
+	}
+	return n;
+}
+
+/* Classic tracepoints need tracefs; mount it where libbpf looks. */
+static int ensure_tracefs(void)
+{
+	if (!access(DEBUGFS_TRACING "/events", F_OK) ||
+	    !access(TRACEFS "/events", F_OK))
+		return 0;
+	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL))
+		return -errno;
+	if (hl_opts.verbose)
+		hl_warn("mounted tracefs on %s", TRACEFS);
+	return 0;
+}
+
+/* One attempt; returns the skeleton or NULL with *err set. */
+static void *try_method(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
+			void *ctx, enum hl_method m, int *err)
+{
+	/* --btf reaches libbpf through lean_btf_set_path(), not
+	 * btf_custom_path, which would parse the whole file again. */
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	void *skel;
+
+	last_libbpf_msg[0] = '\0';
+	if (m == HL_TRACEPOINT && (*err = ensure_tracefs()))
+		return NULL;
+	skel = ops->open(&opts);
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
+	*err = prepare(skel, m, ctx);
+	if (!*err) {
+		lean_btf_want(bpf_object__btf(ops->object(skel)));
+		*err = ops->load(skel);
+	}
+	if (!*err)
+		*err = ops->attach(skel);
+	if (!*err)
+		return skel;
+	ops->destroy(skel);
+	return NULL;
+}
+
+static const char *hint(int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		return "needs root or CAP_BPF+CAP_PERFMON (lockdown or a "
+		       "security module may also refuse BPF)";
+	if (err == -ENOENT || err == -ESRCH)
+		return "a kernel function or tracepoint it needs is missing";
+	if (err == -EINVAL)
+		return "the kernel refused a program; run with -v for details";
+	return "run with -v for libbpf's messages";
+}
+
+void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
+		     void *ctx, enum hl_method *chosen)
+{
+	char why[HL_METHODS][160];
+	int first_err = 0, err;
+	void *skel;
+
+	for (int m = 0; m < HL_METHODS; m++) {
+		why[m][0] = '\0';
+		if (hl_opts.attach && strcmp(hl_opts.attach, method_names[m]))
+			continue;
+		skel = try_method(ops, prepare, ctx, m, &err);
+		if (skel) {
+			if (hl_opts.verbose)
+				hl_warn("attached with %s", method_names[m]);
+			*chosen = m;
+			return skel;
+		}
+		snprintf(why[m], sizeof(why[m]), "%s: %s%s%s",
+			 method_names[m], strerror(-err),
+			 last_libbpf_msg[0] ? ": " : "", last_libbpf_msg);
+		if (hl_opts.verbose)
+			hl_warn("%s failed, trying the next method", why[m]);
+		if (!first_err)
+			first_err = err;
+	}
+	hl_die("cannot attach (%s%s%s%s%s): %s", why[0],
+	       why[0][0] && why[1][0] ? "; " : "", why[1],
+	       (why[0][0] || why[1][0]) && why[2][0] ? "; " : "", why[2],
+	       hint(first_err));
+}

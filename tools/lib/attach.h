@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Start-up common to every tool: privilege and BTF checks, then opening,
+ * loading and attaching the skeleton with the first attach method that
+ * works on this kernel (tp_btf, then raw_tp, then classic tracepoints).
+ */
+#ifndef HOWLONG_ATTACH_H
+#define HOWLONG_ATTACH_H
+
+#include <bpf/libbpf.h>
+
+enum hl_method {
+	HL_TP_BTF,
+	HL_RAW_TP,
+	HL_TRACEPOINT,
+	HL_METHODS,
+};
+
+const char *hl_method_name(enum hl_method m);
+
+struct hl_skel_ops {
+	void *(*open)(const struct bpf_object_open_opts *opts);
+	struct bpf_object *(*object)(void *skel);
+	int (*load)(void *skel);
+	int (*attach)(void *skel);
+	void (*destroy)(void *skel);
+};
+
+/* Thunks from a bpftool skeleton type to struct hl_skel_ops. */
+#define HL_SKEL_OPS(name)						\
+	static void *name##_open_thunk(const struct bpf_object_open_opts *o) \
+	{ return name##__open_opts(o); }				\
+	static struct bpf_object *name##_obj_thunk(void *s)		\
+	{ return ((struct name *)s)->obj; }				\
+	static int name##_load_thunk(void *s)				\
+	{ return name##__load(s); }					\
+	static int name##_attach_thunk(void *s)				\
+	{ return name##__attach(s); }					\
+	static void name##_destroy_thunk(void *s)			\
+	{ name##__destroy(s); }						\
+	static const struct hl_skel_ops name##_ops = {			\
+		.open = name##_open_thunk, .object = name##_obj_thunk,	\
+		.load = name##_load_thunk, .attach = name##_attach_thunk, \
+		.destroy = name##_destroy_thunk,			\
+	}
+
+/* Between open and load: set .rodata, choose programs. 0 or -errno. */
+typedef int (*hl_prepare_fn)(void *skel, enum hl_method m, void *ctx);
+
+/* After argument parsing: checks privileges and BTF, installs the libbpf
+ * message handler and blocks SIGINT/SIGTERM for hl_session_run(). */
+void hl_setup(const char *tool);
+
+/* Loads the programs prepare() leaves enabled for the first method that
+ * loads and attaches (or only --attach METHOD). Exits 1 with a hint if
+ * none does. */
+void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
+		     void *ctx, enum hl_method *chosen);
+
+/* Autoload exactly the programs of method m whose names end in suffix
+ * (NULL: any name); programs of other sections are left alone.
+ * Returns how many were enabled. */
+int hl_select_programs(struct bpf_object *obj, enum hl_method m,
+		       const char *suffix);
+
+#endif /* HOWLONG_ATTACH_H */

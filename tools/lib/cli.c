@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli.h"
+#include "cgroup.h"
+#include "util.h"
+
+struct hl_opts hl_opts;
+
+const char *argp_program_version = "howlong " HOWLONG_VERSION;
+const char *argp_program_bug_address =
+	"https://github.com/howlong-tools/howlong/issues";
+
+#define MAX_PID 4194304ULL
+#define MAX_INTERVAL_S 86400ULL
+#define MAX_COUNT 1000000000ULL
+
+enum {
+	OPT_COMM = 0x100,
+	OPT_ATTACH,
+	OPT_BTF,
+};
+
+static const struct argp_option common_options[] = {
+	{ NULL, 0, NULL, 0, "Filters (apply to the task being measured):", 1 },
+	{ "pid", 'p', "PID", 0, "Only this process (all its threads)", 1 },
+	{ "tid", 't', "TID", 0, "Only this thread", 1 },
+	{ "cgroup", 'c', "PATH", 0,
+	  "Only tasks in this cgroup v2 directory or below it "
+	  "(absolute, or relative to /sys/fs/cgroup)", 1 },
+	{ "comm", OPT_COMM, "NAME", 0, "Only tasks with this command name", 1 },
+	{ NULL, 0, NULL, 0, "Output:", 2 },
+	{ "milliseconds", 'm', NULL, 0, "Histogram in milliseconds, not µs", 2 },
+	{ "timestamp", 'T', NULL, 0, "Print a timestamp with each report", 2 },
+	{ "json", 'j', NULL, 0,
+	  "JSON Lines on stdout, always in nanoseconds (see docs/json.md)", 2 },
+	{ "verbose", 'v', NULL, 0,
+	  "Say which attach method was chosen; show libbpf messages", 2 },
+	{ NULL, 0, NULL, 0, "Kernel interface:", 3 },
+	{ "attach", OPT_ATTACH, "METHOD", 0,
+	  "Force one attach method: tp_btf, raw_tp or tracepoint "
+	  "(default: the first that works, in that order)", 3 },
+	{ "btf", OPT_BTF, "FILE", 0,
+	  "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing", 3 },
+	{ NULL, 0, NULL, 0, "Help:", -1 },
+	{}
+};
+
+static uint64_t parse_id(const char *what, const char *arg)
+{
+	uint64_t v;
+
+	if (!hl_parse_u64(arg, 1, MAX_PID, &v))
+		hl_usage_error("invalid %s '%s': expected a number from 1 to %llu",
+			       what, arg, MAX_PID);
+	return v;
+}
+
+static void require_proc(const char *what, const char *path, uint64_t id)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		hl_usage_error("no such %s: %llu", what,
+			       (unsigned long long)id);
+}
+
+static void set_pid(const char *arg)
+{
+	char path[64];
+	uint64_t pid = parse_id("PID", arg);
+
+	snprintf(path, sizeof(path), "/proc/%llu", (unsigned long long)pid);
+	require_proc("process", path, pid);
+	hl_opts.filter.tgid = pid;
+}
+
+static void set_tid(const char *arg)
+{
+	char path[64];
+	uint64_t tid = parse_id("TID", arg);
+
+	/* /proc/TID resolves for any thread, though readdir hides it. */
+	snprintf(path, sizeof(path), "/proc/%llu/status",
+		 (unsigned long long)tid);
+	require_proc("thread", path, tid);
+	hl_opts.filter.tid = tid;
+}
+
+static void set_comm(const char *arg)
+{
+	if (!*arg || strlen(arg) >= COMM_LEN)
+		hl_usage_error("invalid command name '%s': 1 to %d characters",
+			       arg, COMM_LEN - 1);
+	strcpy(hl_opts.filter.comm, arg);
+	hl_opts.filter.has_comm = 1;
+}
+
+static void set_attach(const char *arg)
+{
+	if (strcmp(arg, "tp_btf") && strcmp(arg, "raw_tp") &&
+	    strcmp(arg, "tracepoint"))
+		hl_usage_error("invalid attach method '%s': expected tp_btf, "
+			       "raw_tp or tracepoint", arg);
+	hl_opts.attach = arg;
+}
+
+static void set_btf(const char *arg)
+{
+	if (access(arg, R_OK))
+		hl_usage_error("cannot read BTF file '%s'", arg);
+	hl_opts.btf_path = arg;
+}
+
+static void set_positional(struct argp_state *state, const char *arg)
+{
+	uint64_t v;
+
+	if (state->arg_num == 0) {
+		if (!hl_parse_u64(arg, 1, MAX_INTERVAL_S, &v))
+			hl_usage_error("invalid interval '%s': expected whole "
+				       "seconds from 1 to %llu", arg,
+				       MAX_INTERVAL_S);
+		hl_opts.interval_ns = v * 1000000000ULL;
+	} else if (state->arg_num == 1) {
+		if (!hl_parse_u64(arg, 1, MAX_COUNT, &v))
+			hl_usage_error("invalid count '%s': expected a number "
+				       "from 1 to %llu", arg, MAX_COUNT);
+		hl_opts.count = v;
+	} else {
+		hl_usage_error("unexpected argument '%s': usage is "
+			       "[interval [count]]", arg);
+	}
+}
+
+static void check_combinations(void)
+{
+	uint64_t id;
+	uint32_t level;
+
+	if (hl_opts.cgroup_path) {
+		if (hl_cgroup_lookup(hl_opts.cgroup_path, &id, &level))
+			hl_usage_error("invalid cgroup '%s': not a cgroup v2 "
+				       "directory", hl_opts.cgroup_path);
+		hl_opts.filter.cgroup_id = id;
+		hl_opts.filter.cgroup_level = level;
+	}
+}
+
+static error_t parse_common(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'p': set_pid(arg); break;
+	case 't': set_tid(arg); break;
+	case 'c': hl_opts.cgroup_path = arg; break;
+	case OPT_COMM: set_comm(arg); break;
+	case 'm': hl_opts.milliseconds = true; break;
+	case 'T': hl_opts.timestamp = true; break;
+	case 'j': hl_opts.json = true; break;
+	case 'v': hl_opts.verbose = true; break;
+	case OPT_ATTACH: set_attach(arg); break;
+	case OPT_BTF: set_btf(arg); break;
+	case ARGP_KEY_ARG: set_positional(state, arg); break;
+	case ARGP_KEY_END: check_combinations(); break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/*
+ * argp reports its own errors on two lines ("...", "Try --help"). Keep the
+ * first: the brief is one line per error.
+ */
+static ssize_t first_line_write(void *cookie, const char *buf, size_t len)
+{
+	int *done = cookie;
+	size_t i;
+
+	for (i = 0; i < len && !*done; i++) {
+		fputc(buf[i], stderr);
+		if (buf[i] == '\n')
+			*done = 1;
+	}
+	return len;
+}
+
+static FILE *first_line_stream(void)
+{
+	static int done;
+	cookie_io_functions_t io = { .write = first_line_write };
+
+	return fopencookie(&done, "w", io);
+}
+
+static error_t parse_init(int key, char *arg, struct argp_state *state)
+{
+	(void)arg;
+	if (key == ARGP_KEY_INIT) {
+		FILE *f = first_line_stream();
+
+		if (f)
+			state->err_stream = f;
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
+void hl_parse_args(int argc, char **argv, const struct argp *tool,
+		   const char *doc)
+{
+	static const struct argp common = {
+		.options = common_options, .parser = parse_common,
+	};
+	struct argp_child children[] = {
+		{ &common, 0, NULL, 0 },
+		{ tool, 0, NULL, 0 },
+		{},
+	};
+	struct argp argp = {
+		.parser = parse_init,
+		.args_doc = "[interval [count]]",
+		.doc = doc,
+		.children = children,
+	};
+
+	if (!tool)
+		children[1].argp = NULL;
+	argp_err_exit_status = HL_EXIT_USAGE;
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		exit(HL_EXIT_USAGE);
+}

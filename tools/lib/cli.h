@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Command line shared by every tool: the options below mean the same thing
+ * everywhere. A tool adds its own options as an argp parser of its own.
+ */
+#ifndef HOWLONG_CLI_H
+#define HOWLONG_CLI_H
+
+#include <argp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "lib/common.h"
+
+struct hl_opts {
+	uint64_t interval_ns;	/* 0: one report at the end */
+	uint64_t count;		/* reports to print; 0: until interrupted */
+	struct filter_cfg filter;
+	const char *cgroup_path;
+	bool milliseconds;
+	bool timestamp;
+	bool json;
+	bool verbose;
+	const char *attach;	/* forced attach method, or NULL */
+	const char *btf_path;	/* --btf FILE, or NULL */
+};
+
+extern struct hl_opts hl_opts;
+
+/*
+ * Parse argv with the common options plus the tool's own options and parser
+ * (tool may be NULL). doc is the --help text: a summary, then "\v" and the
+ * EXAMPLES section. Bad input exits 2 with one line; --help and -V exit 0.
+ */
+void hl_parse_args(int argc, char **argv, const struct argp *tool,
+		   const char *doc);
+
+#endif /* HOWLONG_CLI_H */

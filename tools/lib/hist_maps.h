@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Reading the histogram maps of progs/lib/hist.bpf.h: flip the double
+ * buffer, wait until no BPF program can still write the old half, merge
+ * the per-CPU copies, clear the old half.
+ */
+#ifndef HOWLONG_HIST_MAPS_H
+#define HOWLONG_HIST_MAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <bpf/libbpf.h>
+#include "histo.h"
+
+#define HL_KEYED_SLOT_ENTRIES 131072
+#define HL_KEYED_STATS_ENTRIES 16384
+
+struct hl_hist_maps {
+	int global_fd, slots_fd, stats_fd, lost_fd;
+	volatile __u32 *buf;	/* the BPF side's hist_buf (in .bss) */
+	bool keyed;
+	int ncpu;
+	uint64_t lost_seen;
+};
+
+/* Before load: size the keyed maps (or shrink them when unused). */
+int hl_hist_maps_size(struct bpf_object *obj, bool keyed);
+/* After load. */
+int hl_hist_maps_init(struct hl_hist_maps *m, struct bpf_object *obj,
+		      volatile __u32 *buf, bool keyed);
+/*
+ * Everything recorded since the last call: *out (malloc'ed, *n entries,
+ * one for an unkeyed tool even when empty) and samples lost meanwhile.
+ */
+int hl_hist_collect(struct hl_hist_maps *m, struct hl_hist **out, size_t *n,
+		    uint64_t *lost);
+
+#endif /* HOWLONG_HIST_MAPS_H */

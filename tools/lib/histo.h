@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* A merged (all CPUs) histogram in user space, and the math on it. */
+#ifndef HOWLONG_HISTO_H
+#define HOWLONG_HISTO_H
+
+#include <linux/types.h>
+#include <stdint.h>
+#include "lib/hist.h"
+#include "lib/common.h"
+
+struct hl_hist {
+	uint64_t slots[HIST_SLOTS];
+	uint64_t count;
+	uint64_t sum;
+	uint64_t min;
+	uint64_t max;
+	uint64_t id;		/* key: pid, tid, cgroup id ... */
+	char comm[COMM_LEN];
+};
+
+void hl_hist_init(struct hl_hist *h, uint64_t id);
+void hl_hist_add(struct hl_hist *h, uint64_t v);
+/* Fold one CPU's copy of the BPF-side global histogram in. */
+void hl_hist_merge_cpu(struct hl_hist *h, const struct hist *cpu);
+/* Fold one CPU's copy of a keyed summary in (counts come per slot). */
+void hl_hist_merge_stats(struct hl_hist *h, const struct hist_stats *cpu);
+
+/*
+ * Value at quantile q (0 < q <= 1): the midpoint of the slot holding the
+ * ceil(q * count)-th smallest sample, clamped to [min, max]. Within
+ * 1/(2 * HIST_SUB) of the exact sample at that rank; exact below HIST_SUB.
+ */
+uint64_t hl_hist_quantile(const struct hl_hist *h, double q);
+
+#endif /* HOWLONG_HISTO_H */

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Memory-lean kernel BTF for libbpf.
+ *
+ * libbpf reads the whole kernel BTF (5.5 MB, held twice) in
+ * bpf_object__load() to resolve a few names: CO-RE relocations, tp_btf and
+ * fentry targets, typed __ksym externs. lean_btf.c replaces libbpf's
+ * btf__load_vmlinux_btf() with a loader that streams the file and keeps real
+ * only the types those names can reach; every other type becomes a 12-byte
+ * anonymous placeholder so that type ids stay the kernel's.
+ *
+ * Use: call lean_btf_want(bpf_object__btf(obj)) (and lean_btf_want_name()
+ * for attach targets set at run time) after bpf_object__open() and before
+ * bpf_program__set_attach_target() or bpf_object__load(). Without any want,
+ * or on any error, libbpf's own loader runs, so nothing gets worse.
+ *
+ * Link: the dynamic build needs nothing (the executable's definition of
+ * btf__load_vmlinux_btf interposes libbpf.so's PLT call); the static build
+ * needs -DHL_STATIC and -Wl,--wrap=btf__load_vmlinux_btf.
+ *
+ * Limits: types and ksyms that live only in kernel modules are not found
+ * while the lean BTF is in use (libbpf places module BTF strings after the
+ * base BTF's string section, whose size the lean BTF does not keep).
+ */
+#ifndef HOWLONG_LEAN_BTF_H
+#define HOWLONG_LEAN_BTF_H
+
+struct btf;
+
+/* Read BTF from @path (raw BTF, e.g. from --btf) instead of
+ * /sys/kernel/btf/vmlinux; NULL restores the default. Use this instead of
+ * bpf_object_open_opts.btf_custom_path, which makes libbpf parse the file
+ * in full. */
+void lean_btf_set_path(const char *path);
+
+/* Keep every kernel type named like a type, variable or function of
+ * @local_btf (CO-RE flavor suffixes "___x" ignored), plus the attach
+ * targets of its tp_btf/, fentry/, fexit/, fmod_ret/, lsm/ and iter/
+ * programs. Cumulative over calls. */
+void lean_btf_want(const struct btf *local_btf);
+
+/* Keep the kernel types named exactly @name, e.g. "btf_trace_sched_switch"
+ * for a tp_btf program retargeted with bpf_program__set_attach_target(). */
+void lean_btf_want_name(const char *name);
+
+/* Build the lean BTF now, without falling back: NULL and errno on failure.
+ * libbpf gets it through btf__load_vmlinux_btf(); exposed for tests. */
+struct btf *lean_btf_load(void);
+
+#endif /* HOWLONG_LEAN_BTF_H */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Histogram reports: the classic log2 text histogram plus a percentile
+ * summary, or one JSON Lines object (docs/json.md). */
+#ifndef HOWLONG_REPORT_H
+#define HOWLONG_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "histo.h"
+
+#define HL_MAX_LABELS 4
+
+struct hl_label {
+	const char *name;
+	const char *str;	/* NULL: the label is the number num */
+	uint64_t num;
+};
+
+/* Labels of a keyed histogram; returns how many were filled. scratch
+ * holds any strings the labels point to. */
+typedef int (*hl_label_fn)(const struct hl_hist *h, struct hl_label *labels,
+			   char *scratch, size_t scratch_len);
+
+struct hl_report {
+	const char *tool;
+	hl_label_fn label;	/* NULL for one unkeyed histogram */
+};
+
+struct hl_interval {
+	uint64_t wall_ns;	/* when it ended */
+	uint64_t length_ns;	/* how long it really was */
+	uint64_t lost;
+};
+
+void hl_report_hists(FILE *f, const struct hl_report *r, struct hl_hist *h,
+		     size_t n, const struct hl_interval *iv);
+
+/* "12.3us", "1.23ms", "950ns": three significant digits. */
+void hl_fmt_duration(char *buf, size_t len, uint64_t ns);
+
+#endif /* HOWLONG_REPORT_H */

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+#include "cli.h"
+#include "session.h"
+#include "util.h"
+
+/* hl_setup() blocked SIGINT and SIGTERM, so they wait here for us: no
+ * handler, no race between checking a flag and sleeping. */
+static int wait_signal(uint64_t deadline_ns)
+{
+	sigset_t set;
+	struct timespec ts;
+	uint64_t now;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	for (;;) {
+		if (!deadline_ns) {
+			sig = sigwaitinfo(&set, NULL);
+		} else {
+			now = hl_now_ns();
+			if (now >= deadline_ns)
+				return 0;
+			ts.tv_sec = (deadline_ns - now) / 1000000000ULL;
+			ts.tv_nsec = (deadline_ns - now) % 1000000000ULL;
+			sig = sigtimedwait(&set, NULL, &ts);
+		}
+		if (sig > 0)
+			return sig;
+		if (errno == EAGAIN)
+			return 0;
+	}
+}
+
+static int report(struct hl_hist_maps *maps, const struct hl_report *r,
+		  uint64_t *since)
+{
+	struct hl_interval iv;
+	struct hl_hist *h = NULL;
+	uint64_t now = hl_now_ns();	/* the buffer flips right after */
+	size_t n = 0;
+	int err;
+
+	err = hl_hist_collect(maps, &h, &n, &iv.lost);
+	iv.length_ns = now - *since;
+	iv.wall_ns = hl_wall_ns();
+	*since = now;
+	if (err) {
+		free(h);
+		hl_warn("cannot read the histogram maps: error %d", err);
+		return HL_EXIT_FAIL;
+	}
+	hl_report_hists(stdout, r, h, n, &iv);
+	free(h);
+	return HL_EXIT_OK;
+}
+
+int hl_session_run(struct hl_hist_maps *maps, const struct hl_report *r,
+		   const char *what)
+{
+	uint64_t since = hl_now_ns(), deadline = 0, done = 0;
+	int sig, err;
+
+	fprintf(stderr, "Tracing %s... Hit Ctrl-C to end.\n", what);
+	for (;;) {
+		if (hl_opts.interval_ns)
+			deadline = (deadline ? deadline : since) +
+				   hl_opts.interval_ns;
+		sig = wait_signal(deadline);
+		err = report(maps, r, &since);
+		done++;
+		if (sig || err || (hl_opts.count && done >= hl_opts.count) ||
+		    !hl_opts.interval_ns)
+			return err;
+	}
+}

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * schedlat: how long do runnable tasks wait for a CPU?
+ * The measurement itself is in progs/schedlat.bpf.c.
+ */
+#include <argp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include "lib/common.h"
+#include "schedlat.h"
+#include "schedlat.skel.h"
+#include "attach.h"
+#include "cgroup.h"
+#include "cli.h"
+#include "hist_maps.h"
+#include "session.h"
+#include "util.h"
+
+HL_SKEL_OPS(schedlat_bpf);
+
+static struct {
+	enum schedlat_key key;
+	bool own_timestamps;
+} cfg;
+
+enum { OPT_PER_CGROUP = 0x200, OPT_TIMESTAMPS };
+
+static const struct argp_option options[] = {
+	{ NULL, 0, NULL, 0, "Histograms:", 4 },
+	{ "pids", 'P', NULL, 0, "One histogram per process", 4 },
+	{ "tids", 'L', NULL, 0, "One histogram per thread", 4 },
+	{ "per-cgroup", OPT_PER_CGROUP, NULL, 0,
+	  "One histogram per cgroup (v2)", 4 },
+	{ "own-timestamps", OPT_TIMESTAMPS, NULL, 0,
+	  "Time wakeups and preemptions with BPF's own clock instead of "
+	  "reading the kernel's sched_info accounting (the fallback for "
+	  "kernels without CONFIG_SCHED_INFO; slower)", 4 },
+	{}
+};
+
+static void set_key(enum schedlat_key key)
+{
+	if (cfg.key && cfg.key != key)
+		hl_usage_error("-P, -L and --per-cgroup exclude each other");
+	cfg.key = key;
+}
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	(void)arg;
+	(void)state;
+	switch (key) {
+	case 'P': set_key(SCHEDLAT_KEY_PID); break;
+	case 'L': set_key(SCHEDLAT_KEY_TID); break;
+	case OPT_PER_CGROUP: set_key(SCHEDLAT_KEY_CGROUP); break;
+	case OPT_TIMESTAMPS: cfg.own_timestamps = true; break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const char doc[] =
+"Summarize run-queue latency: how long runnable tasks (woken, new or "
+"preempted) wait before they get a CPU, as a histogram with percentiles.\v"
+"EXAMPLES:\n"
+"  schedlat              # one histogram, printed at Ctrl-C\n"
+"  schedlat 1 5          # five one-second histograms\n"
+"  schedlat -mT 10       # milliseconds, timestamped, every 10 s\n"
+"  schedlat -P 5 1       # one histogram per process, over 5 s\n"
+"  schedlat -p 1234 -L   # threads of process 1234, one each\n"
+"  schedlat -c system.slice/nginx.service   # one cgroup and below\n"
+"  schedlat --per-cgroup 5 1               # compare cgroups\n"
+"  schedlat --comm postgres -j 1           # JSON Lines every second\n"
+"\nLatency is the kernel's own run-queue accounting (the run_delay of "
+"/proc/PID/schedstat), read at each context switch. Percentiles are "
+"within 3.2% of the exact value. See schedlat(8).";
+
+static int prepare(void *s, enum hl_method m, void *ctx)
+{
+	struct schedlat_bpf *skel = s;
+	bool ts = cfg.own_timestamps;
+
+	(void)ctx;
+	skel->rodata->filter_cfg = hl_opts.filter;
+	skel->rodata->key_mode = cfg.key;
+	if (!hl_select_programs(skel->obj, m, ts ? "_ts" : "_si"))
+		return -ENOENT;
+	bpf_map__set_autocreate(skel->maps.start_task, ts && m == HL_TP_BTF);
+	bpf_map__set_autocreate(skel->maps.start_tid, ts && m != HL_TP_BTF);
+	return hl_hist_maps_size(skel->obj, cfg.key != SCHEDLAT_KEY_NONE);
+}
+
+static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
+		 size_t len)
+{
+	switch (cfg.key) {
+	case SCHEDLAT_KEY_PID:
+	case SCHEDLAT_KEY_TID:
+		l[0].name = cfg.key == SCHEDLAT_KEY_PID ? "pid" : "tid";
+		l[0].str = NULL;
+		l[0].num = h->id;
+		l[1].name = "comm";
+		l[1].str = h->comm;
+		return 2;
+	case SCHEDLAT_KEY_CGROUP:
+		hl_cgroup_name(h->id, scratch, len);
+		l[0].name = "cgroup";
+		l[0].str = scratch;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { .options = options, .parser = parse };
+	struct hl_report report = { .tool = "schedlat" };
+	struct hl_hist_maps maps;
+	struct schedlat_bpf *skel;
+	enum hl_method method;
+	int err;
+
+	hl_tool = "schedlat";
+	hl_parse_args(argc, argv, &argp, doc);
+	hl_setup("schedlat");
+	if (!cfg.own_timestamps && access("/proc/self/schedstat", F_OK)) {
+		cfg.own_timestamps = true;
+		if (hl_opts.verbose)
+			hl_warn("no sched_info accounting in this kernel "
+				"(CONFIG_SCHED_INFO): using own timestamps");
+	}
+	skel = hl_open_attach(&schedlat_bpf_ops, prepare, NULL, &method);
+	if (hl_opts.verbose)
+		hl_warn("measuring with %s", cfg.own_timestamps ?
+			"own wakeup/preemption timestamps" :
+			"the kernel's sched_info run-queue accounting");
+	if (cfg.key)
+		report.label = label;
+	err = hl_hist_maps_init(&maps, skel->obj, &skel->bss->hist_buf,
+				cfg.key != SCHEDLAT_KEY_NONE);
+	if (err)
+		hl_die("histogram maps missing from the BPF object");
+	err = hl_session_run(&maps, &report, "run queue latency");
+	schedlat_bpf__destroy(skel);
+	return err;
+}
