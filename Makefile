@@ -105,9 +105,8 @@ vmlinux:
 	$(Q)mv $(VMLINUX).tmp $(VMLINUX)
 
 # Build and test dependencies, Debian 12 package names. Idempotent.
-DEB_PKGS := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
-	pkg-config python3 libbpf-tools linux-perf time \
-	postgresql postgresql-contrib
+DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
+	zlib1g-dev pkg-config python3 libbpf-tools linux-perf
 deps:
 	$(Q)missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \

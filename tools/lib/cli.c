@@ -11,7 +11,14 @@
 
 struct hl_opts hl_opts;
 
-const char *argp_program_version = "howlong " HOWLONG_VERSION;
+static void print_version(FILE *f, struct argp_state *state)
+{
+	(void)state;
+	fprintf(f, "%s (howlong) %s\n", hl_tool, HOWLONG_VERSION);
+}
+
+void (*argp_program_version_hook)(FILE *, struct argp_state *) =
+	print_version;
 const char *argp_program_bug_address =
 	"https://github.com/howlong-tools/howlong/issues";
 
@@ -60,34 +67,47 @@ static uint64_t parse_id(const char *what, const char *arg)
 	return v;
 }
 
-static void require_proc(const char *what, const char *path, uint64_t id)
+/* Tgid of a task id from /proc, 0 if there is no such task. */
+static uint64_t tgid_of(uint64_t id)
 {
-	struct stat st;
+	unsigned long long tgid = 0;
+	char path[64], line[128];
+	FILE *f;
 
-	if (stat(path, &st))
-		hl_usage_error("no such %s: %llu", what,
-			       (unsigned long long)id);
+	snprintf(path, sizeof(path), "/proc/%llu/status",
+		 (unsigned long long)id);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %llu", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
 }
 
 static void set_pid(const char *arg)
 {
-	char path[64];
-	uint64_t pid = parse_id("PID", arg);
+	uint64_t pid = parse_id("PID", arg), tgid = tgid_of(pid);
 
-	snprintf(path, sizeof(path), "/proc/%llu", (unsigned long long)pid);
-	require_proc("process", path, pid);
+	if (!tgid)
+		hl_usage_error("no such process: %llu", (unsigned long long)pid);
+	if (tgid != pid)
+		hl_usage_error("%llu is a thread of process %llu: use -t %llu "
+			       "or -p %llu", (unsigned long long)pid,
+			       (unsigned long long)tgid,
+			       (unsigned long long)pid,
+			       (unsigned long long)tgid);
 	hl_opts.filter.tgid = pid;
 }
 
 static void set_tid(const char *arg)
 {
-	char path[64];
 	uint64_t tid = parse_id("TID", arg);
 
 	/* /proc/TID resolves for any thread, though readdir hides it. */
-	snprintf(path, sizeof(path), "/proc/%llu/status",
-		 (unsigned long long)tid);
-	require_proc("thread", path, tid);
+	if (!tgid_of(tid))
+		hl_usage_error("no such thread: %llu", (unsigned long long)tid);
 	hl_opts.filter.tid = tid;
 }
 
@@ -172,35 +192,45 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 }
 
 /*
- * argp reports its own errors on two lines ("...", "Try --help"). Keep the
- * first: the brief is one line per error.
+ * getopt prints "unrecognized option" itself; argp then adds "Try `... --help'
+ * for more information." to err_stream. Drop that second line: the brief
+ * is one line per error.
  */
-static ssize_t first_line_write(void *cookie, const char *buf, size_t len)
-{
-	int *done = cookie;
-	size_t i;
+struct line_filter {
+	char line[512];
+	size_t len;
+};
 
-	for (i = 0; i < len && !*done; i++) {
-		fputc(buf[i], stderr);
-		if (buf[i] == '\n')
-			*done = 1;
+static ssize_t filter_write(void *cookie, const char *buf, size_t len)
+{
+	struct line_filter *lf = cookie;
+
+	for (size_t i = 0; i < len; i++) {
+		if (lf->len < sizeof(lf->line) - 1)
+			lf->line[lf->len++] = buf[i];
+		if (buf[i] != '\n')
+			continue;
+		lf->line[lf->len] = '\0';
+		if (strncmp(lf->line, "Try `", 5))
+			fputs(lf->line, stderr);
+		lf->len = 0;
 	}
 	return len;
 }
 
-static FILE *first_line_stream(void)
+static FILE *error_stream(void)
 {
-	static int done;
-	cookie_io_functions_t io = { .write = first_line_write };
+	static struct line_filter lf;
+	cookie_io_functions_t io = { .write = filter_write };
 
-	return fopencookie(&done, "w", io);
+	return fopencookie(&lf, "w", io);
 }
 
 static error_t parse_init(int key, char *arg, struct argp_state *state)
 {
 	(void)arg;
 	if (key == ARGP_KEY_INIT) {
-		FILE *f = first_line_stream();
+		FILE *f = error_stream();
 
 		if (f)
 			state->err_stream = f;
