@@ -7,7 +7,8 @@
  * split into HIST_SUB equal sub-buckets, so a bucket is never wider than
  * 1/HIST_SUB of its lower bound: reporting a bucket's midpoint is within
  * 1/(2*HIST_SUB) = 3.125% of any value in it. Values of 2^HIST_MAX_POW ns
- * (about 18 minutes) and more share the last slot; max stays exact.
+ * (about 18 minutes) and more share the last, open-ended slot; max stays
+ * exact.
  */
 #ifndef HOWLONG_HIST_H
 #define HOWLONG_HIST_H
@@ -19,7 +20,8 @@
 #define HIST_SUB_BITS	4
 #define HIST_SUB	(1U << HIST_SUB_BITS)
 #define HIST_MAX_POW	40
-#define HIST_SLOTS	((HIST_MAX_POW - HIST_SUB_BITS + 1) * HIST_SUB)
+/* Log-linear slots up to 2^HIST_MAX_POW, plus one open-ended slot. */
+#define HIST_SLOTS	((HIST_MAX_POW - HIST_SUB_BITS + 1) * HIST_SUB + 1)
 
 /* One histogram; per-CPU copies are summed by user space. */
 struct hist {

@@ -11,6 +11,39 @@
 #include <linux/magic.h>
 #include "cgroup.h"
 
+static void copy_str(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+const char *hl_cgroup2_root(void)
+{
+	static char root[PATH_MAX];
+	char line[1024], mnt[PATH_MAX], *sep;
+	FILE *f;
+
+	if (root[0])
+		return root;
+	f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return NULL;
+	/* "id parent dev root mountpoint opts... - fstype source opts" */
+	while (fgets(line, sizeof(line), f)) {
+		sep = strstr(line, " - cgroup2 ");
+		if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1) {
+			copy_str(root, sizeof(root), mnt);
+			break;
+		}
+	}
+	fclose(f);
+	return root[0] ? root : NULL;
+}
+
 static int is_cgroup2(const char *path, struct stat *st)
 {
 	struct statfs fs;
@@ -19,15 +52,27 @@ static int is_cgroup2(const char *path, struct stat *st)
 	       !stat(path, st) && S_ISDIR(st->st_mode);
 }
 
+static int relative_to(char *buf, size_t len, const char *dir,
+		       const char *path)
+{
+	return snprintf(buf, len, "%s/%s", dir, path) < (int)len &&
+	       !access(buf, F_OK);
+}
+
 int hl_cgroup_lookup(const char *path, uint64_t *id, uint32_t *level)
 {
 	char real[PATH_MAX], alt[PATH_MAX], *slash;
+	const char *root = hl_cgroup2_root();
 	struct stat st, up;
 	uint32_t depth = 0;
 
-	if (path[0] != '/' && snprintf(alt, sizeof(alt), "%s/%s",
-				       HL_CGROUP_ROOT, path) < (int)sizeof(alt) &&
-	    !access(alt, F_OK))
+	if (!root)
+		return -1;
+	/* Relative to the cgroup2 mount, else to /sys/fs/cgroup, where
+	 * hybrid systems mount it as "unified". */
+	if (path[0] != '/' && (relative_to(alt, sizeof(alt), root, path) ||
+			       relative_to(alt, sizeof(alt), "/sys/fs/cgroup",
+					   path)))
 		path = alt;
 	if (!realpath(path, real) || !is_cgroup2(real, &st))
 		return -1;
@@ -43,7 +88,8 @@ int hl_cgroup_lookup(const char *path, uint64_t *id, uint32_t *level)
 	return 0;
 }
 
-static int find_id(char *path, size_t len, uint64_t id, int depth)
+static int find_id(char *path, size_t len, dev_t dev, uint64_t id,
+		   int depth)
 {
 	size_t base = strlen(path);
 	struct dirent *de;
@@ -59,10 +105,12 @@ static int find_id(char *path, size_t len, uint64_t id, int depth)
 		if ((size_t)snprintf(path + base, len - base, "/%s",
 				     de->d_name) >= len - base)
 			continue;
-		if (!stat(path, &st) && st.st_ino == id)
+		if (stat(path, &st) || st.st_dev != dev)
+			found = 0;
+		else if (st.st_ino == id)
 			found = 1;
 		else
-			found = find_id(path, len, id, depth + 1);
+			found = find_id(path, len, dev, id, depth + 1);
 		if (!found)
 			path[base] = '\0';
 	}
@@ -70,26 +118,21 @@ static int find_id(char *path, size_t len, uint64_t id, int depth)
 	return found;
 }
 
-static void copy_str(char *dst, size_t len, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= len)
-		n = len - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 static void resolve(uint64_t id, char *buf, size_t len)
 {
-	char path[PATH_MAX] = HL_CGROUP_ROOT;
+	const char *root = hl_cgroup2_root();
+	char path[PATH_MAX];
 	struct stat st;
-	size_t root = strlen(HL_CGROUP_ROOT);
 
-	if (!stat(path, &st) && st.st_ino == id)
+	if (!root || stat(root, &st)) {
+		snprintf(buf, len, "cgroup:%llu", (unsigned long long)id);
+		return;
+	}
+	copy_str(path, sizeof(path), root);
+	if (st.st_ino == id)
 		snprintf(buf, len, "/");
-	else if (find_id(path, sizeof(path), id, 0))
-		copy_str(buf, len, path + root);
+	else if (find_id(path, sizeof(path), st.st_dev, id, 0))
+		copy_str(buf, len, path + strlen(root));
 	else
 		snprintf(buf, len, "cgroup:%llu", (unsigned long long)id);
 }

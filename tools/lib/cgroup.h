@@ -6,9 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HL_CGROUP_ROOT "/sys/fs/cgroup"
+/* Where cgroup2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
+ * hybrid systems), from /proc/self/mountinfo; NULL if it is not. */
+const char *hl_cgroup2_root(void);
 
-/* Id and depth below the cgroup2 root of PATH; 0 on success. */
+/* Id and depth below the cgroup2 root of PATH (absolute, or relative to
+ * that root); 0 on success. */
 int hl_cgroup_lookup(const char *path, uint64_t *id, uint32_t *level);
 /* Path (relative to the cgroup2 mount, "/" for the root) of a cgroup id;
  * falls back to "cgroup:<id>" when it is gone. */

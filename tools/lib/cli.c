@@ -38,7 +38,7 @@ static const struct argp_option common_options[] = {
 	{ "tid", 't', "TID", 0, "Only this thread", 1 },
 	{ "cgroup", 'c', "PATH", 0,
 	  "Only tasks in this cgroup v2 directory or below it "
-	  "(absolute, or relative to /sys/fs/cgroup)", 1 },
+	  "(absolute, or relative to the cgroup2 mount)", 1 },
 	{ "comm", OPT_COMM, "NAME", 0, "Only tasks with this command name", 1 },
 	{ NULL, 0, NULL, 0, "Output:", 2 },
 	{ "milliseconds", 'm', NULL, 0, "Histogram in milliseconds, not µs", 2 },
@@ -54,6 +54,7 @@ static const struct argp_option common_options[] = {
 	{ "btf", OPT_BTF, "FILE", 0,
 	  "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing", 3 },
 	{ NULL, 0, NULL, 0, "Help:", -1 },
+	{ NULL, 'h', NULL, 0, "Give this help list", -1 },
 	{}
 };
 
@@ -184,6 +185,7 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case 'v': hl_opts.verbose = true; break;
 	case OPT_ATTACH: set_attach(arg); break;
 	case OPT_BTF: set_btf(arg); break;
+	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG: set_positional(state, arg); break;
 	case ARGP_KEY_END: check_combinations(); break;
 	default: return ARGP_ERR_UNKNOWN;
@@ -259,6 +261,7 @@ void hl_parse_args(int argc, char **argv, const struct argp *tool,
 	if (!tool)
 		children[1].argp = NULL;
 	argp_err_exit_status = HL_EXIT_USAGE;
+	argv[0] = (char *)hl_tool;	/* getopt's messages name the tool */
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		exit(HL_EXIT_USAGE);
 }

@@ -2,9 +2,14 @@
 #include <time.h>
 #include "json.h"
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
+/*
+ * Length of the valid UTF-8 sequence at s, or 0. Second bytes are narrowed
+ * after E0, ED, F0 and F4 so that overlong forms, surrogates and code points
+ * past U+10FFFF count as invalid, as JSON parsers demand.
+ */
 static int utf8_len(const unsigned char *s)
 {
+	unsigned char lo = 0x80, hi = 0xbf;
 	int n, i;
 
 	if (s[0] < 0x80)
@@ -17,7 +22,17 @@ static int utf8_len(const unsigned char *s)
 		n = 4;
 	else
 		return 0;
-	for (i = 1; i < n; i++)
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
 	return n;

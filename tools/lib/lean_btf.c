@@ -2,14 +2,24 @@
 /*
  * Memory-lean kernel BTF: see lean_btf.h for what and why.
  *
- * The source BTF is never held in memory. Its string section is streamed
- * once to find where the wanted names are; its type section is streamed
- * until reachability settles (a kept type keeps what it refers to, down to
- * named structs, unions and enums, which libbpf matches by name), then once
- * more to copy each type, kept or reduced to a placeholder, into the result
- * with btf__add_type(). That grows libbpf's buffers in place, where
- * btf__new() on assembled bytes would copy them: one copy of the result is
- * the whole cost.
+ * The source is never copied whole. Where sysfs lets it be mapped (Linux
+ * 6.16+) the mapping shows the kernel's own pages and costs no RSS; else
+ * the string section is read (names are looked up all over it) and types
+ * are read as they are needed.
+ *
+ * One pass over the type headers notes where each type starts and takes
+ * as roots the INTs and FLOATs and the types named like a wanted name (two
+ * hash filters leave strcmp a few dozen of the ~70k names). A worklist
+ * then keeps what the roots reach, down to named structs, unions and
+ * enums, which libbpf matches by name and which stay placeholders of the
+ * right kind and size. Those and the kept types are copied aside, strings
+ * too, and the source is let go before the result grows.
+ *
+ * The result grows in libbpf's own buffers: btf__add_type() for what was
+ * copied aside, btf__add_btf() of ready-made BTFs of 1, 2, 4 ... 1024
+ * anonymous "void *" placeholders for the runs of unreached types between.
+ * btf__new() on an assembled blob would copy it (1.5 MB more at the peak);
+ * one btf__add_type() per type costs twice the time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,58 +29,75 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <linux/btf.h>
+#include <linux/magic.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "lean_btf.h"
+#include <time.h>
+static double lbt(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec*1e3+t.tv_nsec/1e6;}
 
 #define LB_DEFAULT_PATH	"/sys/kernel/btf/vmlinux"
-#define LB_BUF_SZ	(32 * 1024)
+#define LB_BUF_SZ	(256 * 1024)	/* read window; sysfs reads give 4 KB */
 #define LB_NAME_MAX	1024	/* kernel symbols stop at KSYM_NAME_LEN (512) */
+#define LB_HASH_BITS	14	/* per want filter: 2 KB */
+#define LB_HASH_WORDS	4	/* the second filter hashes up to 32 bytes */
+#define LB_RUNS		11	/* placeholder BTFs of 1, 2, 4 ... 1024 types */
+#define LB_REACHED	0x80000000u	/* worklist item: reached, not a root */
+#define LB_STRIDE	16	/* offsets kept of every 16th type */
 
-/* What follows a btf_type, by kind: records of @sz bytes, one per
- * btf_vlen() if @list, else exactly one; the 32-bit words flagged in @refs
- * are type ids, and so is btf_type.type if @self. */
+/* What follows a btf_type, by kind: @one record of that many bytes, or
+ * btf_vlen() records of @each bytes; the 32-bit words flagged in @refs of
+ * each record are type ids, and so is btf_type.type if @self. */
 static const struct lb_shape {
-	uint8_t sz, refs;
-	bool list, self;
-} shapes[] = {
-	[BTF_KIND_INT]		= { 4, 0, false, false },
-	[BTF_KIND_PTR]		= { 0, 0, false, true },
-	[BTF_KIND_ARRAY]	= { 12, 3, false, false }, /* type, index, n */
-	[BTF_KIND_STRUCT]	= { 12, 2, true, false },  /* name, type, off */
-	[BTF_KIND_UNION]	= { 12, 2, true, false },
-	[BTF_KIND_ENUM]		= { 8, 0, true, false },
-	[BTF_KIND_FWD]		= { 0, 0, false, false },
-	[BTF_KIND_TYPEDEF]	= { 0, 0, false, true },
-	[BTF_KIND_VOLATILE]	= { 0, 0, false, true },
-	[BTF_KIND_CONST]	= { 0, 0, false, true },
-	[BTF_KIND_RESTRICT]	= { 0, 0, false, true },
-	[BTF_KIND_FUNC]		= { 0, 0, false, true },
-	[BTF_KIND_FUNC_PROTO]	= { 8, 2, true, true },    /* name, type */
-	[BTF_KIND_VAR]		= { 4, 0, false, true },
-	[BTF_KIND_DATASEC]	= { 12, 1, true, false },  /* type, off, size */
-	[BTF_KIND_FLOAT]	= { 0, 0, false, false },
-	[BTF_KIND_DECL_TAG]	= { 4, 0, false, true },
-	[BTF_KIND_TYPE_TAG]	= { 0, 0, false, true },
-	[BTF_KIND_ENUM64]	= { 12, 0, true, false },  /* name, lo, hi */
+	uint8_t one, each, refs;
+	bool self;
+} shapes[32] = {	/* all 5-bit kinds: indexing needs no check */
+	[BTF_KIND_INT]		= { 4, 0, 0, false },
+	[BTF_KIND_PTR]		= { 0, 0, 0, true },
+	[BTF_KIND_ARRAY]	= { 12, 0, 3, false },	/* type, index, n */
+	[BTF_KIND_STRUCT]	= { 0, 12, 2, false },	/* name, type, off */
+	[BTF_KIND_UNION]	= { 0, 12, 2, false },
+	[BTF_KIND_ENUM]		= { 0, 8, 0, false },
+	[BTF_KIND_FWD]		= { 0, 0, 0, false },
+	[BTF_KIND_TYPEDEF]	= { 0, 0, 0, true },
+	[BTF_KIND_VOLATILE]	= { 0, 0, 0, true },
+	[BTF_KIND_CONST]	= { 0, 0, 0, true },
+	[BTF_KIND_RESTRICT]	= { 0, 0, 0, true },
+	[BTF_KIND_FUNC]		= { 0, 0, 0, true },
+	[BTF_KIND_FUNC_PROTO]	= { 0, 8, 2, true },	/* name, type */
+	[BTF_KIND_VAR]		= { 4, 0, 0, true },
+	[BTF_KIND_DATASEC]	= { 0, 12, 1, false },	/* type, off, size */
+	[BTF_KIND_FLOAT]	= { 0, 0, 0, false },
+	[BTF_KIND_DECL_TAG]	= { 4, 0, 0, true },
+	[BTF_KIND_TYPE_TAG]	= { 0, 0, 0, true },
+	[BTF_KIND_ENUM64]	= { 0, 12, 0, false },	/* name, lo, hi */
 };
 
 struct lb_ctx {
 	int fd;
-	uint64_t type_start, str_start;
+	uint64_t file_len, type_start;
 	uint32_t type_len, str_len;
-	uint32_t *offs;		/* string offsets of wanted names, ascending */
-	size_t noffs, offs_cap;
-	uint64_t *reached, *keep;	/* bitmaps over type ids */
-	uint32_t nr_types;	/* with void; 0 until the first pass ends */
-	uint32_t max_types;
-	void *tbuf;		/* the type being looked at, whole */
-	size_t tbuf_sz;
-	uint64_t next, end;	/* buffered reader: file offsets */
-	size_t len, pos;
-	unsigned char buf[LB_BUF_SZ];
+	const unsigned char *map;	/* the whole file, if mapped */
+	const char *strs;		/* string section, mapped or read */
+	char *strs_buf;
+	unsigned char *buf;		/* else a window on file bytes */
+	uint64_t boff;			/* [boff, boff + blen) */
+	size_t blen;
+	uint32_t *offs;			/* of types 1, 17, 33 ... in the section */
+	uint32_t nr_types;		/* with void */
+	uint64_t *keep, *sized;		/* bitmaps over ids: kept, placeholder
+					 * of the right kind and size */
+	void *todo, *side;		/* worklist; ids and types copied aside */
+	size_t ntodo, todo_cap, side_len, side_cap;
+	struct btf *names;		/* strings of the types copied aside */
+	uint64_t filter[2][(1u << LB_HASH_BITS) / 64];
 };
 
 static char **wants;
@@ -183,6 +210,7 @@ void lean_btf_set_path(const char *path)
 		want_failed = true;
 }
 
+
 static bool bit(const uint64_t *map, uint32_t i)
 {
 	return map[i / 64] >> (i % 64) & 1;
@@ -193,302 +221,456 @@ static void set_bit(uint64_t *map, uint32_t i)
 	map[i / 64] |= 1ull << (i % 64);
 }
 
-static void rd_start(struct lb_ctx *c, uint64_t start, uint32_t len)
+static int reserve(void **buf, size_t *cap, size_t need)
 {
-	c->next = start;
-	c->end = start + len;
-	c->len = c->pos = 0;
-}
-
-static bool rd_eof(const struct lb_ctx *c)
-{
-	return c->pos == c->len && c->next == c->end;
-}
-
-static int rd_read(struct lb_ctx *c, void *dst, size_t n)
-{
-	unsigned char *d = dst;
-	ssize_t got;
-	size_t k;
-
-	while (n) {
-		if (c->pos == c->len) {
-			k = c->end - c->next < LB_BUF_SZ ? c->end - c->next
-							 : LB_BUF_SZ;
-			if (!k)
-				return -EINVAL;	/* record runs past its section */
-			got = pread(c->fd, c->buf, k, c->next);
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0)
-				return got ? -errno : -EIO;
-			c->next += got;
-			c->len = got;
-			c->pos = 0;
-		}
-		k = n < c->len - c->pos ? n : c->len - c->pos;
-		memcpy(d, c->buf + c->pos, k);
-		c->pos += k;
-		d += k;
-		n -= k;
-	}
-	return 0;
-}
-
-static int get_name(struct lb_ctx *c, uint32_t off, char *name)
-{
-	ssize_t got;
-	size_t n;
-
-	name[0] = '\0';
-	if (!off)
-		return 0;
-	if (off >= c->str_len)
-		return -EINVAL;
-	n = c->str_len - off < LB_NAME_MAX ? c->str_len - off : LB_NAME_MAX;
-	got = pread(c->fd, name, n, c->str_start + off);
-	if (got < 0)
-		return -errno;
-	return memchr(name, '\0', got) ? 0 : -ENAMETOOLONG;
-}
-
-static int scan_strings(struct lb_ctx *c)
-{
-	char name[LB_NAME_MAX], ch;
-	uint32_t off, start = 0, *p;
-	size_t nlen = 0;
-	int err;
-
-	rd_start(c, c->str_start, c->str_len);
-	for (off = 0; off < c->str_len; off++) {
-		if (c->pos < c->len) {
-			ch = c->buf[c->pos++];
-		} else {
-			err = rd_read(c, &ch, 1);
-			if (err)
-				return err;
-		}
-		if (nlen < sizeof(name))
-			name[nlen] = ch;
-		nlen++;
-		if (ch)
-			continue;
-		if (nlen <= sizeof(name) && nwants &&
-		    bsearch(name, wants, nwants, sizeof(*wants), cmp_key)) {
-			if (c->noffs == c->offs_cap) {
-				c->offs_cap = c->offs_cap ? c->offs_cap * 2 : 256;
-				p = realloc(c->offs, c->offs_cap * sizeof(*p));
-				if (!p)
-					return -ENOMEM;
-				c->offs = p;
-			}
-			c->offs[c->noffs++] = start;
-		}
-		nlen = 0;
-		start = off + 1;
-	}
-	return 0;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Read the next type, head and records, into c->tbuf. */
-static int read_type(struct lb_ctx *c, struct btf_type **t,
-		     const struct lb_shape **s, uint32_t *n)
-{
-	struct btf_type head;
-	size_t need;
+	size_t n = *cap ? *cap : 4096;
 	void *p;
-	int err;
 
-	err = rd_read(c, &head, sizeof(head));
-	if (err)
-		return err;
-	if (!btf_kind(&head) ||
-	    btf_kind(&head) >= sizeof(shapes) / sizeof(shapes[0]))
-		return -EOPNOTSUPP;
-	*s = &shapes[btf_kind(&head)];
-	*n = (*s)->list ? btf_vlen(&head) : !!(*s)->sz;
-	need = sizeof(head) + (size_t)*n * (*s)->sz;
-	if (need > c->tbuf_sz) {
-		p = realloc(c->tbuf, need);
-		if (!p)
-			return -ENOMEM;
-		c->tbuf = p;
-		c->tbuf_sz = need;
-	}
-	*t = c->tbuf;
-	**t = head;
-	return rd_read(c, *t + 1, need - sizeof(head));
-}
-
-static int mark(struct lb_ctx *c, uint32_t id, uint32_t ref, bool *again)
-{
-	if (ref >= (c->nr_types ? c->nr_types : c->max_types))
-		return -EINVAL;
-	if (ref && !bit(c->reached, ref)) {
-		set_bit(c->reached, ref);
-		*again |= ref <= id;	/* already passed: needs another pass */
-	}
-	return 0;
-}
-
-static int mark_pass(struct lb_ctx *c, bool *again)
-{
-	const struct lb_shape *s;
-	struct btf_type *t;
-	uint32_t id, i, w, n, *rec;
-	bool keep;
-	int err;
-
-	*again = false;
-	rd_start(c, c->type_start, c->type_len);
-	for (id = 1; !rd_eof(c); id++) {
-		if (id >= c->max_types)
-			return -EINVAL;
-		err = read_type(c, &t, &s, &n);
-		if (err)
-			return err;
-		keep = bit(c->keep, id);
-		if (!keep && !c->nr_types)
-			keep = btf_is_int(t) || btf_is_float(t) ||
-			       (t->name_off && bsearch(&t->name_off, c->offs,
-						       c->noffs, sizeof(*c->offs),
-						       cmp_u32));
-		/* named aggregates reached from kept types stay placeholders */
-		if (!keep && bit(c->reached, id))
-			keep = !t->name_off || !(btf_is_composite(t) ||
-						 btf_is_any_enum(t));
-		/* libbpf never looks these up in vmlinux BTF */
-		if (!keep || btf_is_datasec(t) || btf_is_decl_tag(t))
-			continue;
-		set_bit(c->keep, id);
-		err = s->self ? mark(c, id, t->type, again) : 0;
-		rec = (uint32_t *)(t + 1);
-		for (i = 0; i < n; i++, rec += s->sz / 4)
-			for (w = 0; w < 3; w++)
-				if (!err && (s->refs >> w & 1))
-					err = mark(c, id, rec[w], again);
-		if (err)
-			return err;
-	}
-	if (!c->nr_types) {
-		c->nr_types = id;
-		for (i = id; i < c->max_types; i++)
-			if (bit(c->reached, i))
-				return -EINVAL;	/* reference past the end */
-	}
-	return 0;
-}
-
-/* Point *@off at the same string in @names, the scratch BTF whose strings
- * btf__add_type() copies into the result. */
-static int rename_str(struct lb_ctx *c, struct btf *names, uint32_t *off)
-{
-	char name[LB_NAME_MAX];
-	int err;
-
-	if (!*off)
+	if (need <= *cap)
 		return 0;
-	err = get_name(c, *off, name);
-	if (err)
-		return err;
-	err = btf__add_str(names, name);
-	if (err < 0)
-		return err;
-	*off = err;
+	while (n < need)
+		n *= 2;
+	p = realloc(*buf, n);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = n;
 	return 0;
 }
 
-static int emit_pass(struct lb_ctx *c, struct btf *btf, struct btf *names)
+/* Hash of the first @words 8-byte words of the name at @s, its NUL and
+ * what follows left out, so that names need no strlen(); @s must be
+ * readable that far. */
+static uint32_t name_hash(const char *s, int words)
 {
-	const struct lb_shape *s;
-	struct btf_type *t;
-	uint32_t id, i, n, *rec;
-	int err;
+	uint64_t h = 0, w, z;
 
-	rd_start(c, c->type_start, c->type_len);
-	for (id = 1; id < c->nr_types; id++) {
-		err = read_type(c, &t, &s, &n);
-		if (err)
-			return err;
-		if (!bit(c->keep, id)) {
-			/* Kept types may point here: keep what libbpf's
-			 * compatibility checks compare, kind and size, but
-			 * no name and no members. */
-			t->name_off = 0;
-			if (btf_is_composite(t) || btf_is_any_enum(t)) {
-				t->info &= ~0xffffu;
-			} else {
-				t->info = BTF_KIND_PTR << 24;
-				t->type = 0;
-			}
-		} else {
-			err = rename_str(c, names, &t->name_off);
-			rec = (uint32_t *)(t + 1);
-			/* member, enumerator and parameter records lead
-			 * with a name */
-			for (i = 0; !err && s->list && !btf_is_datasec(t) &&
-			     i < n; i++, rec += s->sz / 4)
-				err = rename_str(c, names, rec);
-			if (err)
-				return err;
-		}
-		err = btf__add_type(btf, names, t);
-		if (err < 0)
-			return err;
-		if ((uint32_t)err != id)
-			return -EINVAL;
+	do {
+		memcpy(&w, s, sizeof(w));
+		s += sizeof(w);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		w = __builtin_bswap64(w);	/* first byte lowest */
+#endif
+		/* exact for the lowest zero byte, which is all we use */
+		z = (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
+		if (z)
+			w &= ((z & -z) >> 7) - 1;
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	} while (!z && --words);
+	return h >> (64 - LB_HASH_BITS);
+}
+
+static void filter_add(struct lb_ctx *c, const char *name)
+{
+	char pad[8 * LB_HASH_WORDS] = "";
+
+	memcpy(pad, name, strnlen(name, sizeof(pad)));
+	set_bit(c->filter[0], name_hash(pad, 1));
+	set_bit(c->filter[1], name_hash(pad, LB_HASH_WORDS));
+}
+
+static bool wanted(const struct lb_ctx *c, uint32_t off)
+{
+	char pad[8 * LB_HASH_WORDS] = "";
+	const char *s = c->strs + off;
+
+	if (off >= c->str_len)
+		return false;	/* only kept types' names must be valid */
+	if (c->str_len - off < sizeof(pad))
+		s = memcpy(pad, s, c->str_len - off);
+	return bit(c->filter[0], name_hash(s, 1)) &&
+	       bit(c->filter[1], name_hash(s, LB_HASH_WORDS)) &&
+	       bsearch(s, wants, nwants, sizeof(*wants), cmp_key);
+}
+
+static int read_at(int fd, void *dst, size_t len, uint64_t off)
+{
+	ssize_t got;
+
+	while (len) {
+		got = pread(fd, dst, len, off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return got ? -errno : -EIO;
+		dst = (char *)dst + got;
+		len -= got;
+		off += got;
 	}
 	return 0;
+}
+
+static const void *refill(struct lb_ctx *c, uint64_t off, size_t len,
+			  size_t ahead)
+{
+	int err;
+
+	ahead = ahead > len ? ahead : len;
+	ahead = ahead < c->file_len - off ? ahead : c->file_len - off;
+	ahead = ahead < LB_BUF_SZ ? ahead : LB_BUF_SZ;
+	c->blen = 0;
+	err = len > ahead ? -E2BIG : read_at(c->fd, c->buf, ahead, off);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	c->boff = off;
+	c->blen = ahead;
+	return c->buf;
+}
+
+/* File bytes [@off, @off + @len), valid until the next call: from the
+ * mapping, or read into the window, @ahead bytes if more. NULL and errno
+ * on failure; callers keep within the file. */
+static inline const void *at(struct lb_ctx *c, uint64_t off, size_t len,
+			     size_t ahead)
+{
+	if (c->map)
+		return c->map + off;
+	if (off >= c->boff && off + len <= c->boff + c->blen)
+		return c->buf + (off - c->boff);
+	return refill(c, off, len, ahead);
 }
 
 static int open_btf(struct lb_ctx *c, const char *path)
 {
-	struct btf_header h;
+	const struct btf_header *h;
+	uint64_t str_start;
+	struct statfs fs;
 	struct stat st;
-	ssize_t got;
+	void *map;
 
 	c->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (c->fd < 0 || fstat(c->fd, &st))
 		return -errno;
-	got = pread(c->fd, &h, sizeof(h), 0);
-	if (got < 0)
+	c->file_len = st.st_size;
+	/* sysfs maps the kernel's own pages, which cost no RSS; a regular
+	 * file's page cache would count, so it is read instead */
+	if (!fstatfs(c->fd, &fs) && fs.f_type == SYSFS_MAGIC) {
+		map = mmap(NULL, c->file_len, PROT_READ, MAP_PRIVATE, c->fd, 0);
+		c->map = map == MAP_FAILED ? NULL : map;
+	}
+	if (!c->map && !(c->buf = malloc(LB_BUF_SZ)))
+		return -ENOMEM;
+	if (c->file_len < sizeof(*h))
+		return -EPROTO;
+	h = at(c, 0, sizeof(*h), sizeof(*h));
+	if (!h)
 		return -errno;
 	/* foreign-endian or odd files are left to libbpf */
-	if (got != (ssize_t)sizeof(h) || h.magic != BTF_MAGIC ||
-	    h.hdr_len < sizeof(h) || h.type_off % 4 ||
-	    (uint64_t)h.type_off + h.type_len > h.str_off ||
-	    (uint64_t)h.hdr_len + h.str_off + h.str_len > (uint64_t)st.st_size)
+	if (h->magic != BTF_MAGIC || h->hdr_len < sizeof(*h) ||
+	    ((uint64_t)h->hdr_len + h->type_off) % 4 || !h->str_len ||
+	    (uint64_t)h->type_off + h->type_len > h->str_off ||
+	    (uint64_t)h->hdr_len + h->str_off + h->str_len > c->file_len)
 		return -EPROTO;
-	c->type_start = (uint64_t)h.hdr_len + h.type_off;
-	c->str_start = (uint64_t)h.hdr_len + h.str_off;
-	c->type_len = h.type_len;
-	c->str_len = h.str_len;
-	c->max_types = h.type_len / sizeof(struct btf_type) + 2;
+	c->type_start = (uint64_t)h->hdr_len + h->type_off;
+	c->type_len = h->type_len;
+	c->str_len = h->str_len;
+	str_start = (uint64_t)h->hdr_len + h->str_off;
+	if (c->map) {
+		c->strs = (const char *)c->map + str_start;
+	} else {
+		c->strs = c->strs_buf = malloc(c->str_len);
+		if (!c->strs_buf)
+			return -ENOMEM;
+		if (read_at(c->fd, c->strs_buf, c->str_len, str_start))
+			return -EIO;
+	}
+	/* then every offset inside starts a string that ends inside */
+	return c->strs[c->str_len - 1] ? -EPROTO : 0;
+}
+
+/* The shape of @t, NULL if unknown, and its size with what follows. */
+static const struct lb_shape *shape(const struct btf_type *t, uint32_t *size)
+{
+	const struct lb_shape *s = &shapes[btf_kind(t)];
+
+	/* branch-free: the type pass is one long chain of these */
+	*size = sizeof(*t) + s->one + btf_vlen(t) * s->each;
+	return btf_kind(t) && btf_kind(t) <= BTF_KIND_ENUM64 ? s : NULL;
+}
+
+/* Type @id, whole, as at() gives it, and its size. */
+static const struct btf_type *type_at(struct lb_ctx *c, uint32_t id,
+				      const struct lb_shape **s, uint32_t *size)
+{
+	uint64_t off = c->type_start + c->offs[(id - 1) / LB_STRIDE];
+	uint32_t i = (id - 1) / LB_STRIDE * LB_STRIDE + 1;
+	const struct btf_type *t;
+
+	for (;; i++, off += *size) {
+		t = at(c, off, sizeof(*t), 4096);
+		if (!t)
+			return NULL;
+		*s = shape(t, size);	/* checked by scan_types() */
+		if (i == id)
+			break;
+	}
+	return *size > sizeof(*t) ? at(c, off, *size, 0) : t;
+}
+
+static int push(struct lb_ctx *c, uint32_t item)
+{
+	int err = reserve(&c->todo, &c->todo_cap,
+			  (c->ntodo + 1) * sizeof(uint32_t));
+
+	if (err)
+		return err;
+	((uint32_t *)c->todo)[c->ntodo++] = item;
+	set_bit(c->keep, item & ~LB_REACHED);
 	return 0;
 }
 
+static int scan_types(struct lb_ctx *c)
+{
+	const struct btf_type *t;
+	uint32_t id, off, size;
+	int err;
+
+	for (id = 1, off = 0; off < c->type_len; id++, off += size) {
+		if (c->type_len - off < sizeof(*t))
+			return -EINVAL;
+		t = at(c, c->type_start + off, sizeof(*t), LB_BUF_SZ);
+		if (!t)
+			return -errno;
+		if (!shape(t, &size))
+			return -EOPNOTSUPP;
+		if (size > c->type_len - off)
+			return -EINVAL;
+		if (!((id - 1) % LB_STRIDE))
+			c->offs[(id - 1) / LB_STRIDE] = off;
+		/* libbpf never looks these up in vmlinux BTF */
+		if (btf_is_datasec(t) || btf_is_decl_tag(t))
+			continue;
+		if (btf_is_int(t) || btf_is_float(t) ||
+		    (t->name_off && wanted(c, t->name_off))) {
+			err = push(c, id);
+			if (err)
+				return err;
+		}
+	}
+	c->nr_types = id;
+	return 0;
+}
+
+static int visit(struct lb_ctx *c, uint32_t ref)
+{
+	if (ref >= c->nr_types)
+		return -EINVAL;
+	if (!ref || bit(c->keep, ref) || bit(c->sized, ref))
+		return 0;
+	return push(c, ref | LB_REACHED);
+}
+
+static int reach(struct lb_ctx *c)
+{
+	const struct lb_shape *s;
+	const struct btf_type *t;
+	const uint32_t *rec, *end;
+	uint32_t item, id, w, size;
+	int err = 0;
+
+	while (!err && c->ntodo) {
+		item = ((uint32_t *)c->todo)[--c->ntodo];
+		id = item & ~LB_REACHED;
+		t = type_at(c, id, &s, &size);
+		if (!t)
+			return -errno;
+		if (item & LB_REACHED &&
+		    ((t->name_off && (btf_is_composite(t) || btf_is_any_enum(t))) ||
+		     btf_is_datasec(t) || btf_is_decl_tag(t))) {
+			c->keep[id / 64] &= ~(1ull << (id % 64));
+			/* what kept types may compare them by */
+			if (!btf_is_datasec(t) && !btf_is_decl_tag(t))
+				set_bit(c->sized, id);
+			continue;
+		}
+		err = s->self ? visit(c, t->type) : 0;
+		end = (const uint32_t *)((const char *)t + size);
+		for (rec = (const uint32_t *)(t + 1); s->refs && rec < end;
+		     rec += (s->one + s->each) / 4)
+			for (w = 0; w < 3; w++)
+				if (!err && s->refs >> w & 1)
+					err = visit(c, rec[w]);
+	}
+	return err;
+}
+
+/* The first id from @id on that is kept or sized, else nr_types. */
+static uint32_t next_aside(const struct lb_ctx *c, uint32_t id)
+{
+	uint64_t w;
+
+	for (; id < c->nr_types; id = (id | 63) + 1) {
+		w = (c->keep[id / 64] | c->sized[id / 64]) >> (id % 64);
+		if (w)
+			return id + __builtin_ctzll(w);
+	}
+	return c->nr_types;
+}
+
+static int rename_str(struct lb_ctx *c, uint32_t *off)
+{
+	int n;
+
+	if (!*off)
+		return 0;
+	if (*off >= c->str_len)
+		return -EINVAL;
+	n = btf__add_str(c->names, c->strs + *off);
+	if (n < 0)
+		return n;
+	*off = n;
+	return 0;
+}
+
+/* Copy kept types, with their strings moved to c->names, and sized
+ * placeholders aside in id order, each after its id. */
+static int collect(struct lb_ctx *c)
+{
+	const struct lb_shape *s;
+	const struct btf_type *t;
+	uint32_t id, size, *name;
+	struct btf_type *d;
+	int err;
+
+	c->names = btf__new_empty();
+	if (!c->names)
+		return -ENOMEM;
+	for (id = next_aside(c, 1); id < c->nr_types; id = next_aside(c, id + 1)) {
+		t = type_at(c, id, &s, &size);
+		if (!t)
+			return -errno;
+		if (bit(c->sized, id))
+			size = sizeof(*t);
+		err = reserve(&c->side, &c->side_cap,
+			      c->side_len + sizeof(id) + size);
+		if (err)
+			return err;
+		memcpy((char *)c->side + c->side_len, &id, sizeof(id));
+		d = memcpy((char *)c->side + c->side_len + sizeof(id), t, size);
+		c->side_len += sizeof(id) + size;
+		if (bit(c->sized, id)) {
+			d->name_off = 0;
+			d->info &= ~0xffffu;	/* no members */
+			continue;
+		}
+		err = rename_str(c, &d->name_off);
+		/* member, enumerator and parameter records lead with a name */
+		for (name = (uint32_t *)(d + 1); !err && s->each &&
+		     !btf_is_datasec(d) && name < (uint32_t *)((char *)d + size);
+		     name += s->each / 4)
+			err = rename_str(c, name);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void drop_source(struct lb_ctx *c)
+{
+	if (c->map)
+		munmap((void *)c->map, c->file_len);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->strs_buf);
+	free(c->buf);
+	free(c->offs);
+	free(c->todo);
+	free(c->keep);
+	free(c->sized);
+}
+
+/* Append @len placeholders from run[k], BTFs of 2^k of them. */
+static int add_run(struct btf *btf, struct btf **run, uint32_t len)
+{
+	int k, err;
+
+	for (k = LB_RUNS - 1; k >= 0; k--) {
+		for (; len >= 1u << k; len -= 1u << k) {
+			err = btf__add_btf(btf, run[k]);
+			if (err < 0)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int emit(struct lb_ctx *c, struct btf *btf)
+{
+	double et = lbt();
+	struct btf *run[LB_RUNS] = { NULL };
+	uint32_t id, next = 1, i, size;
+	const size_t max = 1u << (LB_RUNS - 1);
+	struct btf_header *h;
+	struct btf_type *t;
+	size_t pos = 0;
+	int k, err = 0;
+
+	/* 1024 placeholders and a NUL: ending the type section after 2^k of
+	 * them leaves a string section of one NUL (the next name_off's) */
+	h = calloc(1, sizeof(*h) + max * sizeof(*t) + 1);
+	if (!h)
+		return -ENOMEM;
+	h->magic = BTF_MAGIC;
+	h->version = BTF_VERSION;
+	h->hdr_len = sizeof(*h);
+	h->str_len = 1;
+	for (t = (void *)(h + 1), i = 0; i < max; i++)
+		t[i].info = BTF_KIND_PTR << 24;
+	for (k = 0; k < LB_RUNS && !err; k++) {
+		h->type_len = h->str_off = sizeof(*t) << k;
+		run[k] = btf__new(h, sizeof(*h) + h->type_len + 1);
+		err = run[k] ? 0 : -errno;
+	}
+	free(h);
+	double e0 = lbt(), e1;
+	while (!err && pos < c->side_len) {
+		memcpy(&id, (char *)c->side + pos, sizeof(id));
+		t = (void *)((char *)c->side + pos + sizeof(id));
+		shape(t, &size);
+		pos += sizeof(id) + size;
+		err = add_run(btf, run, id - next);
+		if (!err) {
+			err = btf__add_type(btf, c->names, t);
+			err = err < 0 ? err : (uint32_t)err == id ? 0 : -EINVAL;
+		}
+		next = id + 1;
+	}
+	e1 = lbt();
+	if (!err && !getenv("LB_NOTAIL"))
+		err = add_run(btf, run, c->nr_types - next);
+	if (getenv("LB_T")) fprintf(stderr, "  runs made %.3f, specials loop %.3f (to id %u), tail %.3f\n", e0 - et, e1 - e0, next, lbt() - e1);
+	for (k = 0; k < LB_RUNS; k++)
+		btf__free(run[k]);
+	return err;
+}
+
+
+static long lbrss(const char *k){char l[256];long kb=0;FILE*f=fopen("/proc/self/status","r");while(fgets(l,256,f))if(!strncmp(l,k,5))kb=atol(l+6);fclose(f);return kb;}
+#define T(name) do { double _n = lbt(); if (getenv("LB_T")) fprintf(stderr, "%-8s %.3f ms%s\n", name, _n - t0, ""); if (getenv("LB_M")) { struct mallinfo2 mi = mallinfo2(); fprintf(stderr, "   rss %ld hwm %ld arena %zu free %zu mmapped %zu\n", lbrss("VmRSS"), lbrss("VmHWM"), mi.arena, mi.fordblks, mi.hblkhd); } t0 = lbt(); } while (0)
 struct btf *lean_btf_load(void)
 {
-	struct btf *btf = NULL, *names = NULL;
-	bool again = true;
+	double t0 = lbt();
+	struct btf *btf = NULL;
 	struct lb_ctx *c;
-	size_t i, j, words;
+	size_t i, j, max;
 	int err;
 
 	if (want_failed) {
 		errno = ENOMEM;
 		return NULL;
 	}
+#ifdef __GLIBC__
+	/* Once a large block is freed (a previous lean BTF, say) glibc raises
+	 * its mmap threshold to that size, and the result would then grow in
+	 * the heap by copying: 1.5 MB more at the peak. Pin the default. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	c->fd = -1;
 	if (nwants)
 		qsort(wants, nwants, sizeof(*wants), cmp_str);
 	for (i = j = 0; i < nwants; i++) {	/* wants repeat across objects */
@@ -498,27 +680,36 @@ struct btf *lean_btf_load(void)
 			wants[j++] = wants[i];
 	}
 	nwants = j;
+	for (i = 0; i < nwants; i++)
+		filter_add(c, wants[i]);
+	T("wants");
 	err = open_btf(c, btf_path ? btf_path : LB_DEFAULT_PATH);
+	T("open");
 	if (!err) {
-		words = c->max_types / 64 + 1;
-		c->reached = calloc(words, sizeof(uint64_t));
-		c->keep = calloc(words, sizeof(uint64_t));
-		err = c->reached && c->keep ? scan_strings(c) : -ENOMEM;
+		max = c->type_len / sizeof(struct btf_type) + 2;
+		c->offs = malloc((max / LB_STRIDE + 1) * sizeof(*c->offs));
+		c->keep = calloc(max / 64 + 1, sizeof(uint64_t));
+		c->sized = calloc(max / 64 + 1, sizeof(uint64_t));
+		err = c->offs && c->keep && c->sized ? scan_types(c) : -ENOMEM;
 	}
-	while (!err && again)
-		err = mark_pass(c, &again);
+	T("scan");
+	if (!err)
+		err = reach(c);
+	T("reach");
+	if (!err)
+		err = collect(c);
+	T("collect");
+	drop_source(c);		/* before the result grows to its peak */
+	T("drop");
+	if (getenv("LB_THR")) mallopt(M_MMAP_THRESHOLD, atoi(getenv("LB_THR")));
 	if (!err) {
 		btf = btf__new_empty();
-		names = btf__new_empty();
-		err = btf && names ? emit_pass(c, btf, names) : -ENOMEM;
+		err = btf ? emit(c, btf) : -ENOMEM;
 	}
-	if (c->fd >= 0)
-		close(c->fd);
-	btf__free(names);
-	free(c->tbuf);
-	free(c->reached);
-	free(c->keep);
-	free(c->offs);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	T("emit");
+	btf__free(c->names);
+	free(c->side);
 	free(c);
 	if (err) {
 		btf__free(btf);
@@ -527,7 +718,6 @@ struct btf *lean_btf_load(void)
 	}
 	return btf;
 }
-
 #ifdef HL_STATIC
 /* -Wl,--wrap=btf__load_vmlinux_btf sends libbpf.a's calls here */
 struct btf *__wrap_btf__load_vmlinux_btf(void);

@@ -18,9 +18,15 @@
  * btf__load_vmlinux_btf interposes libbpf.so's PLT call); the static build
  * needs -DHL_STATIC and -Wl,--wrap=btf__load_vmlinux_btf.
  *
- * Limits: types and ksyms that live only in kernel modules are not found
- * while the lean BTF is in use (libbpf places module BTF strings after the
- * base BTF's string section, whose size the lean BTF does not keep).
+ * Limits: types and ksyms that live only in kernel modules cannot be found
+ * reliably while the lean BTF is in use (libbpf places module BTF strings
+ * after the base BTF's string section, whose size the lean BTF does not
+ * keep; their type ids do stay right, so nothing reads out of bounds). A
+ * named struct, union or enum that no local type is named after is an
+ * empty placeholder of the right kind and size: a CO-RE access path must
+ * walk only through kernel structs whose names the object's BTF carries
+ * (flavors such as task_struct___hl count), which is what CO-RE does unless
+ * a local member's type is named differently from the kernel's.
  */
 #ifndef HOWLONG_LEAN_BTF_H
 #define HOWLONG_LEAN_BTF_H
@@ -44,7 +50,9 @@ void lean_btf_want(const struct btf *local_btf);
 void lean_btf_want_name(const char *name);
 
 /* Build the lean BTF now, without falling back: NULL and errno on failure.
- * libbpf gets it through btf__load_vmlinux_btf(); exposed for tests. */
+ * libbpf gets it through btf__load_vmlinux_btf(); exposed for tests. With
+ * glibc, this pins malloc's mmap threshold at its default (128 KiB) for the
+ * rest of the process, so that large blocks never move by copying. */
 struct btf *lean_btf_load(void);
 
 #endif /* HOWLONG_LEAN_BTF_H */

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The floor for bench/schedlat.py: empty tp_btf programs on every
+ * tracepoint schedlat or its peer attaches to. What one of these costs per
+ * run is the price of the hook itself (trampoline, plus bpf_stats' own
+ * clock reads when kernel.bpf_stats_enabled=1); a tool's cost above it is
+ * what its program body adds.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(floor_switch) { return 0; }
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(floor_wakeup) { return 0; }
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(floor_wakeup_new) { return 0; }

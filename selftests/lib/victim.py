@@ -1,0 +1,82 @@
+"""A victim process with a known sleep/run pattern (run by lib/workload.py).
+
+    victim.py --cpu N --comm HEX [--threads N] [--duration S]
+              [--spin-us U] [--sleep-us U]
+
+Pins itself to one CPU, names itself (comm given in hex: any bytes), starts
+its worker threads (named <comm>-<i>), prints "ready <pid> <tid>..." and
+blocks on stdin. On each "go" line the workers (or, with no worker threads,
+the main thread) alternate spin_us of spinning with sleep_us of sleep for
+duration seconds, then "done" is printed and everything blocks again. EOF
+on stdin ends it. Between rounds every thread is blocked, so the scheduler
+statistics of a round are exactly what happened between "go" and "done".
+"""
+import argparse
+import os
+import queue
+import sys
+import threading
+import time
+
+
+def set_comm(name):
+    with open("/proc/self/task/%d/comm" % threading.get_native_id(),
+              "wb") as f:
+        f.write(name)
+
+
+def pattern(duration, spin, sleep):
+    end = time.monotonic() + duration
+    while time.monotonic() < end:
+        t = time.perf_counter()
+        while time.perf_counter() - t < spin:
+            pass
+        time.sleep(sleep)
+
+
+def worker(name, started, go, done, args):
+    set_comm(name)
+    started.put(threading.get_native_id())
+    while True:
+        go.get()
+        pattern(args.duration, args.spin_us / 1e6, args.sleep_us / 1e6)
+        done.put(1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cpu", type=int, required=True)
+    ap.add_argument("--comm", required=True)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--duration", type=float, default=2.0)
+    ap.add_argument("--spin-us", type=float, default=500)
+    ap.add_argument("--sleep-us", type=float, default=1000)
+    args = ap.parse_args()
+
+    os.sched_setaffinity(0, {args.cpu})     # threads inherit it
+    comm = bytes.fromhex(args.comm)
+    set_comm(comm)
+    started, done, gos = queue.Queue(), queue.Queue(), []
+    for i in range(args.threads):
+        go = queue.Queue()
+        gos.append(go)
+        name = comm[:12] + b"-%d" % i
+        threading.Thread(target=worker, args=(name, started, go, done, args),
+                         daemon=True).start()
+    tids = [started.get() for _ in gos]
+    print("ready", os.getpid(), *tids, flush=True)
+    for line in iter(sys.stdin.readline, ""):
+        if line.strip() != "go":
+            continue
+        if gos:
+            for go in gos:
+                go.put(1)
+            for _ in gos:
+                done.get()
+        else:
+            pattern(args.duration, args.spin_us / 1e6, args.sleep_us / 1e6)
+        print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""howlong selftests: run as root by `make check` (which builds first).
+
+    selftests/run.py [-k SUBSTRING]...
+
+Runs every test registered by selftests/tests/test_*.py, prints one line per
+test ("ok   <name>  <detail>" or "FAIL <name>: <reason>") and ends with
+"N passed, N failed"; exits 1 if any failed. -k runs only the tests whose
+name contains one of the substrings (for development).
+"""
+import argparse
+import glob
+import importlib
+import os
+import sys
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from lib import harness  # noqa: E402
+from lib.procs import check_no_strays  # noqa: E402
+
+# Cheap and fundamental first; anything new is appended alphabetically.
+ORDER = ["unit", "cli", "output", "accuracy", "filters"]
+
+
+def modules():
+    names = [os.path.basename(p)[len("test_"):-len(".py")]
+             for p in glob.glob(os.path.join(HERE, "tests", "test_*.py"))]
+    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER
+                                        else len(ORDER), n))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-k", action="append", default=[],
+                    help="only tests whose name contains this")
+    args = ap.parse_args()
+
+    passed = failed = 0
+
+    def report(ok, line):
+        nonlocal passed, failed
+        print(line, flush=True)
+        passed += ok
+        failed += not ok
+
+    if os.geteuid() != 0:
+        report(False, "FAIL selftests: must run as root (sudo make check)")
+    else:
+        for mod in modules():
+            try:
+                importlib.import_module("tests.test_" + mod)
+            except Exception as e:
+                report(False, "FAIL %s: cannot load tests/test_%s.py: %s: %s"
+                       % (mod, mod, type(e).__name__, e))
+        for name, fn in harness.tests():
+            if args.k and not any(k in name for k in args.k):
+                continue
+            report(*harness.run_one(name, fn, after_test=check_no_strays))
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

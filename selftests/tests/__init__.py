@@ -1,0 +1,1 @@
+"""Test modules: each registers its tests with lib.harness.test."""
