@@ -56,7 +56,11 @@ SKELS := $(patsubst %,$(SKEL)/%.skel.h,$(TOOLS))
 
 .PHONY: all clean check deps vmlinux install uninstall bench libbpf-check
 .DELETE_ON_ERROR:
-.SECONDARY:
+# Keep generated skeletons and objects between builds (they are pattern-rule
+# intermediates); a bare .SECONDARY would also stop the link stamp below
+# from forcing a relink.
+.SECONDARY: $(SKELS) $(patsubst %,$(OUT)/%.bpf.o,$(TOOLS)) \
+	$(patsubst %,$(OUT)/%.o,$(TOOLS))
 
 all: libbpf-check $(BINS)
 

@@ -8,14 +8,18 @@
  *
  * Each --obj object is also opened, loaded and attached in a fresh process
  * with and without the lean loader, and both peaks are reported.
- * Memory is always measured in fresh processes (this binary re-executed
- * with --child), since a forked child starts with its parent's pages.
+ * Memory and build times are always measured in fresh processes (this
+ * binary re-executed with --child), since a forked child starts with its
+ * parent's pages. The lean BTF is built both from sysfs, which recent
+ * kernels let the loader map, and from a regular-file copy, which it reads.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
 #include <bpf/btf.h>
@@ -111,23 +115,38 @@ static int child_obj(const char *path, int lean)
 	return 0;
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Prints "<VmHWM kB> <status> <ms taken by the load>". */
 static int child(const char *mode, const char *path)
 {
 	struct btf *btf = NULL;
+	struct timespec t0;
 	size_t i;
 
 	if (!strcmp(mode, "obj-full") || !strcmp(mode, "obj-lean"))
 		return child_obj(path, !strcmp(mode, "obj-lean"));
-	if (!strcmp(mode, "full")) {
-		btf = libbpf_find_kernel_btf();
-	} else if (!strcmp(mode, "lean")) {
+	if (!strcmp(mode, "lean")) {
 		for (i = 0; i < NR_NAMES; i++)
 			lean_btf_want_name(names[i]);
-		btf = lean_btf_load();
-	} else {
-		btf = btf__new_empty();	/* baseline: libbpf touched, no BTF */
+		if (path && *path)
+			lean_btf_set_path(path);
 	}
-	printf("%ld %s\n", vm_hwm_kb(), btf ? "ok" : "failed");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!strcmp(mode, "full"))
+		btf = libbpf_find_kernel_btf();
+	else if (!strcmp(mode, "lean"))
+		btf = lean_btf_load();
+	else
+		btf = btf__new_empty();	/* baseline: libbpf touched, no BTF */
+	printf("%ld %s %.2f\n", vm_hwm_kb(), btf ? "ok" : "failed",
+	       ms_since(&t0));
 	btf__free(btf);
 	return 0;
 }
@@ -341,19 +360,51 @@ static int want_local_btf(void)
 	return err < 0 ? err : 0;
 }
 
-static void check_memory(void)
+/* Loaded ok in a fresh process: how many ms it took, else -1. */
+static double took(const char *status)
 {
-	char st_base[64] = "", st_full[64] = "", st_lean[64] = "";
+	double ms;
+
+	return sscanf(status, "ok %lf", &ms) == 1 ? ms : -1;
+}
+
+static void check_memory(const char *copy)
+{
+	char st_base[64] = "", st_full[64] = "", st_lean[64] = "", st_read[64] = "";
 	long base = measure("none", NULL, st_base, sizeof(st_base));
 	long full = measure("full", NULL, st_full, sizeof(st_full));
 	long lean = measure("lean", NULL, st_lean, sizeof(st_lean));
+	long file = measure("lean", copy, st_read, sizeof(st_read));
 
-	check(base > 0 && full > 0 && lean > 0 && !strcmp(st_full, "ok") &&
-	      !strcmp(st_lean, "ok"), "fresh-process VmHWM: baseline %ld kB, "
-	      "full BTF %ld kB, lean BTF %ld kB", base, full, lean);
+	check(base > 0 && full > 0 && lean > 0 && took(st_full) >= 0 &&
+	      took(st_lean) >= 0, "fresh-process VmHWM: baseline %ld kB, "
+	      "full BTF %ld kB (%.1f ms), lean BTF %ld kB (%.1f ms)",
+	      base, full, took(st_full), lean, took(st_lean));
 	check(lean > 0 && full > 0 && lean - base < (full - base) / 3,
 	      "lean BTF costs %ld kB over baseline, full BTF %ld kB",
 	      lean - base, full - base);
+	check(file > 0 && took(st_read) >= 0 && file - base < (full - base) / 3,
+	      "lean BTF read from a regular file costs %ld kB over baseline "
+	      "(%.1f ms)", file - base, took(st_read));
+}
+
+/* A regular-file copy of the kernel BTF in @path, a mkstemp() template. */
+static int copy_btf(char *path)
+{
+	int in = open("/sys/kernel/btf/vmlinux", O_RDONLY), out = -1;
+	char buf[64 * 1024];
+	ssize_t n = -1;
+
+	if (in >= 0)
+		out = mkstemp(path);
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			n = -1;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return n ? -1 : 0;
 }
 
 static void check_obj(const char *path)
@@ -373,7 +424,11 @@ static void check_obj(const char *path)
 int main(int argc, char **argv)
 {
 	__u32 id, n, real = 0, bad = 0, badid = 0, open = 0, openid = 0;
-	struct btf *full, *lean;
+	char copy[] = "/tmp/test_lean_btf.XXXXXX";
+	const void *raw, *raw_read = NULL;
+	__u32 sz = 0, sz_read = 0;
+	struct btf *full, *lean, *read_lean;
+	int copied;
 	__s32 fid, lid;
 	size_t i;
 
@@ -381,7 +436,9 @@ int main(int argc, char **argv)
 		return child(argv[2], argc > 3 ? argv[3] : NULL);
 	libbpf_set_print(print_fn);	/* expected "not found" warnings */
 
-	check_memory();
+	copied = !copy_btf(copy);
+	check(copied, "kernel BTF copied to %s", copy);
+	check_memory(copy);
 	for (i = 1; i + 1 < (size_t)argc; i += 2)
 		if (!strcmp(argv[i], "--obj"))
 			check_obj(argv[i + 1]);
@@ -393,8 +450,20 @@ int main(int argc, char **argv)
 	lean = lean_btf_load();
 	check(full && lean, "full and lean kernel BTF load%s%s",
 	      full && lean ? "" : ": ", full && lean ? "" : strerror(errno));
+	lean_btf_set_path(copy);
+	read_lean = lean_btf_load();
+	lean_btf_set_path(NULL);
+	if (copied)
+		unlink(copy);
 	if (!full || !lean)
 		return 1;
+	raw = btf__raw_data(lean, &sz);
+	if (read_lean)
+		raw_read = btf__raw_data(read_lean, &sz_read);
+	check(raw && raw_read && sz == sz_read && !memcmp(raw, raw_read, sz),
+	      "lean BTF read from a regular file is the mapped one, byte for "
+	      "byte (%u bytes)", sz_read);
+	btf__free(read_lean);
 
 	n = btf__type_cnt(full);
 	check(btf__type_cnt(lean) == n, "type count %u in both",

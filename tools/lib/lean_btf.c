@@ -2,24 +2,24 @@
 /*
  * Memory-lean kernel BTF: see lean_btf.h for what and why.
  *
- * The source is never copied whole. Where sysfs lets it be mapped (Linux
- * 6.16+) the mapping shows the kernel's own pages and costs no RSS; else
- * the string section is read (names are looked up all over it) and types
- * are read as they are needed.
+ * The source is never copied whole. Where sysfs lets it be mapped (recent
+ * kernels), the mapping shows the kernel's own pages and costs no RSS;
+ * elsewhere the string section is read (names are looked up all over it)
+ * and types are read as they are needed.
  *
- * One pass over the type headers notes where each type starts and takes
- * as roots the INTs and FLOATs and the types named like a wanted name (two
- * hash filters leave strcmp a few dozen of the ~70k names). A worklist
- * then keeps what the roots reach, down to named structs, unions and
- * enums, which libbpf matches by name and which stay placeholders of the
- * right kind and size. Those and the kept types are copied aside, strings
- * too, and the source is let go before the result grows.
+ * One pass over the type headers notes where every 16th type starts and
+ * takes as roots the INTs and FLOATs and the types named like a wanted
+ * name (two hash filters leave strcmp a few dozen of ~70k names). A
+ * worklist keeps what the roots reach, down to named structs, unions and
+ * enums, which libbpf matches by name: those become placeholders of the
+ * right kind and size. Kept types and such placeholders are copied aside
+ * with their strings, and the source is let go before the result grows.
  *
  * The result grows in libbpf's own buffers: btf__add_type() for what was
  * copied aside, btf__add_btf() of ready-made BTFs of 1, 2, 4 ... 1024
- * anonymous "void *" placeholders for the runs of unreached types between.
- * btf__new() on an assembled blob would copy it (1.5 MB more at the peak);
- * one btf__add_type() per type costs twice the time.
+ * anonymous "void *"s for the runs of other types in between. btf__new()
+ * on an assembled blob would copy it, 1.5 MB more at the peak; one
+ * btf__add_type() per type takes 40% longer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +40,6 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "lean_btf.h"
-#include <time.h>
-static double lbt(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec*1e3+t.tv_nsec/1e6;}
 
 #define LB_DEFAULT_PATH	"/sys/kernel/btf/vmlinux"
 #define LB_BUF_SZ	(256 * 1024)	/* read window; sysfs reads give 4 KB */
@@ -94,8 +92,9 @@ struct lb_ctx {
 	uint32_t nr_types;		/* with void */
 	uint64_t *keep, *sized;		/* bitmaps over ids: kept, placeholder
 					 * of the right kind and size */
-	void *todo, *side;		/* worklist; ids and types copied aside */
-	size_t ntodo, todo_cap, side_len, side_cap;
+	uint32_t *todo;			/* worklist */
+	size_t ntodo, side_len;
+	char *side;			/* ids and types copied aside */
 	struct btf *names;		/* strings of the types copied aside */
 	uint64_t filter[2][(1u << LB_HASH_BITS) / 64];
 };
@@ -210,7 +209,6 @@ void lean_btf_set_path(const char *path)
 		want_failed = true;
 }
 
-
 static bool bit(const uint64_t *map, uint32_t i)
 {
 	return map[i / 64] >> (i % 64) & 1;
@@ -219,23 +217,6 @@ static bool bit(const uint64_t *map, uint32_t i)
 static void set_bit(uint64_t *map, uint32_t i)
 {
 	map[i / 64] |= 1ull << (i % 64);
-}
-
-static int reserve(void **buf, size_t *cap, size_t need)
-{
-	size_t n = *cap ? *cap : 4096;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*buf, n);
-	if (!p)
-		return -ENOMEM;
-	*buf = p;
-	*cap = n;
-	return 0;
 }
 
 /* Hash of the first @words 8-byte words of the name at @s, its NUL and
@@ -269,6 +250,8 @@ static void filter_add(struct lb_ctx *c, const char *name)
 	set_bit(c->filter[1], name_hash(pad, LB_HASH_WORDS));
 }
 
+/* Is the name at @off wanted? The filters turn away all but a few dozen
+ * of the kernel's names before any strcmp(). */
 static bool wanted(const struct lb_ctx *c, uint32_t off)
 {
 	char pad[8 * LB_HASH_WORDS] = "";
@@ -339,6 +322,7 @@ static int open_btf(struct lb_ctx *c, const char *path)
 	struct statfs fs;
 	struct stat st;
 	void *map;
+	int err;
 
 	c->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (c->fd < 0 || fstat(c->fd, &st))
@@ -373,8 +357,9 @@ static int open_btf(struct lb_ctx *c, const char *path)
 		c->strs = c->strs_buf = malloc(c->str_len);
 		if (!c->strs_buf)
 			return -ENOMEM;
-		if (read_at(c->fd, c->strs_buf, c->str_len, str_start))
-			return -EIO;
+		err = read_at(c->fd, c->strs_buf, c->str_len, str_start);
+		if (err)
+			return err;
 	}
 	/* then every offset inside starts a string that ends inside */
 	return c->strs[c->str_len - 1] ? -EPROTO : 0;
@@ -409,23 +394,16 @@ static const struct btf_type *type_at(struct lb_ctx *c, uint32_t id,
 	return *size > sizeof(*t) ? at(c, off, *size, 0) : t;
 }
 
-static int push(struct lb_ctx *c, uint32_t item)
+static void push(struct lb_ctx *c, uint32_t item)
 {
-	int err = reserve(&c->todo, &c->todo_cap,
-			  (c->ntodo + 1) * sizeof(uint32_t));
-
-	if (err)
-		return err;
-	((uint32_t *)c->todo)[c->ntodo++] = item;
+	c->todo[c->ntodo++] = item;
 	set_bit(c->keep, item & ~LB_REACHED);
-	return 0;
 }
 
 static int scan_types(struct lb_ctx *c)
 {
 	const struct btf_type *t;
 	uint32_t id, off, size;
-	int err;
 
 	for (id = 1, off = 0; off < c->type_len; id++, off += size) {
 		if (c->type_len - off < sizeof(*t))
@@ -443,11 +421,8 @@ static int scan_types(struct lb_ctx *c)
 		if (btf_is_datasec(t) || btf_is_decl_tag(t))
 			continue;
 		if (btf_is_int(t) || btf_is_float(t) ||
-		    (t->name_off && wanted(c, t->name_off))) {
-			err = push(c, id);
-			if (err)
-				return err;
-		}
+		    (t->name_off && wanted(c, t->name_off)))
+			push(c, id);
 	}
 	c->nr_types = id;
 	return 0;
@@ -457,9 +432,9 @@ static int visit(struct lb_ctx *c, uint32_t ref)
 {
 	if (ref >= c->nr_types)
 		return -EINVAL;
-	if (!ref || bit(c->keep, ref) || bit(c->sized, ref))
-		return 0;
-	return push(c, ref | LB_REACHED);
+	if (ref && !bit(c->keep, ref) && !bit(c->sized, ref))
+		push(c, ref | LB_REACHED);
+	return 0;
 }
 
 static int reach(struct lb_ctx *c)
@@ -471,18 +446,17 @@ static int reach(struct lb_ctx *c)
 	int err = 0;
 
 	while (!err && c->ntodo) {
-		item = ((uint32_t *)c->todo)[--c->ntodo];
+		item = c->todo[--c->ntodo];
 		id = item & ~LB_REACHED;
 		t = type_at(c, id, &s, &size);
 		if (!t)
 			return -errno;
-		if (item & LB_REACHED &&
-		    ((t->name_off && (btf_is_composite(t) || btf_is_any_enum(t))) ||
-		     btf_is_datasec(t) || btf_is_decl_tag(t))) {
+		/* libbpf matches structs, unions and enums by name: reached
+		 * ones are placeholders that keep what it compares them by */
+		if (item & LB_REACHED && t->name_off &&
+		    (btf_is_composite(t) || btf_is_any_enum(t))) {
 			c->keep[id / 64] &= ~(1ull << (id % 64));
-			/* what kept types may compare them by */
-			if (!btf_is_datasec(t) && !btf_is_decl_tag(t))
-				set_bit(c->sized, id);
+			set_bit(c->sized, id);
 			continue;
 		}
 		err = s->self ? visit(c, t->type) : 0;
@@ -543,12 +517,8 @@ static int collect(struct lb_ctx *c)
 			return -errno;
 		if (bit(c->sized, id))
 			size = sizeof(*t);
-		err = reserve(&c->side, &c->side_cap,
-			      c->side_len + sizeof(id) + size);
-		if (err)
-			return err;
-		memcpy((char *)c->side + c->side_len, &id, sizeof(id));
-		d = memcpy((char *)c->side + c->side_len + sizeof(id), t, size);
+		memcpy(c->side + c->side_len, &id, sizeof(id));
+		d = memcpy(c->side + c->side_len + sizeof(id), t, size);
 		c->side_len += sizeof(id) + size;
 		if (bit(c->sized, id)) {
 			d->name_off = 0;
@@ -598,7 +568,6 @@ static int add_run(struct btf *btf, struct btf **run, uint32_t len)
 
 static int emit(struct lb_ctx *c, struct btf *btf)
 {
-	double et = lbt();
 	struct btf *run[LB_RUNS] = { NULL };
 	uint32_t id, next = 1, i, size;
 	const size_t max = 1u << (LB_RUNS - 1);
@@ -624,10 +593,9 @@ static int emit(struct lb_ctx *c, struct btf *btf)
 		err = run[k] ? 0 : -errno;
 	}
 	free(h);
-	double e0 = lbt(), e1;
 	while (!err && pos < c->side_len) {
-		memcpy(&id, (char *)c->side + pos, sizeof(id));
-		t = (void *)((char *)c->side + pos + sizeof(id));
+		memcpy(&id, c->side + pos, sizeof(id));
+		t = (void *)(c->side + pos + sizeof(id));
 		shape(t, &size);
 		pos += sizeof(id) + size;
 		err = add_run(btf, run, id - next);
@@ -637,21 +605,15 @@ static int emit(struct lb_ctx *c, struct btf *btf)
 		}
 		next = id + 1;
 	}
-	e1 = lbt();
-	if (!err && !getenv("LB_NOTAIL"))
+	if (!err)
 		err = add_run(btf, run, c->nr_types - next);
-	if (getenv("LB_T")) fprintf(stderr, "  runs made %.3f, specials loop %.3f (to id %u), tail %.3f\n", e0 - et, e1 - e0, next, lbt() - e1);
 	for (k = 0; k < LB_RUNS; k++)
 		btf__free(run[k]);
 	return err;
 }
 
-
-static long lbrss(const char *k){char l[256];long kb=0;FILE*f=fopen("/proc/self/status","r");while(fgets(l,256,f))if(!strncmp(l,k,5))kb=atol(l+6);fclose(f);return kb;}
-#define T(name) do { double _n = lbt(); if (getenv("LB_T")) fprintf(stderr, "%-8s %.3f ms%s\n", name, _n - t0, ""); if (getenv("LB_M")) { struct mallinfo2 mi = mallinfo2(); fprintf(stderr, "   rss %ld hwm %ld arena %zu free %zu mmapped %zu\n", lbrss("VmRSS"), lbrss("VmHWM"), mi.arena, mi.fordblks, mi.hblkhd); } t0 = lbt(); } while (0)
 struct btf *lean_btf_load(void)
 {
-	double t0 = lbt();
 	struct btf *btf = NULL;
 	struct lb_ctx *c;
 	size_t i, j, max;
@@ -662,10 +624,10 @@ struct btf *lean_btf_load(void)
 		return NULL;
 	}
 #ifdef __GLIBC__
-	/* Once a large block is freed (a previous lean BTF, say) glibc raises
-	 * its mmap threshold to that size, and the result would then grow in
-	 * the heap by copying: 1.5 MB more at the peak. Pin the default. */
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	/* Blocks from 4 KiB up are mmap()ed for now, so that the arrays of
+	 * the result grow by mremap() instead of moving through the heap and
+	 * leaving holes there. */
+	mallopt(M_MMAP_THRESHOLD, 4096);
 #endif
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -682,32 +644,33 @@ struct btf *lean_btf_load(void)
 	nwants = j;
 	for (i = 0; i < nwants; i++)
 		filter_add(c, wants[i]);
-	T("wants");
 	err = open_btf(c, btf_path ? btf_path : LB_DEFAULT_PATH);
-	T("open");
 	if (!err) {
+		/* sized for the worst case: only what is written is resident */
 		max = c->type_len / sizeof(struct btf_type) + 2;
 		c->offs = malloc((max / LB_STRIDE + 1) * sizeof(*c->offs));
 		c->keep = calloc(max / 64 + 1, sizeof(uint64_t));
 		c->sized = calloc(max / 64 + 1, sizeof(uint64_t));
-		err = c->offs && c->keep && c->sized ? scan_types(c) : -ENOMEM;
+		c->todo = malloc(max * sizeof(*c->todo));
+		c->side = malloc(c->type_len + max * sizeof(uint32_t));
+		err = c->offs && c->keep && c->sized && c->todo && c->side ?
+		      scan_types(c) : -ENOMEM;
 	}
-	T("scan");
 	if (!err)
 		err = reach(c);
-	T("reach");
 	if (!err)
 		err = collect(c);
-	T("collect");
 	drop_source(c);		/* before the result grows to its peak */
-	T("drop");
-	if (getenv("LB_THR")) mallopt(M_MMAP_THRESHOLD, atoi(getenv("LB_THR")));
 	if (!err) {
 		btf = btf__new_empty();
 		err = btf ? emit(c, btf) : -ENOMEM;
 	}
+#ifdef __GLIBC__
+	/* Pinned, not left to glibc, which raises the threshold to the size
+	 * of a large block freed (a previous lean BTF, say): a result would
+	 * then grow in the heap by copying, 1.5 MB more at the peak. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-	T("emit");
+#endif
 	btf__free(c->names);
 	free(c->side);
 	free(c);
@@ -718,6 +681,7 @@ struct btf *lean_btf_load(void)
 	}
 	return btf;
 }
+
 #ifdef HL_STATIC
 /* -Wl,--wrap=btf__load_vmlinux_btf sends libbpf.a's calls here */
 struct btf *__wrap_btf__load_vmlinux_btf(void);

@@ -5,9 +5,10 @@
  * libbpf reads the whole kernel BTF (5.5 MB, held twice) in
  * bpf_object__load() to resolve a few names: CO-RE relocations, tp_btf and
  * fentry targets, typed __ksym externs. lean_btf.c replaces libbpf's
- * btf__load_vmlinux_btf() with a loader that streams the file and keeps real
- * only the types those names can reach; every other type becomes a 12-byte
- * anonymous placeholder so that type ids stay the kernel's.
+ * btf__load_vmlinux_btf() with a loader that maps or reads only what it
+ * needs of the file and keeps real only the types those names can reach;
+ * every other type becomes a 12-byte anonymous placeholder so that type ids
+ * stay the kernel's.
  *
  * Use: call lean_btf_want(bpf_object__btf(obj)) (and lean_btf_want_name()
  * for attach targets set at run time) after bpf_object__open() and before
@@ -22,11 +23,12 @@
  * reliably while the lean BTF is in use (libbpf places module BTF strings
  * after the base BTF's string section, whose size the lean BTF does not
  * keep; their type ids do stay right, so nothing reads out of bounds). A
- * named struct, union or enum that no local type is named after is an
- * empty placeholder of the right kind and size: a CO-RE access path must
- * walk only through kernel structs whose names the object's BTF carries
- * (flavors such as task_struct___hl count), which is what CO-RE does unless
- * a local member's type is named differently from the kernel's.
+ * named struct, union or enum that no local type is named after is, where
+ * a kept type refers to it, an empty placeholder of the right kind and size
+ * (elsewhere an anonymous "void *"): a CO-RE access path must walk only
+ * through kernel structs whose names the object's BTF carries (flavors such
+ * as task_struct___hl count), which is what CO-RE does unless a local
+ * member's type is named differently from the kernel's.
  */
 #ifndef HOWLONG_LEAN_BTF_H
 #define HOWLONG_LEAN_BTF_H
@@ -52,7 +54,8 @@ void lean_btf_want_name(const char *name);
 /* Build the lean BTF now, without falling back: NULL and errno on failure.
  * libbpf gets it through btf__load_vmlinux_btf(); exposed for tests. With
  * glibc, this pins malloc's mmap threshold at its default (128 KiB) for the
- * rest of the process, so that large blocks never move by copying. */
+ * rest of the process (4 KiB while it runs), so that large blocks never
+ * move by copying. */
 struct btf *lean_btf_load(void);
 
 #endif /* HOWLONG_LEAN_BTF_H */
