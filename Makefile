@@ -60,7 +60,7 @@ SKELS := $(patsubst %,$(SKEL)/%.skel.h,$(TOOLS))
 # intermediates); a bare .SECONDARY would also stop the link stamp below
 # from forcing a relink.
 .SECONDARY: $(SKELS) $(patsubst %,$(OUT)/%.bpf.o,$(TOOLS)) \
-	$(patsubst %,$(OUT)/%.o,$(TOOLS))
+	$(patsubst %,$(OUT)/%.o,$(TOOLS)) $(LIB_OBJS)
 
 all: libbpf-check $(BINS)
 
