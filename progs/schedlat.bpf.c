@@ -115,7 +115,7 @@ static __always_inline struct task_struct___hl *next_task(__u32 next_pid)
 	struct task_struct___hl *next = BPF_CORE_READ(prev, se.cfs_rq, rq, curr);
 
 	if (BPF_CORE_READ(next, pid) != next_pid) {
-		lost_inc(LOST_START_FULL);
+		lost_inc(LOST_NO_TASK);
 		return NULL;
 	}
 	return next;

@@ -23,6 +23,7 @@ struct filter_cfg {
 enum lost_reason {
 	LOST_HIST_FULL,		/* keyed histogram map full */
 	LOST_START_FULL,	/* no room to store a start timestamp */
+	LOST_NO_TASK,		/* the task behind a pid could not be found */
 	LOST_REASONS,
 };
 

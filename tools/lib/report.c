@@ -175,7 +175,7 @@ static void report_text(FILE *f, const struct hl_report *r,
 			fputc('\n', f);
 	}
 	if (iv->lost)
-		fprintf(f, "lost %llu (not measured: map full)\n",
+		fprintf(f, "lost %llu (not measured: a map was full or a task not found)\n",
 			(unsigned long long)iv->lost);
 	fputc('\n', f);
 }
