@@ -18,7 +18,7 @@
 #include "session.h"
 #include "util.h"
 
-HL_SKEL_OPS(schedlat_bpf);
+HL_SKEL_OPS(schedlat_bpf, HL_TRACEPOINT_METHODS, schedlat_bpf__attach);
 
 static struct {
 	enum schedlat_key key;

@@ -55,6 +55,7 @@ struct task_struct___hl {
 	struct sched_info___hl sched_info;
 	struct sched_entity___hl se;
 	struct task_struct___hl *group_leader;
+	struct task_struct___hl *real_parent;
 	struct css_set___hl *cgroups;
 } __hl_core;
 

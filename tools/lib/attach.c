@@ -19,16 +19,34 @@
 #define DEBUGFS_TRACING "/sys/kernel/debug/tracing"
 
 static const char *const method_names[HL_METHODS] = {
-	"tp_btf", "raw_tp", "tracepoint",
+	"tp_btf", "raw_tp", "tracepoint", "usdt",
 };
 
 static const char *const method_prefixes[HL_METHODS][2] = {
 	{ "tp_btf/", "tp_btf/" },
 	{ "raw_tp/", "raw_tracepoint/" },
 	{ "tracepoint/", "tp/" },
+	{ "usdt", "usdt" },
 };
 
 static char last_libbpf_msg[256];
+
+#define MAX_LINKS 64
+static struct bpf_link *links[MAX_LINKS];
+static int nlinks;
+
+void hl_keep_link(struct bpf_link *link)
+{
+	if (nlinks == MAX_LINKS)
+		hl_die("too many links (%d)", MAX_LINKS);
+	links[nlinks++] = link;
+}
+
+void hl_drop_links(void)
+{
+	while (nlinks)
+		bpf_link__destroy(links[--nlinks]);
+}
 
 const char *hl_method_name(enum hl_method m)
 {
@@ -173,6 +191,7 @@ static void *try_method(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 		*err = ops->attach(skel);
 	if (!*err)
 		return skel;
+	hl_drop_links();
 	ops->destroy(skel);
 	return NULL;
 }
@@ -189,6 +208,23 @@ static const char *hint(int err)
 	return "run with -v for libbpf's messages";
 }
 
+static const char *join_reasons(char why[][160])
+{
+	static char all[HL_METHODS * 162];
+	size_t len = 0;
+
+	all[0] = '\0';
+	for (int m = 0; m < HL_METHODS; m++) {
+		if (!why[m][0])
+			continue;
+		len += snprintf(all + len, sizeof(all) - len, "%s%s",
+				len ? "; " : "", why[m]);
+		if (len >= sizeof(all))
+			break;
+	}
+	return all;
+}
+
 void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 		     void *ctx, enum hl_method *chosen)
 {
@@ -198,7 +234,8 @@ void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 
 	for (int m = 0; m < HL_METHODS; m++) {
 		why[m][0] = '\0';
-		if (hl_opts.attach && strcmp(hl_opts.attach, method_names[m]))
+		if (!(ops->methods & (1U << m)) ||
+		    (hl_opts.attach && strcmp(hl_opts.attach, method_names[m])))
 			continue;
 		skel = try_method(ops, prepare, ctx, m, &err);
 		if (skel) {
@@ -215,8 +252,5 @@ void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 		if (!first_err)
 			first_err = err;
 	}
-	hl_die("cannot attach (%s%s%s%s%s): %s", why[0],
-	       why[0][0] && why[1][0] ? "; " : "", why[1],
-	       (why[0][0] || why[1][0]) && why[2][0] ? "; " : "", why[2],
-	       hint(first_err));
+	hl_die("cannot attach (%s): %s", join_reasons(why), hint(first_err));
 }

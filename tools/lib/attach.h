@@ -13,12 +13,17 @@ enum hl_method {
 	HL_TP_BTF,
 	HL_RAW_TP,
 	HL_TRACEPOINT,
+	HL_USDT,	/* user-space markers: one way only */
 	HL_METHODS,
 };
+
+#define HL_TRACEPOINT_METHODS \
+	((1U << HL_TP_BTF) | (1U << HL_RAW_TP) | (1U << HL_TRACEPOINT))
 
 const char *hl_method_name(enum hl_method m);
 
 struct hl_skel_ops {
+	unsigned int methods;	/* bit per enum hl_method, in that order */
 	void *(*open)(const struct bpf_object_open_opts *opts);
 	struct bpf_object *(*object)(void *skel);
 	int (*load)(void *skel);
@@ -26,8 +31,9 @@ struct hl_skel_ops {
 	void (*destroy)(void *skel);
 };
 
-/* Thunks from a bpftool skeleton type to struct hl_skel_ops. */
-#define HL_SKEL_OPS(name)						\
+/* Thunks from a bpftool skeleton type to struct hl_skel_ops; attach_fn is
+ * the skeleton's own attach or one of the tool's (markers need a path). */
+#define HL_SKEL_OPS(name, method_set, attach_fn)			\
 	static void *name##_open_thunk(const struct bpf_object_open_opts *o) \
 	{ return name##__open_opts(o); }				\
 	static struct bpf_object *name##_obj_thunk(void *s)		\
@@ -35,10 +41,11 @@ struct hl_skel_ops {
 	static int name##_load_thunk(void *s)				\
 	{ return name##__load(s); }					\
 	static int name##_attach_thunk(void *s)				\
-	{ return name##__attach(s); }					\
+	{ return attach_fn(s); }					\
 	static void name##_destroy_thunk(void *s)			\
 	{ name##__destroy(s); }						\
 	static const struct hl_skel_ops name##_ops = {			\
+		.methods = (method_set),				\
 		.open = name##_open_thunk, .object = name##_obj_thunk,	\
 		.load = name##_load_thunk, .attach = name##_attach_thunk, \
 		.destroy = name##_destroy_thunk,			\
@@ -62,5 +69,10 @@ void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
  * Returns how many were enabled. */
 int hl_select_programs(struct bpf_object *obj, enum hl_method m,
 		       const char *suffix);
+
+/* Links a tool attached by hand (markers need a binary path); destroyed
+ * by hl_drop_links() before the skeleton. */
+void hl_keep_link(struct bpf_link *link);
+void hl_drop_links(void);
 
 #endif /* HOWLONG_ATTACH_H */

@@ -240,11 +240,35 @@ static error_t parse_init(int key, char *arg, struct argp_state *state)
 	return ARGP_ERR_UNKNOWN;
 }
 
+static bool tool_has_key(const struct argp *tool, int key)
+{
+	for (const struct argp_option *o = tool ? tool->options : NULL;
+	     o && (o->name || o->key || o->doc); o++)
+		if (o->key == key)
+			return true;
+	return false;
+}
+
+/* Common options minus those whose key the tool redefines (pgquerylat's
+ * -t is a threshold: its backends have one thread each). */
+static const struct argp_option *common_for(const struct argp *tool)
+{
+	static struct argp_option opts[sizeof(common_options) /
+					sizeof(*common_options)];
+	size_t n = 0;
+
+	for (const struct argp_option *o = common_options;
+	     o->name || o->key || o->doc; o++)
+		if (!o->key || !tool_has_key(tool, o->key))
+			opts[n++] = *o;
+	return opts;
+}
+
 void hl_parse_args(int argc, char **argv, const struct argp *tool,
 		   const char *doc)
 {
-	static const struct argp common = {
-		.options = common_options, .parser = parse_common,
+	struct argp common = {
+		.options = common_for(tool), .parser = parse_common,
 	};
 	struct argp_child children[] = {
 		{ &common, 0, NULL, 0 },

@@ -131,7 +131,7 @@ static void print_labels_text(FILE *f, const struct hl_label *l, int n)
 	fputc('\n', f);
 }
 
-static void print_time_text(FILE *f, uint64_t wall_ns)
+static void print_clock(FILE *f, uint64_t wall_ns, char end)
 {
 	time_t sec = wall_ns / 1000000000ULL;
 	struct tm tm;
@@ -139,7 +139,17 @@ static void print_time_text(FILE *f, uint64_t wall_ns)
 
 	localtime_r(&sec, &tm);
 	strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
-	fprintf(f, "%s\n", buf);
+	fprintf(f, "%s%c", buf, end);
+}
+
+void hl_print_time_inline(FILE *f, uint64_t wall_ns)
+{
+	print_clock(f, wall_ns, ' ');
+}
+
+void hl_print_time(FILE *f, uint64_t wall_ns)
+{
+	print_clock(f, wall_ns, '\n');
 }
 
 /* Biggest total first: the most affected key leads the report. */
@@ -152,6 +162,27 @@ static int cmp_sum_desc(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static void print_counters_text(FILE *f, const struct hl_report *r)
+{
+	struct hl_label c[HL_MAX_LABELS];
+	int n = r->counters ? r->counters(c, HL_MAX_LABELS) : 0;
+
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s %llu\n", c[i].name, (unsigned long long)c[i].num);
+}
+
+static void print_counters_json(FILE *f, const struct hl_report *r)
+{
+	struct hl_label c[HL_MAX_LABELS];
+	int n = r->counters ? r->counters(c, HL_MAX_LABELS) : 0;
+
+	for (int i = 0; i < n; i++) {
+		fputc(',', f);
+		hl_json_str(f, c[i].name);
+		fprintf(f, ":%llu", (unsigned long long)c[i].num);
+	}
+}
+
 static void report_text(FILE *f, const struct hl_report *r,
 			struct hl_hist *h, size_t n,
 			const struct hl_interval *iv)
@@ -160,7 +191,7 @@ static void report_text(FILE *f, const struct hl_report *r,
 	char scratch[512];
 
 	if (hl_opts.timestamp)
-		print_time_text(f, iv->wall_ns);
+		hl_print_time(f, iv->wall_ns);
 	if (r->label && !n)
 		fprintf(f, "count 0\n");
 	for (size_t i = 0; i < n; i++) {
@@ -174,6 +205,7 @@ static void report_text(FILE *f, const struct hl_report *r,
 		if (i + 1 < n)
 			fputc('\n', f);
 	}
+	print_counters_text(f, r);
 	if (iv->lost)
 		fprintf(f, "lost %llu (not measured: a map was full or a task not found)\n",
 			(unsigned long long)iv->lost);
@@ -236,9 +268,11 @@ static void report_json(FILE *f, const struct hl_report *r,
 	hl_json_begin(f, "hist", r->tool);
 	fputs(",\"time\":", f);
 	hl_json_time(f, iv->wall_ns);
-	fprintf(f, ",\"interval_ns\":%llu,\"lost\":%llu,\"hists\":[",
+	fprintf(f, ",\"interval_ns\":%llu,\"lost\":%llu",
 		(unsigned long long)iv->length_ns,
 		(unsigned long long)iv->lost);
+	print_counters_json(f, r);
+	fputs(",\"hists\":[", f);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			fputc(',', f);

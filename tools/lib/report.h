@@ -22,9 +22,14 @@ struct hl_label {
 typedef int (*hl_label_fn)(const struct hl_hist *h, struct hl_label *labels,
 			   char *scratch, size_t scratch_len);
 
+/* Tool-specific per-interval counts (e.g. pgquerylat's "errors"), printed
+ * after the histograms and as top-level JSON fields; returns how many. */
+typedef int (*hl_counter_fn)(struct hl_label *counters, int max);
+
 struct hl_report {
 	const char *tool;
 	hl_label_fn label;	/* NULL for one unkeyed histogram */
+	hl_counter_fn counters;	/* NULL: none */
 };
 
 struct hl_interval {
@@ -35,6 +40,10 @@ struct hl_interval {
 
 void hl_report_hists(FILE *f, const struct hl_report *r, struct hl_hist *h,
 		     size_t n, const struct hl_interval *iv);
+
+/* "HH:MM:SS" local time and a newline (a space: _inline), for -T. */
+void hl_print_time(FILE *f, uint64_t wall_ns);
+void hl_print_time_inline(FILE *f, uint64_t wall_ns);
 
 /* "12.3us", "1.23ms", "950ns": three significant digits. */
 void hl_fmt_duration(char *buf, size_t len, uint64_t ns);

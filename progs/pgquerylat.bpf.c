@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * pgquerylat: PostgreSQL statement latency from the server's own markers.
+ *
+ * postgresql:statement__status(text) fires whenever a backend's activity
+ * changes, in every protocol: with the statement text when it goes active,
+ * with NULL when it goes idle (also after an error). A statement is timed
+ * from the first non-NULL after idle to the next NULL. The classic
+ * query__start/query__done pair (simple protocol only) is kept as an
+ * option.
+ *
+ * "_hist" programs only fill the histogram; "_ev" programs (sleepable, so
+ * that bpf_copy_from_user can fault the text's pages in) keep the text and
+ * send finished statements to user space for --threshold and --top.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+#include "lib/hist.bpf.h"
+#include "lib/kernel.bpf.h"
+#include "lib/filter.bpf.h"
+#include "pgquerylat.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Faults the user pages in, unlike bpf_probe_read_user_str (6.12+). */
+extern int bpf_copy_from_user_str(void *dst, __u32 dst__sz,
+				  const void *unsafe_ptr__ign,
+				  __u64 flags) __ksym;
+
+const volatile __u32 key_mode = PG_KEY_NONE;
+const volatile __u32 postmaster_pid = 0;	/* its backends only */
+const volatile __u32 backend_pid = 0;		/* this backend only */
+const volatile __u64 threshold_ns = 0;		/* events at least this long */
+
+struct stmt {
+	__u64 start_ns;
+	__u32 flags;
+	__u32 pad;
+	char text[PG_TEXT_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct stmt);
+} stmts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PG_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		__sync_fetch_and_add(c, 1);
+}
+
+static __always_inline bool backend_matches(void)
+{
+	struct task_struct___hl *t;
+
+	if (backend_pid)
+		return bpf_get_current_pid_tgid() >> 32 == backend_pid;
+	if (!postmaster_pid)
+		return true;
+	t = (struct task_struct___hl *)bpf_get_current_task();
+	return BPF_CORE_READ(t, real_parent, tgid) == postmaster_pid;
+}
+
+static __always_inline struct stmt *stmt_of_current(bool create)
+{
+	return bpf_task_storage_get(&stmts, bpf_get_current_task_btf(), NULL,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* ROLLBACK aborts the transaction on purpose: not an error. */
+static __always_inline bool is_rollback(const char *t)
+{
+	char c0 = t[0] | 0x20, c1 = t[1] | 0x20;
+
+	return (c0 == 'r' && c1 == 'o') || (c0 == 'a' && c1 == 'b');
+}
+
+static __always_inline struct stmt *begin(const char *text)
+{
+	struct stmt *s;
+
+	if (!backend_matches() ||
+	    !task_matches((struct task_struct___hl *)bpf_get_current_task()))
+		return NULL;
+	s = stmt_of_current(true);
+	if (!s || s->start_ns)
+		return NULL;	/* already active: the first text counts */
+	s->start_ns = bpf_ktime_get_ns();
+	s->flags = 0;
+	return s;
+}
+
+static __always_inline void read_text(struct stmt *s, const char *text,
+				      bool sleepable)
+{
+	long n;
+
+	if (sleepable)
+		n = bpf_copy_from_user_str(s->text, sizeof(s->text), text, 0);
+	else
+		n = bpf_probe_read_user_str(s->text, sizeof(s->text), text);
+	if (n < 0) {
+		s->text[0] = '\0';
+		s->flags |= PG_NO_TEXT;
+	} else if (n == sizeof(s->text)) {
+		s->flags |= PG_TRUNCATED;
+	}
+	if (n > 1 && is_rollback(s->text))
+		s->flags |= PG_ROLLBACK;
+}
+
+static __always_inline void emit(struct stmt *s, __u64 d)
+{
+	struct pg_event *e;
+
+	if (d < threshold_ns)
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(PG_CNT_EVENTS_LOST);
+		return;
+	}
+	e->duration_ns = d;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->flags = s->flags;
+	__builtin_memcpy(e->text, s->text, sizeof(e->text));
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void end(bool events)
+{
+	struct stmt *s = stmt_of_current(false);
+	__u64 d;
+
+	if (!s || !s->start_ns)
+		return;
+	d = bpf_ktime_get_ns() - s->start_ns;
+	s->start_ns = 0;
+	if ((s->flags & (PG_ERROR | PG_ROLLBACK)) == PG_ERROR)
+		count(PG_CNT_ERRORS);
+	else
+		s->flags &= ~PG_ERROR;
+	if (events) {
+		emit(s, d);
+		return;
+	}
+	if (key_mode == PG_KEY_PID)
+		hist_record_keyed(bpf_get_current_pid_tgid() >> 32, d,
+				  &((struct task_struct___hl *)
+				    bpf_get_current_task())->comm);
+	else
+		hist_record(d);
+}
+
+SEC("usdt")
+int BPF_USDT(status_hist, const char *text)
+{
+	if (!text)
+		end(false);
+	else
+		begin(text);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(status_ev, const char *text)
+{
+	struct stmt *s;
+
+	if (!text) {
+		end(true);
+		return 0;
+	}
+	s = begin(text);
+	if (s)
+		read_text(s, text, true);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(query_start_hist, const char *text)
+{
+	begin(text);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(query_start_ev, const char *text)
+{
+	struct stmt *s = begin(text);
+
+	if (s)
+		read_text(s, text, true);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(query_done_hist)
+{
+	end(false);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(query_done_ev)
+{
+	end(true);
+	return 0;
+}
+
+/* An error aborts the transaction; the statement then goes idle. */
+SEC("usdt")
+int BPF_USDT(xact_abort)
+{
+	struct stmt *s = stmt_of_current(false);
+
+	if (s && s->start_ns)
+		s->flags |= PG_ERROR;
+	return 0;
+}

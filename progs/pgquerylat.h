@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* pgquerylat: types shared by progs/pgquerylat.bpf.c and tools/pgquerylat.c. */
+#ifndef HOWLONG_PGQUERYLAT_H
+#define HOWLONG_PGQUERYLAT_H
+
+/* Statement text kept per backend; longer text is cut and flagged. */
+#define PG_TEXT_MAX 1024
+
+enum pg_key {
+	PG_KEY_NONE,
+	PG_KEY_PID,
+};
+
+enum pg_flags {
+	PG_ERROR = 1,		/* the transaction aborted while it ran */
+	PG_TRUNCATED = 2,	/* text longer than PG_TEXT_MAX - 1 */
+	PG_NO_TEXT = 4,		/* text could not be read */
+	PG_ROLLBACK = 8,	/* ROLLBACK/ABORT: an abort is not an error */
+};
+
+/* One finished statement, for --threshold and --top. */
+struct pg_event {
+	__u64 duration_ns;
+	__u32 pid;
+	__u32 flags;
+	char text[PG_TEXT_MAX];
+};
+
+enum pg_counter {
+	PG_CNT_ERRORS,		/* statements that ended in an abort */
+	PG_CNT_EVENTS_LOST,	/* ring buffer full */
+	PG_COUNTERS,
+};
+
+#endif /* HOWLONG_PGQUERYLAT_H */

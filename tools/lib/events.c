@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <string.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include "cli.h"
+#include "events.h"
+#include "util.h"
+
+/* hl_setup() blocked SIGINT and SIGTERM; a signalfd lets one epoll_wait
+ * watch them and the ring buffer together. */
+static int watch(int ep, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int open_watch(struct ring_buffer *rb, int *sfd)
+{
+	sigset_t set;
+	int ep;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	*sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (*sfd < 0 || ep < 0 || watch(ep, *sfd) ||
+	    watch(ep, ring_buffer__epoll_fd(rb)))
+		hl_die("cannot wait for events: %s", strerror(errno));
+	return ep;
+}
+
+static int timeout_ms(uint64_t deadline)
+{
+	uint64_t now = hl_now_ns();
+
+	if (!deadline)
+		return -1;
+	return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+}
+
+int hl_events_run(struct ring_buffer *rb, hl_tick_fn tick, void *ctx,
+		  const char *what)
+{
+	uint64_t since = hl_now_ns(), deadline = 0, done = 0, now;
+	struct epoll_event ev[2];
+	int sfd, ep = open_watch(rb, &sfd), n, stop = 0;
+
+	if (hl_opts.interval_ns)
+		deadline = since + hl_opts.interval_ns;
+	fprintf(stderr, "Tracing %s... Hit Ctrl-C to end.\n", what);
+	while (!stop) {
+		n = epoll_wait(ep, ev, 2, timeout_ms(deadline));
+		if (n < 0 && errno != EINTR)
+			hl_die("epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.fd == sfd)
+				stop = 1;
+		if (ring_buffer__consume(rb) < 0)
+			hl_warn("cannot read events");
+		now = hl_now_ns();
+		if (!stop && (!deadline || now < deadline))
+			continue;
+		done++;
+		stop |= hl_opts.count && done >= hl_opts.count;
+		tick(now - since, stop, ctx);
+		since = now;
+		if (deadline)
+			deadline += hl_opts.interval_ns;
+	}
+	close(ep);
+	close(sfd);
+	return HL_EXIT_OK;
+}

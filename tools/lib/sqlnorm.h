@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * PostgreSQL statement text with every literal value replaced by $N, so
+ * that statements differing only in their values group together and no
+ * value (a password, an e-mail address) is ever printed.
+ */
+#ifndef HOWLONG_SQLNORM_H
+#define HOWLONG_SQLNORM_H
+
+#include <stddef.h>
+
+/*
+ * Writes the normalized form of in to out and returns its strlen.
+ * String literals ('', E'', B'', X'', N'', U&'', $tag$...$tag$) and
+ * numbers become $1, $2, ... numbered after the highest $N already in the
+ * text; existing $N, identifiers and "quoted identifiers" stay. Comments
+ * go, whitespace runs become one space, a trailing ';' goes.
+ *
+ * in may be cut anywhere (a query text captured into a fixed-size buffer):
+ * an unterminated literal or comment runs to the end and is still hidden.
+ * out is always NUL-terminated (unless out_len is 0, when nothing is
+ * written) and never written past out_len. When out is too small, the
+ * result is cut before the first token that does not fit, never inside
+ * one, so that "$12" cannot show up as "$1".
+ */
+size_t hl_sql_normalize(const char *in, char *out, size_t out_len);
+
+#endif /* HOWLONG_SQLNORM_H */

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Finding the binary to attach uprobes to (see target.h). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "target.h"
+
+#define DELETED " (deleted)"
+
+extern char **environ;
+
+/* Does path open as the file want describes? Opening, not just stat(),
+ * is what libbpf and the kernel will do with it. */
+static bool same_file(const char *path, const struct stat *want)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool same;
+
+	if (fd < 0)
+		return false;
+	same = !fstat(fd, &st) && st.st_dev == want->st_dev &&
+	       st.st_ino == want->st_ino;
+	close(fd);
+	return same;
+}
+
+static int copy_out(char *dst, size_t len, const char *src)
+{
+	if (strlen(src) >= len)
+		return -ENAMETOOLONG;
+	strcpy(dst, src);
+	return 0;
+}
+
+/* The exe link target, as the process's own mount namespace names it
+ * when ours cannot reach the file. */
+static int read_exe(pid_t pid, char *buf, size_t len)
+{
+	char link[32];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+int hl_target_from_pid(pid_t pid, char *path, size_t len)
+{
+	char exe[PATH_MAX], cand[PATH_MAX + 32], link[32];
+	struct stat want;
+	size_t n;
+	int err;
+
+	snprintf(link, sizeof(link), "/proc/%d", (int)pid);
+	if (pid <= 0 || stat(link, &want))
+		return -ESRCH;
+	err = read_exe(pid, exe, sizeof(exe));
+	if (err)
+		return err;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	if (stat(link, &want))
+		return -errno;
+
+	n = strlen(exe);
+	if (exe[0] == '/' &&
+	    (n < strlen(DELETED) || strcmp(exe + n - strlen(DELETED), DELETED))) {
+		if (same_file(exe, &want))
+			return copy_out(path, len, exe);
+		snprintf(cand, sizeof(cand), "/proc/%d/root%s", (int)pid, exe);
+		if (same_file(cand, &want))
+			return copy_out(path, len, cand);
+	}
+	if (!same_file(link, &want))
+		return -ENOENT;
+	return copy_out(path, len, link);
+}
+
+int hl_target_tgid_and_parent(pid_t pid, pid_t *tgid, pid_t *ppid)
+{
+	char file[32], line[256];
+	int found = 0, v;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "/proc/%d/status", (int)pid);
+	f = pid > 0 ? fopen(file, "re") : NULL;
+	if (!f)
+		return pid <= 0 || errno == ENOENT ? -ESRCH : -errno;
+	while (found != 3 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Tgid: %d", &v) == 1) {
+			*tgid = v;
+			found |= 1;
+		} else if (sscanf(line, "PPid: %d", &v) == 1) {
+			*ppid = v;
+			found |= 2;
+		}
+	}
+	fclose(f);
+	return found == 3 ? 0 : -EIO;
+}
+
+/* Is the file name of pid's executable one of names? */
+static bool exe_named(pid_t pid, const char *const *names)
+{
+	char exe[PATH_MAX], *base;
+	size_t n;
+
+	if (read_exe(pid, exe, sizeof(exe)))
+		return false;	/* gone, or a kernel thread */
+	n = strlen(exe);
+	if (n >= strlen(DELETED) && !strcmp(exe + n - strlen(DELETED), DELETED))
+		exe[n - strlen(DELETED)] = '\0';
+	base = strrchr(exe, '/');
+	base = base ? base + 1 : exe;
+	for (; *names; names++)
+		if (!strcmp(base, *names))
+			return true;
+	return false;
+}
+
+pid_t hl_target_find_process(const char *const *names, int *nfound)
+{
+	pid_t best = 0, tgid, ppid;
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || !exe_named(pid, names))
+			continue;
+		/* a child of the server (a backend) is not the server */
+		if (hl_target_tgid_and_parent(pid, &tgid, &ppid) ||
+		    (ppid > 0 && exe_named(ppid, names)))
+			continue;
+		found++;
+		if (!best || pid < best)
+			best = pid;
+	}
+	if (d)
+		closedir(d);
+	if (nfound)
+		*nfound = found;
+	return best;
+}
+
+/* Spawn argv with stdout into a pipe; the first line goes to buf. */
+static int run_first_line(char *const *argv, char *buf, size_t len)
+{
+	posix_spawn_file_actions_t fa;
+	int fds[2], err, status;
+	size_t got = 0;
+	pid_t child;
+	ssize_t n;
+	char junk[256];
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	err = posix_spawnp(&child, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	if (err) {
+		close(fds[0]);
+		return -err;
+	}
+	/* Read to EOF so that the command never dies of SIGPIPE. */
+	for (;;) {
+		bool room = got < len - 1;
+
+		n = read(fds[0], room ? buf + got : junk,
+			 room ? len - 1 - got : sizeof(junk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (room)
+			got += n;
+	}
+	close(fds[0]);
+	buf[got] = '\0';
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return -EIO;
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf[0] ? 0 : -EIO;
+}
+
+int hl_target_from_command(const char *cmd, const char *suffix, char *path,
+			   size_t len)
+{
+	char words[512], out[PATH_MAX], *argv[16], *save = NULL, *w;
+	struct stat st;
+	int argc = 0, err;
+
+	if (strlen(cmd) >= sizeof(words))
+		return -E2BIG;
+	strcpy(words, cmd);
+	for (w = strtok_r(words, " ", &save); w && argc < 15;
+	     w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	argv[argc] = NULL;
+	if (!argc)
+		return -EINVAL;
+	err = run_first_line(argv, out, sizeof(out));
+	if (err)
+		return err;
+	if (strlen(out) + strlen(suffix) >= len)
+		return -ENAMETOOLONG;
+	snprintf(path, len, "%s%s", out, suffix);
+	return stat(path, &st) ? -ENOENT : 0;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Finding the binary a marker-based tool attaches to: from a running
+ * process, by looking for one, or by asking a command such as
+ * `pg_config --bindir`. Nothing here knows a particular program; the tool
+ * passes the names in. All functions return 0 or -errno unless noted.
+ */
+#ifndef HOWLONG_TARGET_H
+#define HOWLONG_TARGET_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * A path to the file process pid executes, usable for uprobes (libbpf
+ * attaches by path; the kernel then keys the probe on the inode). Each
+ * candidate is opened and must be the very inode of /proc/PID/exe:
+ *  1. the link target of /proc/PID/exe as is, e.g. "/usr/bin/postgres":
+ *     the usual case, and a chroot in our own mount namespace;
+ *  2. "/proc/PID/root" + that target: a process in a container (its own
+ *     mount namespace and root), where the target is the path inside it;
+ *  3. "/proc/PID/exe" itself: the file was deleted or replaced (a package
+ *     upgrade while the process runs: the link ends in " (deleted)"), or
+ *     neither path above reaches it. Processes started later from the new
+ *     file at the old path are a different inode and are not covered.
+ * -ESRCH: no such process; -ENOENT: it has no executable (kernel thread).
+ */
+int hl_target_from_pid(pid_t pid, char *path, size_t len);
+
+/*
+ * The lowest pid whose executable's file name is one of the NULL-ended
+ * names (e.g. {"postgres", "postmaster", NULL}) and whose parent's is not:
+ * the server's parent process rather than one of its children. 0 if none.
+ * *nfound (if not NULL) gets how many such processes run, so that a tool
+ * can ask for -p when there are several.
+ */
+pid_t hl_target_find_process(const char *const *names, int *nfound);
+
+/* Thread group (process) id and parent process id of the thread or
+ * process pid, from /proc/PID/status. -ESRCH: no such thread. */
+int hl_target_tgid_and_parent(pid_t pid, pid_t *tgid, pid_t *ppid);
+
+/*
+ * Run cmd (words split at spaces, no shell, looked up in PATH, stderr
+ * discarded), take the first line it prints and append suffix: e.g.
+ * "pg_config --bindir" and "/postgres". The result must exist.
+ * -ENOENT: the command is not installed, or the result does not exist;
+ * -EIO: the command failed or printed nothing.
+ */
+int hl_target_from_command(const char *cmd, const char *suffix, char *path,
+			   size_t len);
+
+#endif /* HOWLONG_TARGET_H */

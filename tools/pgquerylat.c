@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * pgquerylat: how long do PostgreSQL statements take, seen from inside the
+ * server? The measurement is in progs/pgquerylat.bpf.c.
+ */
+#include <argp.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/types.h>
+#include "lib/common.h"
+#include "pgquerylat.h"
+#include "pgquerylat.skel.h"
+#include "attach.h"
+#include "cli.h"
+#include "events.h"
+#include "hist_maps.h"
+#include "json.h"
+#include "pg.h"
+#include "report.h"
+#include "session.h"
+#include "sqlnorm.h"
+#include "top.h"
+#include "usdt.h"
+#include "util.h"
+
+#define PROVIDER "postgresql"
+#define TOP_ROWS_KEPT 5000
+
+static int attach_markers(struct pgquerylat_bpf *skel);
+HL_SKEL_OPS(pgquerylat_bpf, 1U << HL_USDT, attach_markers);
+
+static struct {
+	const char *bin;
+	char path[PATH_MAX];
+	bool classic, raw_text, per_pid;
+	bool has_threshold;
+	uint64_t threshold_ns;
+	uint64_t top;
+	__u32 postmaster, backend;
+	uint64_t errors_seen;
+	struct hl_top *table;
+	struct pgquerylat_bpf *skel;
+} cfg;
+
+enum { OPT_BIN = 0x300, OPT_CLASSIC, OPT_TOP, OPT_RAW };
+
+static const struct argp_option options[] = {
+	{ NULL, 0, NULL, 0, "PostgreSQL:", 4 },
+	{ "bin", OPT_BIN, "PATH", 0,
+	  "postgres binary (default: from -p, a running postmaster, "
+	  "or pg_config --bindir)", 4 },
+	{ "threshold", 't', "MS", 0,
+	  "Print each statement slower than MS milliseconds", 4 },
+	{ "top", OPT_TOP, "N", 0,
+	  "Table of the N statements with the most total time", 4 },
+	{ "pids", 'P', NULL, 0, "One histogram per backend", 4 },
+	{ "raw-text", OPT_RAW, NULL, 0,
+	  "Print statement text as sent, literals included (default: "
+	  "literals become $n placeholders)", 4 },
+	{ "classic", OPT_CLASSIC, NULL, 0,
+	  "Time query__start to query__done: simple protocol only", 4 },
+	{}
+};
+
+static uint64_t parse_ms(const char *arg)
+{
+	char *end;
+	double ms = strtod(arg, &end);
+
+	if (end == arg || *end || !(ms >= 0) || ms > 86400000)
+		hl_usage_error("invalid threshold '%s': expected milliseconds "
+			       "from 0 to 86400000", arg);
+	return (uint64_t)(ms * 1e6);
+}
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	(void)state;
+	switch (key) {
+	case OPT_BIN: cfg.bin = arg; break;
+	case OPT_CLASSIC: cfg.classic = true; break;
+	case OPT_RAW: cfg.raw_text = true; break;
+	case 'P': cfg.per_pid = true; break;
+	case 't':
+		cfg.threshold_ns = parse_ms(arg);
+		cfg.has_threshold = true;
+		break;
+	case OPT_TOP:
+		if (!hl_parse_u64(arg, 1, 100000, &cfg.top))
+			hl_usage_error("invalid --top '%s': expected a number "
+				       "from 1 to 100000", arg);
+		break;
+	case ARGP_KEY_END:
+		if (cfg.has_threshold + !!cfg.top + cfg.per_pid > 1)
+			hl_usage_error("-t, --top and -P exclude each other");
+		break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const char doc[] =
+"Summarize PostgreSQL statement latency, from the moment a backend goes "
+"active to the moment it goes idle again (simple and extended protocol, "
+"failed statements too), using the server's own USDT markers: no "
+"extension, no configuration change, no restart.\v"
+"EXAMPLES:\n"
+"  pgquerylat                # histogram of every statement until Ctrl-C\n"
+"  pgquerylat 1 10           # ten one-second histograms\n"
+"  pgquerylat -p 812         # one server (postmaster pid) or backend\n"
+"  pgquerylat -t 100         # print statements slower than 100 ms\n"
+"  pgquerylat --top 10 5     # top 10 statements by total time, every 5 s\n"
+"  pgquerylat -P 5 1         # one histogram per backend\n"
+"  pgquerylat -j -t 50       # slow statements as JSON Lines\n"
+"  pgquerylat --bin /usr/lib/postgresql/15/bin/postgres\n"
+"\nStatement text has literals replaced by $n unless --raw-text. See "
+"pgquerylat(8).";
+
+static bool events_mode(void)
+{
+	return cfg.has_threshold || cfg.top;
+}
+
+static const char *marker_of(const char *prog)
+{
+	if (!strncmp(prog, "status_", 7))
+		return "statement__status";
+	if (!strncmp(prog, "query_start_", 12))
+		return "query__start";
+	if (!strncmp(prog, "query_done_", 11))
+		return "query__done";
+	return "transaction__abort";
+}
+
+static void select_programs(struct bpf_object *obj)
+{
+	const char *skip = cfg.classic ? "status_" : "query_";
+	struct bpf_program *prog;
+
+	hl_select_programs(obj, HL_USDT, events_mode() ? "_ev" : "_hist");
+	bpf_object__for_each_program(prog, obj) {
+		const char *name = bpf_program__name(prog);
+
+		if (!strcmp(name, "xact_abort"))
+			bpf_program__set_autoload(prog, true);
+		if (!strncmp(name, skip, strlen(skip)))
+			bpf_program__set_autoload(prog, false);
+		/* Sleepable: bpf_copy_from_user_str may fault pages in. */
+		if (bpf_program__autoload(prog) && strstr(name, "_ev"))
+			bpf_program__set_flags(prog, BPF_F_SLEEPABLE);
+	}
+}
+
+static int prepare(void *s, enum hl_method m, void *ctx)
+{
+	struct pgquerylat_bpf *skel = s;
+
+	(void)m;
+	(void)ctx;
+	skel->rodata->filter_cfg = hl_opts.filter;
+	skel->rodata->key_mode = cfg.per_pid ? PG_KEY_PID : PG_KEY_NONE;
+	skel->rodata->postmaster_pid = cfg.postmaster;
+	skel->rodata->backend_pid = cfg.backend;
+	skel->rodata->threshold_ns = cfg.top ? 0 : cfg.threshold_ns;
+	select_programs(skel->obj);
+	bpf_map__set_autocreate(skel->maps.events, events_mode());
+	return hl_hist_maps_size(skel->obj, cfg.per_pid);
+}
+
+/* Markers need the binary's path: attach each loaded program to its own. */
+static int attach_markers(struct pgquerylat_bpf *skel)
+{
+	struct bpf_program *prog;
+	struct bpf_link *link;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
+		link = bpf_program__attach_usdt(prog, -1, cfg.path, PROVIDER,
+						marker_of(bpf_program__name(prog)),
+						NULL);
+		if (!link)
+			return -errno;
+		hl_keep_link(link);
+	}
+	return 0;
+}
+
+static void check_markers(void)
+{
+	struct hl_usdt_list l;
+	const char *needed[] = {
+		cfg.classic ? "query__start" : "statement__status",
+		cfg.classic ? "query__done" : NULL, "transaction__abort",
+	};
+
+	hl_usdt_read_or_die(cfg.path, &l);
+	for (size_t i = 0; i < sizeof(needed) / sizeof(*needed); i++)
+		if (needed[i])
+			hl_usdt_require(&l, cfg.path, PROVIDER, needed[i]);
+	hl_usdt_free(&l);
+}
+
+static void resolve_target(void)
+{
+	__u32 pid = hl_opts.filter.tgid;
+
+	/* -p means a server or one backend here, not a plain process. */
+	hl_opts.filter.tgid = 0;
+	if (pid) {
+		switch (hl_pg_role(pid)) {
+		case HL_PG_POSTMASTER: cfg.postmaster = pid; break;
+		case HL_PG_BACKEND: cfg.backend = pid; break;
+		default:
+			hl_usage_error("process %u is not a PostgreSQL server "
+				       "or backend", pid);
+		}
+	}
+	hl_pg_find_binary(cfg.bin, pid, cfg.path, sizeof(cfg.path));
+	check_markers();
+}
+
+static int counters(struct hl_label *c, int max)
+{
+	uint64_t errors = 0, *vals;
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 key = PG_CNT_ERRORS;
+
+	if (max < 1 || ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return 0;
+	if (!bpf_map__lookup_elem(cfg.skel->maps.counters, &key, sizeof(key),
+				  vals, ncpu * sizeof(*vals), 0))
+		for (int i = 0; i < ncpu; i++)
+			errors += vals[i];
+	free(vals);
+	c[0].name = "errors";
+	c[0].str = NULL;
+	c[0].num = errors - cfg.errors_seen;
+	cfg.errors_seen = errors;
+	return 1;
+}
+
+static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
+		 size_t len)
+{
+	(void)scratch;
+	(void)len;
+	l[0].name = "pid";
+	l[0].str = NULL;
+	l[0].num = h->id;
+	l[1].name = "comm";
+	l[1].str = h->comm;
+	return 2;
+}
+
+static void print_event(const struct pg_event *e, const char *text)
+{
+	struct hl_pg_title t;
+	char dur[16];
+
+	hl_pg_title(e->pid, &t);
+	if (hl_opts.json) {
+		hl_json_begin(stdout, "event", "pgquerylat");
+		fputs(",\"time\":", stdout);
+		hl_json_time(stdout, hl_wall_ns());
+		fprintf(stdout, ",\"pid\":%u,\"user\":", e->pid);
+		hl_json_str(stdout, t.user);
+		fputs(",\"db\":", stdout);
+		hl_json_str(stdout, t.db);
+		fprintf(stdout, ",\"duration_ns\":%llu,\"error\":%s,"
+			"\"truncated\":%s,\"text\":",
+			(unsigned long long)e->duration_ns,
+			e->flags & PG_ERROR ? "true" : "false",
+			e->flags & PG_TRUNCATED ? "true" : "false");
+		hl_json_str(stdout, text);
+		fputs("}\n", stdout);
+	} else {
+		hl_fmt_duration(dur, sizeof(dur), e->duration_ns);
+		if (hl_opts.timestamp)
+			hl_print_time_inline(stdout, hl_wall_ns());
+		printf("%-7u %-12s %-12s %9s %s%s%s\n", e->pid,
+		       t.user[0] ? t.user : "-", t.db[0] ? t.db : "-", dur,
+		       e->flags & PG_ERROR ? "ERROR " : "", text,
+		       e->flags & PG_TRUNCATED ? "..." : "");
+	}
+	fflush(stdout);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	const struct pg_event *e = data;
+	char norm[PG_TEXT_MAX * 2];
+	const char *text = e->text;
+
+	(void)ctx;
+	if (size < sizeof(*e))
+		return 0;
+	if (e->flags & PG_NO_TEXT) {
+		text = "(text not readable)";
+	} else if (!cfg.raw_text) {
+		/* Even when nothing is left (only comments): never raw. */
+		hl_sql_normalize(e->text, norm, sizeof(norm));
+		text = norm;
+	}
+	if (cfg.top)
+		hl_top_add(cfg.table, text, e->duration_ns, e->flags & PG_ERROR);
+	else
+		print_event(e, text);
+	return 0;
+}
+
+static void on_tick(uint64_t length_ns, bool last, void *ctx)
+{
+	(void)ctx;
+	(void)last;
+	if (cfg.top)
+		hl_top_report(stdout, cfg.table, "pgquerylat", cfg.top,
+			      length_ns);
+}
+
+static int run_events(void)
+{
+	struct ring_buffer *rb;
+	int err;
+
+	if (cfg.top && !(cfg.table = hl_top_new(TOP_ROWS_KEPT)))
+		hl_die("out of memory");
+	rb = ring_buffer__new(bpf_map__fd(cfg.skel->maps.events), on_event,
+			      NULL, NULL);
+	if (!rb)
+		hl_die("cannot open the event ring buffer: %s",
+		       strerror(errno));
+	if (cfg.has_threshold && !hl_opts.json)
+		printf("%-7s %-12s %-12s %9s %s\n", "PID", "USER", "DB",
+		       "DURATION", "TEXT");
+	err = hl_events_run(rb, on_tick, NULL, "PostgreSQL statements");
+	ring_buffer__free(rb);
+	hl_top_free(cfg.table);
+	return err;
+}
+
+static int run_hist(void)
+{
+	struct hl_report report = {
+		.tool = "pgquerylat",
+		.label = cfg.per_pid ? label : NULL,
+		.counters = counters,
+	};
+	struct hl_hist_maps maps;
+
+	if (hl_hist_maps_init(&maps, cfg.skel->obj, &cfg.skel->bss->hist_buf,
+			      cfg.per_pid))
+		hl_die("histogram maps missing from the BPF object");
+	return hl_session_run(&maps, &report, "PostgreSQL statement latency");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { .options = options, .parser = parse };
+	enum hl_method method;
+	int err;
+
+	hl_tool = "pgquerylat";
+	hl_parse_args(argc, argv, &argp, doc);
+	hl_setup("pgquerylat");
+	resolve_target();
+	if (hl_opts.verbose)
+		hl_warn("attaching to %s", cfg.path);
+	cfg.skel = hl_open_attach(&pgquerylat_bpf_ops, prepare, NULL, &method);
+	err = events_mode() ? run_events() : run_hist();
+	hl_drop_links();
+	pgquerylat_bpf__destroy(cfg.skel);
+	return err;
+}
