@@ -34,11 +34,12 @@ const volatile __u32 key_mode = PG_KEY_NONE;
 const volatile __u32 postmaster_pid = 0;	/* its backends only */
 const volatile __u32 backend_pid = 0;		/* this backend only */
 const volatile __u64 threshold_ns = 0;		/* events at least this long */
+const volatile bool want_titles = false;	/* for --per-db and friends */
 
 struct stmt {
 	__u64 start_ns;
 	__u32 flags;
-	__u32 pad;
+	__u32 titled;
 	char text[PG_TEXT_MAX];
 };
 
@@ -48,6 +49,15 @@ struct {
 	__type(key, int);
 	__type(value, struct stmt);
 } stmts SEC(".maps");
+
+/* Backend pid -> process title, saved at its first statement: short
+ * connections are gone before user space could read /proc. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, char[PG_TITLE_MAX]);
+} titles SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -95,6 +105,23 @@ static __always_inline bool is_rollback(const char *t)
 	return (c0 == 'r' && c1 == 'o') || (c0 == 'a' && c1 == 'b');
 }
 
+static __always_inline void save_title(struct stmt *s)
+{
+	struct task_struct___hl *t;
+	char title[PG_TITLE_MAX];
+	__u32 pid;
+
+	if (!want_titles || s->titled)
+		return;
+	s->titled = 1;
+	t = (struct task_struct___hl *)bpf_get_current_task();
+	if (bpf_probe_read_user_str(title, sizeof(title),
+				    (void *)BPF_CORE_READ(t, mm, arg_start)) < 0)
+		return;
+	pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_map_update_elem(&titles, &pid, title, BPF_ANY);
+}
+
 static __always_inline struct stmt *begin(const char *text)
 {
 	struct stmt *s;
@@ -105,6 +132,7 @@ static __always_inline struct stmt *begin(const char *text)
 	s = stmt_of_current(true);
 	if (!s || s->start_ns)
 		return NULL;	/* already active: the first text counts */
+	save_title(s);
 	s->start_ns = bpf_ktime_get_ns();
 	s->flags = 0;
 	return s;

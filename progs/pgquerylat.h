@@ -6,6 +6,9 @@
 /* Statement text kept per backend; longer text is cut and flagged. */
 #define PG_TEXT_MAX 1024
 
+/* Enough of a backend's title for "postgres: CLUSTER: USER DB". */
+#define PG_TITLE_MAX 160
+
 enum pg_key {
 	PG_KEY_NONE,
 	PG_KEY_PID,

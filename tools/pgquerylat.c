@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/types.h>
+#include <bpf/bpf.h>
 #include "lib/common.h"
 #include "pgquerylat.h"
 #include "pgquerylat.skel.h"
@@ -34,7 +36,8 @@ HL_SKEL_OPS(pgquerylat_bpf, 1U << HL_USDT, attach_markers);
 static struct {
 	const char *bin;
 	char path[PATH_MAX];
-	bool classic, raw_text, per_pid;
+	bool classic, raw_text, per_pid, per_db, per_user;
+	const char *db, *user;		/* --db, --user filters */
 	bool has_threshold;
 	uint64_t threshold_ns;
 	uint64_t top;
@@ -44,7 +47,10 @@ static struct {
 	struct pgquerylat_bpf *skel;
 } cfg;
 
-enum { OPT_BIN = 0x300, OPT_CLASSIC, OPT_TOP, OPT_RAW };
+enum {
+	OPT_BIN = 0x300, OPT_CLASSIC, OPT_TOP, OPT_RAW, OPT_DB, OPT_USER,
+	OPT_PER_DB, OPT_PER_USER,
+};
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "PostgreSQL:", 4 },
@@ -56,6 +62,10 @@ static const struct argp_option options[] = {
 	{ "top", OPT_TOP, "N", 0,
 	  "Table of the N statements with the most total time", 4 },
 	{ "pids", 'P', NULL, 0, "One histogram per backend", 4 },
+	{ "per-db", OPT_PER_DB, NULL, 0, "One histogram per database", 4 },
+	{ "per-user", OPT_PER_USER, NULL, 0, "One histogram per user", 4 },
+	{ "db", OPT_DB, "NAME", 0, "Only backends of this database", 4 },
+	{ "user", OPT_USER, "NAME", 0, "Only backends of this user", 4 },
 	{ "raw-text", OPT_RAW, NULL, 0,
 	  "Print statement text as sent, literals included (default: "
 	  "literals become $n placeholders)", 4 },
@@ -83,6 +93,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_CLASSIC: cfg.classic = true; break;
 	case OPT_RAW: cfg.raw_text = true; break;
 	case 'P': cfg.per_pid = true; break;
+	case OPT_PER_DB: cfg.per_db = true; break;
+	case OPT_PER_USER: cfg.per_user = true; break;
+	case OPT_DB: cfg.db = arg; break;
+	case OPT_USER: cfg.user = arg; break;
 	case 't':
 		cfg.threshold_ns = parse_ms(arg);
 		cfg.has_threshold = true;
@@ -93,8 +107,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 				       "from 1 to 100000", arg);
 		break;
 	case ARGP_KEY_END:
-		if (cfg.has_threshold + !!cfg.top + cfg.per_pid > 1)
-			hl_usage_error("-t, --top and -P exclude each other");
+		if (cfg.has_threshold + !!cfg.top + cfg.per_pid + cfg.per_db +
+		    cfg.per_user > 1)
+			hl_usage_error("-t, --top, -P, --per-db and --per-user "
+				       "exclude each other");
 		break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -121,6 +137,13 @@ static const char doc[] =
 static bool events_mode(void)
 {
 	return cfg.has_threshold || cfg.top;
+}
+
+/* Histograms are kept per backend in BPF whenever user space has to sort
+ * backends by their process title (database, user). */
+static bool keyed(void)
+{
+	return cfg.per_pid || cfg.per_db || cfg.per_user || cfg.db || cfg.user;
 }
 
 static const char *marker_of(const char *prog)
@@ -160,13 +183,15 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)m;
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
-	skel->rodata->key_mode = cfg.per_pid ? PG_KEY_PID : PG_KEY_NONE;
+	skel->rodata->key_mode = keyed() ? PG_KEY_PID : PG_KEY_NONE;
 	skel->rodata->postmaster_pid = cfg.postmaster;
 	skel->rodata->backend_pid = cfg.backend;
 	skel->rodata->threshold_ns = cfg.top ? 0 : cfg.threshold_ns;
+	skel->rodata->want_titles = cfg.per_db || cfg.per_user || cfg.db ||
+				    cfg.user;
 	select_programs(skel->obj);
 	bpf_map__set_autocreate(skel->maps.events, events_mode());
-	return hl_hist_maps_size(skel->obj, cfg.per_pid);
+	return hl_hist_maps_size(skel->obj, keyed());
 }
 
 /* Markers need the binary's path: attach each loaded program to its own. */
@@ -242,11 +267,94 @@ static int counters(struct hl_label *c, int max)
 	return 1;
 }
 
+/* Database or user names, indexed by the id regroup() gives a group. */
+#define MAX_GROUPS 1024
+static char *group_names[MAX_GROUPS];
+
+static uint64_t group_id(const char *name)
+{
+	uint64_t i;
+
+	for (i = 0; i < MAX_GROUPS && group_names[i]; i++)
+		if (!strcmp(group_names[i], name))
+			return i;
+	if (i == MAX_GROUPS)
+		return MAX_GROUPS - 1;
+	group_names[i] = strdup(name);
+	if (!group_names[i])
+		hl_die("out of memory");
+	return i;
+}
+
+static bool title_matches(const struct hl_pg_title *t)
+{
+	return (!cfg.db || !strcmp(cfg.db, t->db)) &&
+	       (!cfg.user || !strcmp(cfg.user, t->user));
+}
+
+/* Titles BPF saved at each backend's first statement; entries of
+ * backends that are gone are dropped once read. */
+static void load_titles(void)
+{
+	int fd = bpf_map__fd(cfg.skel->maps.titles);
+	char title[PG_TITLE_MAX], path[32];
+	__u32 pid, next, *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		pid = next;
+		prev = &pid;
+		if (bpf_map_lookup_elem(fd, &pid, title))
+			continue;
+		title[sizeof(title) - 1] = '\0';
+		hl_pg_title_saved(pid, title);
+		snprintf(path, sizeof(path), "/proc/%u", pid);
+		if (access(path, F_OK))
+			bpf_map_delete_elem(fd, &pid);
+	}
+}
+
+static size_t regroup(struct hl_hist *h, size_t n)
+{
+	struct hl_pg_title t;
+	struct hl_hist cur;
+	size_t out = 0, j;
+	uint64_t id;
+
+	load_titles();
+	for (size_t i = 0; i < n; i++) {
+		cur = h[i];	/* h[out] may be h[i]: work on a copy */
+		hl_pg_title(cur.id, &t);
+		if (!title_matches(&t))
+			continue;
+		if (cfg.per_pid) {
+			h[out++] = cur;
+			continue;
+		}
+		id = !cfg.per_db && !cfg.per_user ? 0 :
+		     group_id(cfg.per_db ? (t.db[0] ? t.db : "?") :
+					   (t.user[0] ? t.user : "?"));
+		for (j = 0; j < out && h[j].id != id; j++)
+			;
+		if (j == out)
+			hl_hist_init(&h[out++], id);
+		hl_hist_merge(&h[j], &cur);
+	}
+	if (!out && !cfg.per_pid && !cfg.per_db && !cfg.per_user)
+		hl_hist_init(&h[out++], 0);	/* filtered: one, maybe empty */
+	return out;
+}
+
 static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 		 size_t len)
 {
 	(void)scratch;
 	(void)len;
+	if (cfg.per_db || cfg.per_user) {
+		l[0].name = cfg.per_db ? "db" : "user";
+		l[0].str = h->id < MAX_GROUPS && group_names[h->id] ?
+			   group_names[h->id] : "?";
+		return 1;
+	}
 	l[0].name = "pid";
 	l[0].str = NULL;
 	l[0].num = h->id;
@@ -294,9 +402,17 @@ static int on_event(void *ctx, void *data, size_t size)
 	char norm[PG_TEXT_MAX * 2];
 	const char *text = e->text;
 
+	struct hl_pg_title t;
+
 	(void)ctx;
 	if (size < sizeof(*e))
 		return 0;
+	if (cfg.db || cfg.user) {
+		load_titles();
+		hl_pg_title(e->pid, &t);
+		if (!title_matches(&t))
+			return 0;
+	}
 	if (e->flags & PG_NO_TEXT) {
 		text = "(text not readable)";
 	} else if (!cfg.raw_text) {
@@ -345,13 +461,14 @@ static int run_hist(void)
 {
 	struct hl_report report = {
 		.tool = "pgquerylat",
-		.label = cfg.per_pid ? label : NULL,
+		.label = cfg.per_pid || cfg.per_db || cfg.per_user ? label : NULL,
 		.counters = counters,
+		.regroup = keyed() ? regroup : NULL,
 	};
 	struct hl_hist_maps maps;
 
 	if (hl_hist_maps_init(&maps, cfg.skel->obj, &cfg.skel->bss->hist_buf,
-			      cfg.per_pid))
+			      keyed()))
 		hl_die("histogram maps missing from the BPF object");
 	return hl_session_run(&maps, &report, "PostgreSQL statement latency");
 }

@@ -48,6 +48,10 @@ struct sched_entity___hl {
 	struct cfs_rq___hl *cfs_rq;
 } __hl_core;
 
+struct mm_struct___hl {
+	unsigned long arg_start;	/* the process title lives here */
+} __hl_core;
+
 struct task_struct___hl {
 	int pid;
 	int tgid;
@@ -56,6 +60,7 @@ struct task_struct___hl {
 	struct sched_entity___hl se;
 	struct task_struct___hl *group_leader;
 	struct task_struct___hl *real_parent;
+	struct mm_struct___hl *mm;
 	struct css_set___hl *cgroups;
 } __hl_core;
 

@@ -138,7 +138,7 @@ def final_report(result):
     reps = parse_lines(result.out_bytes, result.cmd())
     check(len(reps) == 1, "%s printed %d JSON lines, expected 1" % (
         result.cmd(), len(reps)))
-    return check_report(reps[0])
+    return check_report(reps[0], tool=getattr(result, "tool", "schedlat"))
 
 
 EMPTY = {"count": 0, "sum_ns": 0}

@@ -1,4 +1,5 @@
-"""Running bin/schedlat: to completion (run) or in the background (Tracer).
+"""Running a tool (bin/schedlat unless name= says another): to completion
+(run) or in the background (Tracer).
 
 Every run ends with the leak check: whatever happened, once the tool has
 exited no BPF program or link of its own may remain loaded; a leak fails
@@ -20,8 +21,9 @@ TRACING_RE = re.compile(r"^Tracing .+\.\.\. Hit Ctrl-C to end\.$")
 
 
 class Result:
-    def __init__(self, args, rc, out, err):
+    def __init__(self, args, rc, out, err, name="schedlat"):
         self.args, self.rc = args, rc
+        self.tool = name
         self.out_bytes = out
         self.out = out.decode("utf-8", errors="replace")
         self.err = err.decode("utf-8", errors="replace")
@@ -31,7 +33,7 @@ class Result:
         return self.err.splitlines()
 
     def cmd(self):
-        return "schedlat " + " ".join(self.args)
+        return self.tool + " " + " ".join(self.args)
 
     def expect_rc(self, rc):
         if self.rc != rc:
@@ -40,10 +42,11 @@ class Result:
                 self.cmd(), self.rc, rc, first))
 
 
-def _argv(args):
-    if not os.access(TOOL, os.X_OK):
-        raise Failure("%s not built (run: make)" % TOOL)
-    return [TOOL] + [str(a) for a in args]
+def _argv(args, name="schedlat"):
+    path = os.path.join(ROOT, "bin", name)
+    if not os.access(path, os.X_OK):
+        raise Failure("%s not built (run: make)" % path)
+    return [path] + [str(a) for a in args]
 
 
 def _after_exit(what, before, owned):
@@ -53,12 +56,13 @@ def _after_exit(what, before, owned):
             what, ", ".join(found)))
 
 
-def run(args, timeout=20):
-    """Run schedlat to completion; returns a Result."""
-    argv = _argv(args)
-    what = "schedlat " + " ".join(argv[1:])
+def run(args, timeout=20, name="schedlat", prefix=()):
+    """Run the tool to completion; returns a Result. prefix: a command
+    that execs the tool (e.g. setpriv to drop privileges)."""
+    argv = _argv(args, name)
+    what = name + " " + " ".join(argv[1:])
     before = bpfstate.snapshot()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(list(prefix) + argv, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=die_with_parent)
     timed_out = False
@@ -75,17 +79,18 @@ def run(args, timeout=20):
         _after_exit(what, before, None)
     if timed_out:
         raise Failure("%s did not exit within %ds" % (what, timeout))
-    return Result(argv[1:], proc.returncode, out, err)
+    return Result(argv[1:], proc.returncode, out, err, name)
 
 
 class Tracer:
-    """schedlat in the background: start() returns once it says "Tracing",
+    """The tool in the background: start() returns once it says "Tracing",
     stop() signals it and collects its output. Also a context manager that
     kills it on the way out if it is still running."""
 
-    def __init__(self, args):
-        self.argv = _argv(args)
-        self.what = "schedlat " + " ".join(self.argv[1:])
+    def __init__(self, args, name="schedlat"):
+        self.name = name
+        self.argv = _argv(args, name)
+        self.what = name + " " + " ".join(self.argv[1:])
         self.proc = None
         self.owned = None
         self.result = None
@@ -119,7 +124,7 @@ class Tracer:
             raise Failure("%s did not exit within %ds of %s" % (
                 self.what, timeout, signal.Signals(sig).name))
         self.result = Result(self.argv[1:], self.proc.returncode, out,
-                             self.stderr.seen + err)
+                             self.stderr.seen + err, self.name)
         _after_exit(self.what, self.before, self.owned)
         return self.result
 
@@ -128,7 +133,8 @@ class Tracer:
             self.proc.kill()
         self.proc.communicate()
         _after_exit(self.what, self.before, self.owned)
-        self.result = Result(self.argv[1:], self.proc.returncode, b"", b"")
+        self.result = Result(self.argv[1:], self.proc.returncode, b"", b"",
+                             self.name)
 
     def __enter__(self):
         return self.start()

@@ -48,6 +48,18 @@ void hl_hist_merge_stats(struct hl_hist *h, const struct hist_stats *cpu)
 		memcpy(h->comm, cpu->comm, sizeof(h->comm));
 }
 
+void hl_hist_merge(struct hl_hist *dst, const struct hl_hist *src)
+{
+	for (uint32_t s = 0; s < HIST_SLOTS; s++)
+		dst->slots[s] += src->slots[s];
+	dst->count += src->count;
+	dst->sum += src->sum;
+	if (src->count && src->min < dst->min)
+		dst->min = src->min;
+	if (src->max > dst->max)
+		dst->max = src->max;
+}
+
 static uint64_t slot_estimate(uint32_t s)
 {
 	uint64_t lo = hist_slot_lo(s), hi = hist_slot_hi(s);

@@ -25,6 +25,9 @@ void hl_hist_merge_cpu(struct hl_hist *h, const struct hist *cpu);
 /* Fold one CPU's copy of a keyed summary in (counts come per slot). */
 void hl_hist_merge_stats(struct hl_hist *h, const struct hist_stats *cpu);
 
+/* Add everything src holds to dst (ids and names stay dst's). */
+void hl_hist_merge(struct hl_hist *dst, const struct hl_hist *src);
+
 /*
  * Value at quantile q (0 < q <= 1): the midpoint of the slot holding the
  * ceil(q * count)-th smallest sample, clamped to [min, max]. Within

@@ -78,14 +78,23 @@ static void parse_title(const char *title, struct hl_pg_title *t)
 	snprintf(t->db, sizeof(t->db), "%s", w[i + 1]);
 }
 
-#define TITLE_CACHE 256
+#define TITLE_CACHE 4096
+
+static struct {
+	pid_t pid;
+	struct hl_pg_title t;
+} cache[TITLE_CACHE];
+
+void hl_pg_title_saved(pid_t pid, const char *title)
+{
+	size_t slot = (size_t)pid % TITLE_CACHE;
+
+	parse_title(title, &cache[slot].t);
+	cache[slot].pid = cache[slot].t.user[0] ? pid : 0;
+}
 
 void hl_pg_title(pid_t pid, struct hl_pg_title *t)
 {
-	static struct {
-		pid_t pid;
-		struct hl_pg_title t;
-	} cache[TITLE_CACHE];
 	size_t slot = (size_t)pid % TITLE_CACHE;
 	char path[64], title[256] = "";
 	FILE *f;

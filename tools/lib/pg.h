@@ -27,5 +27,7 @@ struct hl_pg_title {
 /* User and database from a backend's process title ("postgres: USER DB
  * ..."); empty strings when unknown. Cached per pid. */
 void hl_pg_title(pid_t pid, struct hl_pg_title *t);
+/* The same from a title a BPF program saved; remembered for pid. */
+void hl_pg_title_saved(pid_t pid, const char *title);
 
 #endif /* HOWLONG_PG_H */

@@ -284,6 +284,8 @@ static void report_json(FILE *f, const struct hl_report *r,
 void hl_report_hists(FILE *f, const struct hl_report *r, struct hl_hist *h,
 		     size_t n, const struct hl_interval *iv)
 {
+	if (r->regroup)
+		n = r->regroup(h, n);
 	if (r->label)
 		qsort(h, n, sizeof(*h), cmp_sum_desc);
 	if (hl_opts.json)

@@ -26,10 +26,15 @@ typedef int (*hl_label_fn)(const struct hl_hist *h, struct hl_label *labels,
  * after the histograms and as top-level JSON fields; returns how many. */
 typedef int (*hl_counter_fn)(struct hl_label *counters, int max);
 
+/* Regroup or filter keyed histograms before they are printed (e.g. per
+ * backend -> per database); returns the new count. */
+typedef size_t (*hl_regroup_fn)(struct hl_hist *h, size_t n);
+
 struct hl_report {
 	const char *tool;
 	hl_label_fn label;	/* NULL for one unkeyed histogram */
 	hl_counter_fn counters;	/* NULL: none */
+	hl_regroup_fn regroup;	/* NULL: as collected */
 };
 
 struct hl_interval {
