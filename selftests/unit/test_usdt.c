@@ -186,7 +186,8 @@ static int in_child(void (*fn)(void), char *err, size_t len)
 		_exit(0);
 	}
 	close(fds[1]);
-	while (got < len - 1 && (n = read(fds[0], err + got, len - 1 - got)) > 0)
+	while (got < len - 1 &&
+	       (n = read(fds[0], err + got, len - 1 - got)) > 0)
 		got += n;
 	err[got] = '\0';
 	close(fds[0]);
@@ -500,7 +501,8 @@ static void test_command(void)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	setvbuf(stdout, NULL, _IOLBF, 0);	/* children must not repeat it */
+	/* forked children must not print our buffered lines again */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_postgres();
 	test_arg_grammar();
 	test_no_markers();

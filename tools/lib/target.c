@@ -43,6 +43,18 @@ static int copy_out(char *dst, size_t len, const char *src)
 	return 0;
 }
 
+/* Cut the " (deleted)" the kernel appends to the name of an unlinked
+ * file; true if there was one. */
+static bool strip_deleted(char *exe)
+{
+	size_t n = strlen(exe), d = strlen(DELETED);
+
+	if (n < d || strcmp(exe + n - d, DELETED))
+		return false;
+	exe[n - d] = '\0';
+	return true;
+}
+
 /* The exe link target, as the process's own mount namespace names it
  * when ours cannot reach the file. */
 static int read_exe(pid_t pid, char *buf, size_t len)
@@ -62,7 +74,6 @@ int hl_target_from_pid(pid_t pid, char *path, size_t len)
 {
 	char exe[PATH_MAX], cand[PATH_MAX + 32], link[32];
 	struct stat want;
-	size_t n;
 	int err;
 
 	snprintf(link, sizeof(link), "/proc/%d", (int)pid);
@@ -75,9 +86,7 @@ int hl_target_from_pid(pid_t pid, char *path, size_t len)
 	if (stat(link, &want))
 		return -errno;
 
-	n = strlen(exe);
-	if (exe[0] == '/' &&
-	    (n < strlen(DELETED) || strcmp(exe + n - strlen(DELETED), DELETED))) {
+	if (exe[0] == '/' && !strip_deleted(exe)) {
 		if (same_file(exe, &want))
 			return copy_out(path, len, exe);
 		snprintf(cand, sizeof(cand), "/proc/%d/root%s", (int)pid, exe);
@@ -116,13 +125,10 @@ int hl_target_tgid_and_parent(pid_t pid, pid_t *tgid, pid_t *ppid)
 static bool exe_named(pid_t pid, const char *const *names)
 {
 	char exe[PATH_MAX], *base;
-	size_t n;
 
 	if (read_exe(pid, exe, sizeof(exe)))
 		return false;	/* gone, or a kernel thread */
-	n = strlen(exe);
-	if (n >= strlen(DELETED) && !strcmp(exe + n - strlen(DELETED), DELETED))
-		exe[n - strlen(DELETED)] = '\0';
+	strip_deleted(exe);
 	base = strrchr(exe, '/');
 	base = base ? base + 1 : exe;
 	for (; *names; names++)
@@ -201,6 +207,9 @@ static int run_first_line(char *const *argv, char *buf, size_t len)
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
+	/* 127: exec failed in the child (where posix_spawn is a fork) */
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return -ENOENT;
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		return -EIO;
 	buf[strcspn(buf, "\n")] = '\0';

@@ -30,7 +30,7 @@ int hl_target_from_pid(pid_t pid, char *path, size_t len);
 /*
  * The lowest pid whose executable's file name is one of the NULL-ended
  * names (e.g. {"postgres", "postmaster", NULL}) and whose parent's is not:
- * the server's parent process rather than one of its children. 0 if none.
+ * the server itself rather than one of its children. 0 if none.
  * *nfound (if not NULL) gets how many such processes run, so that a tool
  * can ask for -p when there are several.
  */

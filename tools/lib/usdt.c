@@ -76,13 +76,14 @@ static int read_notes(Elf_Data *data, struct hl_usdt_list *l, size_t *cap,
 	GElf_Nhdr nh;
 
 	while ((next = gelf_getnote(data, off, &nh, &name_off, &desc_off))) {
-		const unsigned char *d = (unsigned char *)data->d_buf + desc_off;
+		const unsigned char *d = data->d_buf;
 		const char *name = (char *)data->d_buf + name_off;
 		const char *strs, *end, *p;
 		uint64_t pc, base, sema;
 		int err, i;
 
 		off = next;
+		d += desc_off;
 		if (nh.n_type != STAPSDT_NOTE_TYPE || nh.n_namesz != 8 ||
 		    memcmp(name, "stapsdt", 8))
 			continue;

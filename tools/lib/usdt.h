@@ -17,7 +17,7 @@ struct hl_usdt {
 	const char *name;	/* e.g. "query__start" */
 	const char *args;	/* e.g. "8@%rbx -4@12(%r13)", "" for none */
 	uint64_t pc;		/* virtual address of the marker's nop */
-	uint64_t semaphore;	/* virtual address of its semaphore; 0: none */
+	uint64_t semaphore;	/* virtual address of its semaphore, or 0 */
 	int nargs;
 };
 
