@@ -107,11 +107,15 @@ def check_hist(h, where):
             where, k, h[k], want))
 
 
-def check_report(r, interval_ns=None, tool="schedlat"):
-    """Validate one "hist" line; returns it."""
-    check(isinstance(r, dict) and set(r) == TOP_KEYS,
+def check_report(r, interval_ns=None, tool="schedlat", counters=()):
+    """Validate one "hist" line; returns it. counters: the top-level
+    counters this tool adds (docs/json.md), each a non-negative integer."""
+    want = TOP_KEYS | set(counters)
+    check(isinstance(r, dict) and set(r) == want,
           "report fields %s, expected %s" % (
-              sorted(r) if isinstance(r, dict) else r, sorted(TOP_KEYS)))
+              sorted(r) if isinstance(r, dict) else r, sorted(want)))
+    for k in counters:
+        check(_int(r[k]), "%s=%r is not a non-negative integer" % (k, r[k]))
     check(r["type"] == "hist" and r["tool"] == tool,
           "type/tool are %r/%r" % (r["type"], r["tool"]))
     m = TIME_RE.match(r["time"]) if isinstance(r["time"], str) else None
