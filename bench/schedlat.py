@@ -772,6 +772,22 @@ def on_term(sig, frame):
     raise KeyboardInterrupt
 
 
+def write_doc(text):
+    """Replace the schedlat part of docs/benchmarks.md (everything before
+    the first section another benchmark owns, "## pgquerylat")."""
+    rest = ""
+    try:
+        with open(DOC) as f:
+            old = f.read()
+        at = old.find("\n## pgquerylat")
+        if at >= 0:
+            rest = old[at:]
+    except FileNotFoundError:
+        pass
+    with open(DOC, "w") as f:
+        f.write(text.rstrip("\n") + "\n" + rest)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -856,8 +872,7 @@ def main():
         log("WARNING: not every program is tp_btf: %s" % {
             n: A[n]["types"] for n in CFG if CFG[n][1]})
     if not args.no_write:
-        with open(DOC, "w") as f:
-            f.write(text)
+        write_doc(text)
         log("wrote %s" % os.path.relpath(DOC, ROOT))
     log("bench took %.0f s; targets: %s" % (
         time.monotonic() - t_start, "all PASS" if ok else "some MISS"))

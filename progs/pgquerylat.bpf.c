@@ -36,10 +36,13 @@ const volatile __u32 backend_pid = 0;		/* this backend only */
 const volatile __u64 threshold_ns = 0;		/* events at least this long */
 const volatile bool want_titles = false;	/* for --per-db and friends */
 
+/* The event header sits right before the text, so that one
+ * bpf_ringbuf_output() sends both, only as long as the text is. */
 struct stmt {
 	__u64 start_ns;
-	__u32 flags;
 	__u32 titled;
+	__u32 pad;
+	struct pg_event ev;
 	char text[PG_TEXT_MAX];
 };
 
@@ -134,7 +137,8 @@ static __always_inline struct stmt *begin(const char *text)
 		return NULL;	/* already active: the first text counts */
 	save_title(s);
 	s->start_ns = bpf_ktime_get_ns();
-	s->flags = 0;
+	s->ev.flags = 0;
+	s->ev.text_len = 0;
 	return s;
 }
 
@@ -147,32 +151,37 @@ static __always_inline void read_text(struct stmt *s, const char *text,
 		n = bpf_copy_from_user_str(s->text, sizeof(s->text), text, 0);
 	else
 		n = bpf_probe_read_user_str(s->text, sizeof(s->text), text);
-	if (n < 0) {
-		s->text[0] = '\0';
-		s->flags |= PG_NO_TEXT;
-	} else if (n == sizeof(s->text)) {
-		s->flags |= PG_TRUNCATED;
+	if (n <= 0) {
+		s->ev.flags |= PG_NO_TEXT;
+		return;
 	}
+	s->ev.text_len = n;
+	if (n == sizeof(s->text))
+		s->ev.flags |= PG_TRUNCATED;
 	if (n > 1 && is_rollback(s->text))
-		s->flags |= PG_ROLLBACK;
+		s->ev.flags |= PG_ROLLBACK;
 }
+
+/* Waking the reader costs an inter-processor interrupt per event; it polls
+ * every few milliseconds instead, and is woken only when the buffer
+ * fills up. */
+#define EVENTS_WAKE_AT (1 << 20)
 
 static __always_inline void emit(struct stmt *s, __u64 d)
 {
-	struct pg_event *e;
+	__u32 len = s->ev.text_len;
+	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	if (d < threshold_ns)
 		return;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > EVENTS_WAKE_AT)
+		flags = BPF_RB_FORCE_WAKEUP;
+	s->ev.duration_ns = d;
+	s->ev.pid = bpf_get_current_pid_tgid() >> 32;
+	if (len > PG_TEXT_MAX)
+		len = PG_TEXT_MAX;
+	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + len, flags))
 		count(PG_CNT_EVENTS_LOST);
-		return;
-	}
-	e->duration_ns = d;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->flags = s->flags;
-	__builtin_memcpy(e->text, s->text, sizeof(e->text));
-	bpf_ringbuf_submit(e, 0);
 }
 
 static __always_inline void end(bool events)
@@ -184,10 +193,10 @@ static __always_inline void end(bool events)
 		return;
 	d = bpf_ktime_get_ns() - s->start_ns;
 	s->start_ns = 0;
-	if ((s->flags & (PG_ERROR | PG_ROLLBACK)) == PG_ERROR)
+	if ((s->ev.flags & (PG_ERROR | PG_ROLLBACK)) == PG_ERROR)
 		count(PG_CNT_ERRORS);
 	else
-		s->flags &= ~PG_ERROR;
+		s->ev.flags &= ~PG_ERROR;
 	if (events) {
 		emit(s, d);
 		return;
@@ -263,6 +272,6 @@ int BPF_USDT(xact_abort)
 	struct stmt *s = stmt_of_current(false);
 
 	if (s && s->start_ns)
-		s->flags |= PG_ERROR;
+		s->ev.flags |= PG_ERROR;
 	return 0;
 }

@@ -21,12 +21,14 @@ enum pg_flags {
 	PG_ROLLBACK = 8,	/* ROLLBACK/ABORT: an abort is not an error */
 };
 
-/* One finished statement, for --threshold and --top. */
+/* One finished statement, for --threshold and --top: this header, then
+ * text_len bytes of text (NUL included; 0 when unreadable). */
 struct pg_event {
 	__u64 duration_ns;
 	__u32 pid;
 	__u32 flags;
-	char text[PG_TEXT_MAX];
+	__u32 text_len;
+	__u32 pad;
 };
 
 enum pg_counter {

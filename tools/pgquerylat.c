@@ -399,14 +399,20 @@ static void print_event(const struct pg_event *e, const char *text)
 static int on_event(void *ctx, void *data, size_t size)
 {
 	const struct pg_event *e = data;
-	char norm[PG_TEXT_MAX * 2];
-	const char *text = e->text;
-
+	char norm[PG_TEXT_MAX * 2], raw[PG_TEXT_MAX];
+	const char *text = raw;
 	struct hl_pg_title t;
+	size_t len;
 
 	(void)ctx;
 	if (size < sizeof(*e))
 		return 0;
+	/* The text follows the header, NUL included when it fit. */
+	len = size - sizeof(*e) < e->text_len ? size - sizeof(*e) : e->text_len;
+	if (len >= sizeof(raw))
+		len = sizeof(raw) - 1;
+	memcpy(raw, (const char *)(e + 1), len);
+	raw[len] = '\0';
 	if (cfg.db || cfg.user) {
 		load_titles();
 		hl_pg_title(e->pid, &t);
@@ -417,7 +423,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		text = "(text not readable)";
 	} else if (!cfg.raw_text) {
 		/* Even when nothing is left (only comments): never raw. */
-		hl_sql_normalize(e->text, norm, sizeof(norm));
+		hl_sql_normalize(raw, norm, sizeof(norm));
 		text = norm;
 	}
 	if (cfg.top)

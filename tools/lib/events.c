@@ -35,13 +35,18 @@ static int open_watch(struct ring_buffer *rb, int *sfd)
 	return ep;
 }
 
+/* Producers may skip waking us (an interrupt per event is costly): poll
+ * at least this often. */
+#define POLL_MS 20
+
 static int timeout_ms(uint64_t deadline)
 {
-	uint64_t now = hl_now_ns();
+	uint64_t now = hl_now_ns(), left;
 
 	if (!deadline)
-		return -1;
-	return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+		return POLL_MS;
+	left = now >= deadline ? 0 : (deadline - now + 999999) / 1000000;
+	return left < POLL_MS ? (int)left : POLL_MS;
 }
 
 int hl_events_run(struct ring_buffer *rb, hl_tick_fn tick, void *ctx,
