@@ -62,6 +62,22 @@ struct {
 	__type(value, char[PG_TITLE_MAX]);
 } titles SEC(".maps");
 
+/* --phases: when each phase began, and how deep it nests (execute does:
+ * INSERT runs an inner executor; a function can plan and run queries). */
+#define PHASE_SLOTS 8	/* a power of two >= PG_PHASES: index & 7 */
+
+struct phases {
+	__u64 start[PHASE_SLOTS];
+	__u32 depth[PHASE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct phases);
+} phase_ts SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
@@ -273,5 +289,51 @@ int BPF_USDT(xact_abort)
 
 	if (s && s->start_ns)
 		s->ev.flags |= PG_ERROR;
+	return 0;
+}
+
+/* ---- --phases: one program per edge, the cookie names the phase ---- */
+
+/* Masked rather than compared: the verifier keeps a mask's bound. */
+static __always_inline __u32 phase_of(struct pt_regs *ctx)
+{
+	__u32 p = bpf_usdt_cookie(ctx);
+
+	return p < PG_PHASES ? p & (PHASE_SLOTS - 1) : 0;
+}
+
+SEC("usdt")
+int BPF_USDT(phase_begin)
+{
+	__u32 p = phase_of(ctx);
+	struct phases *ph;
+
+	if (!p || !backend_matches() ||
+	    !task_matches((struct task_struct___hl *)bpf_get_current_task()))
+		return 0;
+	ph = bpf_task_storage_get(&phase_ts, bpf_get_current_task_btf(), NULL,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ph)
+		return 0;
+	p &= PHASE_SLOTS - 1;
+	if (!ph->depth[p]++)
+		ph->start[p] = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(phase_end)
+{
+	__u32 p = phase_of(ctx);
+	struct phases *ph;
+
+	if (!p)
+		return 0;
+	ph = bpf_task_storage_get(&phase_ts, bpf_get_current_task_btf(), NULL,
+				  0);
+	p &= PHASE_SLOTS - 1;
+	if (!ph || !ph->depth[p] || --ph->depth[p])
+		return 0;
+	hist_record_keyed(p, bpf_ktime_get_ns() - ph->start[p], "");
 	return 0;
 }

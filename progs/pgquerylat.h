@@ -14,6 +14,16 @@ enum pg_key {
 	PG_KEY_PID,
 };
 
+/* --phases: histogram keys, also the USDT cookie of each marker pair. */
+enum pg_phase {
+	PG_PHASE_PARSE = 1,
+	PG_PHASE_REWRITE,
+	PG_PHASE_PLAN,
+	PG_PHASE_EXECUTE,
+	PG_PHASE_LOCK_WAIT,
+	PG_PHASES,
+};
+
 enum pg_flags {
 	PG_ERROR = 1,		/* the transaction aborted while it ran */
 	PG_TRUNCATED = 2,	/* text longer than PG_TEXT_MAX - 1 */

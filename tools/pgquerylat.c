@@ -36,7 +36,7 @@ HL_SKEL_OPS(pgquerylat_bpf, 1U << HL_USDT, attach_markers);
 static struct {
 	const char *bin;
 	char path[PATH_MAX];
-	bool classic, raw_text, per_pid, per_db, per_user;
+	bool classic, raw_text, per_pid, per_db, per_user, phases;
 	const char *db, *user;		/* --db, --user filters */
 	bool has_threshold;
 	uint64_t threshold_ns;
@@ -49,7 +49,20 @@ static struct {
 
 enum {
 	OPT_BIN = 0x300, OPT_CLASSIC, OPT_TOP, OPT_RAW, OPT_DB, OPT_USER,
-	OPT_PER_DB, OPT_PER_USER,
+	OPT_PER_DB, OPT_PER_USER, OPT_PHASES,
+};
+
+/* --phases: marker pairs, in enum pg_phase order from PG_PHASE_PARSE. */
+static const char *const phase_names[PG_PHASES] = {
+	"", "parse", "rewrite", "plan", "execute", "lock wait",
+};
+static const char *const phase_markers[PG_PHASES][2] = {
+	{ NULL, NULL },
+	{ "query__parse__start", "query__parse__done" },
+	{ "query__rewrite__start", "query__rewrite__done" },
+	{ "query__plan__start", "query__plan__done" },
+	{ "query__execute__start", "query__execute__done" },
+	{ "lock__wait__start", "lock__wait__done" },
 };
 
 static const struct argp_option options[] = {
@@ -64,6 +77,9 @@ static const struct argp_option options[] = {
 	{ "pids", 'P', NULL, 0, "One histogram per backend", 4 },
 	{ "per-db", OPT_PER_DB, NULL, 0, "One histogram per database", 4 },
 	{ "per-user", OPT_PER_USER, NULL, 0, "One histogram per user", 4 },
+	{ "phases", OPT_PHASES, NULL, 0,
+	  "One histogram per phase: parse, rewrite, plan, execute (outermost "
+	  "only) and heavyweight lock waits", 4 },
 	{ "db", OPT_DB, "NAME", 0, "Only backends of this database", 4 },
 	{ "user", OPT_USER, "NAME", 0, "Only backends of this user", 4 },
 	{ "raw-text", OPT_RAW, NULL, 0,
@@ -95,6 +111,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case 'P': cfg.per_pid = true; break;
 	case OPT_PER_DB: cfg.per_db = true; break;
 	case OPT_PER_USER: cfg.per_user = true; break;
+	case OPT_PHASES: cfg.phases = true; break;
 	case OPT_DB: cfg.db = arg; break;
 	case OPT_USER: cfg.user = arg; break;
 	case 't':
@@ -108,9 +125,12 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_END:
 		if (cfg.has_threshold + !!cfg.top + cfg.per_pid + cfg.per_db +
-		    cfg.per_user > 1)
-			hl_usage_error("-t, --top, -P, --per-db and --per-user "
-				       "exclude each other");
+		    cfg.per_user + cfg.phases > 1)
+			hl_usage_error("-t, --top, -P, --per-db, --per-user and "
+				       "--phases exclude each other");
+		if (cfg.phases && (cfg.classic || cfg.db || cfg.user))
+			hl_usage_error("--phases goes with neither --classic "
+				       "nor --db/--user");
 		break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -129,6 +149,7 @@ static const char doc[] =
 "  pgquerylat -t 100         # print statements slower than 100 ms\n"
 "  pgquerylat --top 10 5     # top 10 statements by total time, every 5 s\n"
 "  pgquerylat -P 5 1         # one histogram per backend\n"
+"  pgquerylat --phases       # parse, plan, execute and lock waits\n"
 "  pgquerylat -j -t 50       # slow statements as JSON Lines\n"
 "  pgquerylat --bin /usr/lib/postgresql/15/bin/postgres\n"
 "\nStatement text has literals replaced by $n unless --raw-text. See "
@@ -143,7 +164,8 @@ static bool events_mode(void)
  * backends by their process title (database, user). */
 static bool keyed(void)
 {
-	return cfg.per_pid || cfg.per_db || cfg.per_user || cfg.db || cfg.user;
+	return cfg.per_pid || cfg.per_db || cfg.per_user || cfg.db || cfg.user ||
+	       cfg.phases;
 }
 
 static const char *marker_of(const char *prog)
@@ -166,6 +188,11 @@ static void select_programs(struct bpf_object *obj)
 	bpf_object__for_each_program(prog, obj) {
 		const char *name = bpf_program__name(prog);
 
+		if (!strncmp(name, "phase_", 6) || cfg.phases) {
+			bpf_program__set_autoload(prog, cfg.phases &&
+						  !strncmp(name, "phase_", 6));
+			continue;
+		}
 		if (!strcmp(name, "xact_abort"))
 			bpf_program__set_autoload(prog, true);
 		if (!strncmp(name, skip, strlen(skip)))
@@ -194,12 +221,43 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	return hl_hist_maps_size(skel->obj, keyed());
 }
 
+static int attach_one(struct bpf_program *prog, const char *marker,
+		      __u64 cookie)
+{
+	LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = cookie);
+	struct bpf_link *link;
+
+	link = bpf_program__attach_usdt(prog, -1, cfg.path, PROVIDER, marker,
+					&opts);
+	if (!link)
+		return -errno;
+	hl_keep_link(link);
+	return 0;
+}
+
+/* Each phase's start and done markers share two programs; the cookie
+ * tells them which phase fired. */
+static int attach_phases(struct pgquerylat_bpf *skel)
+{
+	int err = 0;
+
+	for (int p = PG_PHASE_PARSE; p < PG_PHASES && !err; p++) {
+		err = attach_one(skel->progs.phase_begin, phase_markers[p][0], p);
+		if (!err)
+			err = attach_one(skel->progs.phase_end,
+					 phase_markers[p][1], p);
+	}
+	return err;
+}
+
 /* Markers need the binary's path: attach each loaded program to its own. */
 static int attach_markers(struct pgquerylat_bpf *skel)
 {
 	struct bpf_program *prog;
 	struct bpf_link *link;
 
+	if (cfg.phases)
+		return attach_phases(skel);
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (!bpf_program__autoload(prog))
 			continue;
@@ -223,8 +281,12 @@ static void check_markers(void)
 
 	hl_usdt_read_or_die(cfg.path, &l);
 	for (size_t i = 0; i < sizeof(needed) / sizeof(*needed); i++)
-		if (needed[i])
+		if (needed[i] && !cfg.phases)
 			hl_usdt_require(&l, cfg.path, PROVIDER, needed[i]);
+	for (int p = PG_PHASE_PARSE; cfg.phases && p < PG_PHASES; p++)
+		for (int edge = 0; edge < 2; edge++)
+			hl_usdt_require(&l, cfg.path, PROVIDER,
+					phase_markers[p][edge]);
 	hl_usdt_free(&l);
 }
 
@@ -349,6 +411,11 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 {
 	(void)scratch;
 	(void)len;
+	if (cfg.phases) {
+		l[0].name = "phase";
+		l[0].str = h->id < PG_PHASES ? phase_names[h->id] : "?";
+		return 1;
+	}
 	if (cfg.per_db || cfg.per_user) {
 		l[0].name = cfg.per_db ? "db" : "user";
 		l[0].str = h->id < MAX_GROUPS && group_names[h->id] ?
@@ -467,9 +534,10 @@ static int run_hist(void)
 {
 	struct hl_report report = {
 		.tool = "pgquerylat",
-		.label = cfg.per_pid || cfg.per_db || cfg.per_user ? label : NULL,
-		.counters = counters,
-		.regroup = keyed() ? regroup : NULL,
+		.label = cfg.per_pid || cfg.per_db || cfg.per_user ||
+			 cfg.phases ? label : NULL,
+		.counters = cfg.phases ? NULL : counters,
+		.regroup = keyed() && !cfg.phases ? regroup : NULL,
 	};
 	struct hl_hist_maps maps;
 

@@ -63,12 +63,15 @@ class Output:
 
     def __init__(self, result):
         self.result = result
+        # --phases has no statements, so no "errors" count either.
+        phases = "--phases" in result.cmd()
+        counters = () if phases else ("errors",)
         self.hists, self.events, self.tops = [], [], []
         for obj in report.parse_lines(result.out_bytes, result.cmd()):
             kind = obj.get("type") if isinstance(obj, dict) else None
             if kind == "hist":
                 self.hists.append(report.check_report(
-                    obj, tool=TOOL, counters=("errors",)))
+                    obj, tool=TOOL, counters=counters))
             elif kind == "event":
                 self.events.append(check_event(obj))
             elif kind == "top":
@@ -644,3 +647,48 @@ def not_root():
         ["--bin", os.path.join(pg.bindir(), "postgres")], 1,
         ["root|CAP_BPF"], prefix=["setpriv", "--reuid=nobody",
                                   "--regid=nogroup", "--clear-groups"])
+
+
+@test("pgquerylat/phases")
+def phases():
+    """--phases: the execute phase of pg_sleep(X) lasts at least X, and a
+    statement blocked on a table lock that another session holds for H
+    shows exactly one lock wait of about H (it starts once the blocked
+    backend asks for the lock, a few ms after we send it, and ends at the
+    holder's COMMIT, sent H after)."""
+    import time
+    need_tool()
+    n, x, hold = 5, 0.02, 0.3
+    with pg.Cluster() as c, c.connect() as a, c.connect() as b:
+        a.query("CREATE TABLE locked (i int);")
+
+        def work():
+            a.send(sleeps(x, n))
+            a.wait()
+            a.send("BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE;")
+            a.wait()
+            b.send("SELECT count(*) FROM locked;")
+            time.sleep(hold)
+            a.send("COMMIT;")
+            a.wait()
+            b.wait()
+
+        (out,), _ = traced([["-j", "--phases", "-p", c.postmaster_pid]],
+                           work)
+        per = out.final_hist("phase")
+    for name in ("parse", "plan", "execute", "lock wait"):
+        check(name in per, "--phases: no %r histogram among %r" % (
+            name, sorted(per)))
+    lw, ex = per["lock wait"], per["execute"]
+    hold_ns = int(hold * 1e9)
+    check(lw["count"] == 1, "lock waits: %d, expected 1" % lw["count"])
+    check(hold_ns - 100 * MS <= lw["max_ns"] <= hold_ns + 100 * MS,
+          "lock wait %s, expected %s +- 100ms" % (
+              report.fmt_ns(lw["max_ns"]), report.fmt_ns(hold_ns)))
+    check(ex["count"] >= n and ex["sum_ns"] >= n * int(x * 1e9),
+          "execute: %d runs, %s in all; expected at least %d and %s" % (
+              ex["count"], report.fmt_ns(ex["sum_ns"]), n,
+              report.fmt_ns(n * x * 1e9)))
+    return "lock wait %s (held %s); execute %d runs, %s" % (
+        report.fmt_ns(lw["max_ns"]), report.fmt_ns(hold_ns), ex["count"],
+        report.fmt_ns(ex["sum_ns"]))
