@@ -197,7 +197,7 @@ static __always_inline void emit(struct stmt *s, __u64 d)
 	if (len > PG_TEXT_MAX)
 		len = PG_TEXT_MAX;
 	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + len, flags))
-		count(PG_CNT_EVENTS_LOST);
+		lost_inc(LOST_EVENTS_FULL);
 }
 
 static __always_inline void end(bool events)

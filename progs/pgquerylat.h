@@ -43,7 +43,6 @@ struct pg_event {
 
 enum pg_counter {
 	PG_CNT_ERRORS,		/* statements that ended in an abort */
-	PG_CNT_EVENTS_LOST,	/* ring buffer full */
 	PG_COUNTERS,
 };
 

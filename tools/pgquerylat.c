@@ -44,6 +44,7 @@ static struct {
 	__u32 postmaster, backend;
 	uint64_t errors_seen;
 	struct hl_top *table;
+	struct hl_hist_maps maps;	/* for the lost count in event modes */
 	struct pgquerylat_bpf *skel;
 } cfg;
 
@@ -502,11 +503,16 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static void on_tick(uint64_t length_ns, bool last, void *ctx)
 {
+	uint64_t lost = hl_hist_lost(&cfg.maps);
+
 	(void)ctx;
 	(void)last;
 	if (cfg.top)
 		hl_top_report(stdout, cfg.table, "pgquerylat", cfg.top,
-			      length_ns);
+			      length_ns, lost);
+	else if (lost)
+		hl_warn("%llu slow statements lost: the event buffer was full",
+			(unsigned long long)lost);
 }
 
 static int run_events(void)
@@ -516,6 +522,9 @@ static int run_events(void)
 
 	if (cfg.top && !(cfg.table = hl_top_new(TOP_ROWS_KEPT)))
 		hl_die("out of memory");
+	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
+			      &cfg.skel->bss->hist_buf, false))
+		hl_die("lost-sample map missing from the BPF object");
 	rb = ring_buffer__new(bpf_map__fd(cfg.skel->maps.events), on_event,
 			      NULL, NULL);
 	if (!rb)
@@ -539,12 +548,11 @@ static int run_hist(void)
 		.counters = cfg.phases ? NULL : counters,
 		.regroup = keyed() && !cfg.phases ? regroup : NULL,
 	};
-	struct hl_hist_maps maps;
-
-	if (hl_hist_maps_init(&maps, cfg.skel->obj, &cfg.skel->bss->hist_buf,
-			      keyed()))
+	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
+			      &cfg.skel->bss->hist_buf, keyed()))
 		hl_die("histogram maps missing from the BPF object");
-	return hl_session_run(&maps, &report, "PostgreSQL statement latency");
+	return hl_session_run(&cfg.maps, &report,
+			      "PostgreSQL statement latency");
 }
 
 int main(int argc, char **argv)

@@ -24,6 +24,7 @@ enum lost_reason {
 	LOST_HIST_FULL,		/* keyed histogram map full */
 	LOST_START_FULL,	/* no room to store a start timestamp */
 	LOST_NO_TASK,		/* the task behind a pid could not be found */
+	LOST_EVENTS_FULL,	/* ring buffer full: an event was dropped */
 	LOST_REASONS,
 };
 

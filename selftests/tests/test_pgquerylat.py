@@ -119,10 +119,11 @@ def check_event(e):
 
 
 def check_top(t):
-    check({"type", "tool", "time", "interval_ns", "rows"} <= set(t),
+    check({"type", "tool", "time", "interval_ns", "lost", "rows"} <= set(t),
           "top line lacks fields: %r" % sorted(t))
     check(t["tool"] == TOOL and _time_ok(t["time"]) and
-          _uint(t["interval_ns"]), "bad top line header %r" % {
+          _uint(t["interval_ns"]) and t["lost"] == 0,
+          "bad top line header (or statements lost) %r" % {
               k: v for k, v in t.items() if k != "rows"})
     check(isinstance(t["rows"], list), "top rows is not a list")
     for r in t["rows"]:

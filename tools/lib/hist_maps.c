@@ -195,7 +195,6 @@ int hl_hist_collect(struct hl_hist_maps *m, struct hl_hist **out, size_t *n,
 		    uint64_t *lost)
 {
 	uint32_t buf = flip(m);
-	uint64_t total_lost;
 	int err;
 
 	if (m->keyed) {
@@ -207,8 +206,14 @@ int hl_hist_collect(struct hl_hist_maps *m, struct hl_hist **out, size_t *n,
 		*n = 1;
 		err = *out ? collect_global(m, buf, *out) : -ENOMEM;
 	}
-	total_lost = read_lost(m);
-	*lost = total_lost - m->lost_seen;
-	m->lost_seen = total_lost;
+	*lost = hl_hist_lost(m);
 	return err;
+}
+
+uint64_t hl_hist_lost(struct hl_hist_maps *m)
+{
+	uint64_t total = read_lost(m), delta = total - m->lost_seen;
+
+	m->lost_seen = total;
+	return delta;
 }

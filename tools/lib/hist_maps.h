@@ -35,4 +35,8 @@ int hl_hist_maps_init(struct hl_hist_maps *m, struct bpf_object *obj,
 int hl_hist_collect(struct hl_hist_maps *m, struct hl_hist **out, size_t *n,
 		    uint64_t *lost);
 
+/* Samples lost since the last call (hl_hist_collect() counts them too):
+ * for tools that report events rather than histograms. */
+uint64_t hl_hist_lost(struct hl_hist_maps *m);
+
 #endif /* HOWLONG_HIST_MAPS_H */

@@ -127,14 +127,14 @@ static void row_json(FILE *f, const struct top_row *r, bool first)
 }
 
 static void print(FILE *f, struct top_row **rows, size_t n, const char *tool,
-		  uint64_t length_ns)
+		  uint64_t length_ns, uint64_t lost)
 {
 	if (hl_opts.json) {
 		hl_json_begin(f, "top", tool);
 		fputs(",\"time\":", f);
 		hl_json_time(f, hl_wall_ns());
-		fprintf(f, ",\"interval_ns\":%llu,\"rows\":[",
-			(unsigned long long)length_ns);
+		fprintf(f, ",\"interval_ns\":%llu,\"lost\":%llu,\"rows\":[",
+			(unsigned long long)length_ns, (unsigned long long)lost);
 		for (size_t i = 0; i < n; i++)
 			row_json(f, rows[i], !i);
 		fputs("]}\n", f);
@@ -146,11 +146,14 @@ static void print(FILE *f, struct top_row **rows, size_t n, const char *tool,
 		"P50", "P99", "ERRORS", "TEXT");
 	for (size_t i = 0; i < n; i++)
 		row_text(f, rows[i]);
+	if (lost)
+		fprintf(f, "lost %llu (not measured: the event buffer was "
+			"full)\n", (unsigned long long)lost);
 	fputc('\n', f);
 }
 
 void hl_top_report(FILE *f, struct hl_top *t, const char *tool, size_t n,
-		   uint64_t length_ns)
+		   uint64_t length_ns, uint64_t lost)
 {
 	struct top_row **rows = calloc(t->used ? t->used : 1, sizeof(*rows));
 	size_t k = 0;
@@ -161,7 +164,7 @@ void hl_top_report(FILE *f, struct hl_top *t, const char *tool, size_t n,
 		if (t->rows[i].text)
 			rows[k++] = &t->rows[i];
 	qsort(rows, k, sizeof(*rows), by_total_desc);
-	print(f, rows, k < n ? k : n, tool, length_ns);
+	print(f, rows, k < n ? k : n, tool, length_ns, lost);
 	fflush(f);
 	free(rows);
 	clear(t);

@@ -16,6 +16,6 @@ void hl_top_free(struct hl_top *t);
 void hl_top_add(struct hl_top *t, const char *text, uint64_t ns, bool error);
 /* Print the n rows with the most total time, then forget everything. */
 void hl_top_report(FILE *f, struct hl_top *t, const char *tool, size_t n,
-		   uint64_t length_ns);
+		   uint64_t length_ns, uint64_t lost);
 
 #endif /* HOWLONG_TOP_H */
