@@ -96,9 +96,15 @@ $(OUT)/%.o: tools/%.c $(SKEL)/%.skel.h | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BIN)/%: $(OUT)/%.o $(LIB_OBJS) $(LINK_STAMP) | $(BIN)
+# An archive, so that each tool links only the library objects it uses.
+LIB_ARCHIVE := $(OUT)/libhowlong.a
+$(LIB_ARCHIVE): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN)/%: $(OUT)/%.o $(LIB_ARCHIVE) $(LINK_STAMP) | $(BIN)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o %.a,$^) $(LDLIBS) -o $@
 
 # Regenerate the committed vmlinux.h from the running kernel's BTF.
 vmlinux:

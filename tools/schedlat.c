@@ -132,7 +132,20 @@ int main(int argc, char **argv)
 			hl_warn("no sched_info accounting in this kernel "
 				"(CONFIG_SCHED_INFO): using own timestamps");
 	}
-	skel = hl_open_attach(&schedlat_bpf_ops, prepare, NULL, &method);
+	skel = NULL;
+	if (!cfg.own_timestamps) {
+		/* Reading the rq clock needs CONFIG_FAIR_GROUP_SCHED's
+		 * se.cfs_rq->rq; without it, time wakeups ourselves. */
+		skel = hl_try_open_attach(&schedlat_bpf_ops, prepare, NULL,
+					  &method);
+		cfg.own_timestamps = !skel;
+		if (!skel && hl_opts.verbose)
+			hl_warn("cannot read the kernel's run-queue clock: "
+				"using own timestamps");
+	}
+	if (!skel)
+		skel = hl_open_attach(&schedlat_bpf_ops, prepare, NULL,
+				      &method);
 	if (hl_opts.verbose)
 		hl_warn("measuring with %s", cfg.own_timestamps ?
 			"own wakeup/preemption timestamps" :

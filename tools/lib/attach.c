@@ -225,8 +225,10 @@ static const char *join_reasons(char why[][160])
 	return all;
 }
 
-void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
-		     void *ctx, enum hl_method *chosen)
+static char attach_failure[HL_METHODS * 162 + 160];
+
+void *hl_try_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
+			 void *ctx, enum hl_method *chosen)
 {
 	char why[HL_METHODS][160];
 	int first_err = 0, err;
@@ -252,5 +254,17 @@ void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 		if (!first_err)
 			first_err = err;
 	}
-	hl_die("cannot attach (%s): %s", join_reasons(why), hint(first_err));
+	snprintf(attach_failure, sizeof(attach_failure), "cannot attach (%s): %s",
+		 join_reasons(why), hint(first_err));
+	return NULL;
+}
+
+void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
+		     void *ctx, enum hl_method *chosen)
+{
+	void *skel = hl_try_open_attach(ops, prepare, ctx, chosen);
+
+	if (!skel)
+		hl_die("%s", attach_failure);
+	return skel;
 }

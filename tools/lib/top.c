@@ -17,8 +17,10 @@ struct top_row {
 	struct hl_hist h;	/* count, sum and quantiles of the row */
 };
 
+/* Open addressing over pointers: rows are big (a histogram each), and
+ * probing them in place cost a cache miss per step. */
 struct hl_top {
-	struct top_row *rows;	/* open addressing, 2 * max_rows slots */
+	struct top_row **rows;	/* 2 * max_rows + 1 slots */
 	size_t slots, used, max_rows;
 };
 
@@ -40,9 +42,13 @@ struct hl_top *hl_top_new(size_t max_rows)
 
 static void clear(struct hl_top *t)
 {
-	for (size_t i = 0; i < t->slots; i++)
-		free(t->rows[i].text);
-	memset(t->rows, 0, t->slots * sizeof(*t->rows));
+	for (size_t i = 0; i < t->slots; i++) {
+		if (!t->rows[i])
+			continue;
+		free(t->rows[i]->text);
+		free(t->rows[i]);
+		t->rows[i] = NULL;
+	}
 	t->used = 0;
 }
 
@@ -67,19 +73,22 @@ static uint64_t hash(const char *s)
 static struct top_row *find(struct hl_top *t, const char *text)
 {
 	size_t i = hash(text) % t->slots;
+	struct top_row *r;
 
-	while (t->rows[i].text && strcmp(t->rows[i].text, text))
+	while (t->rows[i] && strcmp(t->rows[i]->text, text))
 		i = (i + 1) % t->slots;
-	if (t->rows[i].text)
-		return &t->rows[i];
+	if (t->rows[i])
+		return t->rows[i];
 	if (t->used >= t->max_rows && strcmp(text, OTHER))
 		return find(t, OTHER);
-	t->rows[i].text = strdup(text);
-	if (!t->rows[i].text)
+	r = malloc(sizeof(*r));
+	if (!r || !(r->text = strdup(text)))
 		hl_die("out of memory");
-	hl_hist_init(&t->rows[i].h, 0);
+	r->errors = 0;
+	hl_hist_init(&r->h, 0);
+	t->rows[i] = r;
 	t->used++;
-	return &t->rows[i];
+	return r;
 }
 
 void hl_top_add(struct hl_top *t, const char *text, uint64_t ns, bool error)
@@ -161,8 +170,8 @@ void hl_top_report(FILE *f, struct hl_top *t, const char *tool, size_t n,
 	if (!rows)
 		hl_die("out of memory");
 	for (size_t i = 0; i < t->slots; i++)
-		if (t->rows[i].text)
-			rows[k++] = &t->rows[i];
+		if (t->rows[i])
+			rows[k++] = t->rows[i];
 	qsort(rows, k, sizeof(*rows), by_total_desc);
 	print(f, rows, k < n ? k : n, tool, length_ns, lost);
 	fflush(f);
