@@ -41,7 +41,7 @@ const volatile bool want_titles = false;	/* for --per-db and friends */
 struct stmt {
 	__u64 start_ns;
 	__u32 titled;
-	__u32 pad;
+	__u32 ours;	/* 0: not checked yet, 1: not ours, 2: ours */
 	struct pg_event ev;
 	char text[PG_TEXT_MAX];
 };
@@ -145,12 +145,15 @@ static __always_inline struct stmt *begin(const char *text)
 {
 	struct stmt *s;
 
-	if (!backend_matches() ||
-	    !task_matches((struct task_struct___hl *)bpf_get_current_task()))
-		return NULL;
 	s = stmt_of_current(true);
 	if (!s || s->start_ns)
 		return NULL;	/* already active: the first text counts */
+	/* A backend's pid and parent never change: check them once. */
+	if (!s->ours)
+		s->ours = backend_matches() ? 2 : 1;
+	if (s->ours != 2 ||
+	    !task_matches((struct task_struct___hl *)bpf_get_current_task()))
+		return NULL;
 	save_title(s);
 	s->start_ns = bpf_ktime_get_ns();
 	s->ev.flags = 0;
