@@ -12,14 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
+#include "floorlib.h"
 
 static int wanted(const char *name, int argc, char **argv)
 {
@@ -36,28 +29,16 @@ int main(int argc, char **argv)
 	struct bpf_link *links[16] = {};
 	struct bpf_object *obj;
 	struct bpf_program *prog;
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigset_t block, old;
+	sigset_t old;
 	int n = 0, err = 1, found = 0;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s OBJECT [PROGRAM...]\n", argv[0]);
 		return 2;
 	}
-	/* Block the signals until we wait for them: no lost wakeup. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	obj = bpf_object__open_file(argv[1], NULL);
-	if (!obj) {
-		fprintf(stderr, "floor: cannot open %s: %s\n", argv[1],
-			strerror(errno));
+	obj = floor_open("floor", argv[1], &old);
+	if (!obj)
 		return 1;
-	}
 	bpf_object__for_each_program(prog, obj) {
 		int on = wanted(bpf_program__name(prog), argc, argv);
 
@@ -83,14 +64,9 @@ int main(int argc, char **argv)
 		}
 		n++;
 	}
-	printf("ready\n");
-	fflush(stdout);
-	while (!stop)
-		sigsuspend(&old);
+	floor_wait(&old);
 	err = 0;
 out:
-	while (n--)
-		bpf_link__destroy(links[n]);
-	bpf_object__close(obj);
+	floor_close(links, n, obj);
 	return err;
 }

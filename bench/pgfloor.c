@@ -13,16 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "floorlib.h"
 
 #define MAX_LINKS 16
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* "prog=provider:marker" -> the three parts, in place. */
 static int split(char *spec, char **prog, char **provider, char **marker)
@@ -45,10 +38,9 @@ int main(int argc, char **argv)
 {
 	char *prog_name[MAX_LINKS], *provider[MAX_LINKS], *marker[MAX_LINKS];
 	struct bpf_link *links[MAX_LINKS] = {};
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct bpf_program *prog;
 	struct bpf_object *obj;
-	sigset_t block, old;
+	sigset_t old;
 	int nspec = argc - 3, n = 0, err = 1;
 
 	if (argc < 4 || nspec > MAX_LINKS) {
@@ -62,20 +54,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pgfloor: bad spec '%s'\n", argv[i + 3]);
 			return 2;
 		}
-	/* Block the signals until we wait for them: no lost wakeup. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	obj = bpf_object__open_file(argv[1], NULL);
-	if (!obj) {
-		fprintf(stderr, "pgfloor: cannot open %s: %s\n", argv[1],
-			strerror(errno));
+	obj = floor_open("pgfloor", argv[1], &old);
+	if (!obj)
 		return 1;
-	}
 	/* Load only the programs named. */
 	bpf_object__for_each_program(prog, obj) {
 		int on = 0;
@@ -107,14 +88,9 @@ int main(int argc, char **argv)
 		}
 		n++;
 	}
-	printf("ready\n");
-	fflush(stdout);
-	while (!stop)
-		sigsuspend(&old);
+	floor_wait(&old);
 	err = 0;
 out:
-	while (n--)
-		bpf_link__destroy(links[n]);
-	bpf_object__close(obj);
+	floor_close(links, n, obj);
 	return err;
 }
