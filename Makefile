@@ -1,7 +1,7 @@
 # howlong: one GNU make build for every tool.
 # A tool is progs/<tool>.bpf.c + progs/<tool>.h + tools/<tool>.c; add its
 # name to TOOLS and nothing else.
-TOOLS := schedlat pgquerylat
+TOOLS := schedlat pgquerylat jitlat
 
 VERSION := 0.1.0
 ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
@@ -117,7 +117,7 @@ vmlinux:
 # Build and test dependencies, Debian 12 package names. Idempotent.
 DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev pkg-config python3 libbpf-tools linux-perf \
-	postgresql postgresql-contrib
+	postgresql postgresql-contrib openjdk-17-jdk-headless
 deps:
 	$(Q)missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \

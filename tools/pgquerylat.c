@@ -91,17 +91,6 @@ static const struct argp_option options[] = {
 	{}
 };
 
-static uint64_t parse_ms(const char *arg)
-{
-	char *end;
-	double ms = strtod(arg, &end);
-
-	if (end == arg || *end || !(ms >= 0) || ms > 86400000)
-		hl_usage_error("invalid threshold '%s': expected milliseconds "
-			       "from 0 to 86400000", arg);
-	return (uint64_t)(ms * 1e6);
-}
-
 static error_t parse(int key, char *arg, struct argp_state *state)
 {
 	(void)state;
@@ -116,7 +105,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_DB: cfg.db = arg; break;
 	case OPT_USER: cfg.user = arg; break;
 	case 't':
-		cfg.threshold_ns = parse_ms(arg);
+		cfg.threshold_ns = hl_parse_ms(arg, "threshold");
 		cfg.has_threshold = true;
 		break;
 	case OPT_TOP:
@@ -312,17 +301,11 @@ static void resolve_target(void)
 
 static int counters(struct hl_label *c, int max)
 {
-	uint64_t errors = 0, *vals;
-	int ncpu = libbpf_num_possible_cpus();
-	__u32 key = PG_CNT_ERRORS;
+	uint64_t errors = hl_percpu_sum(cfg.skel->maps.counters,
+					PG_CNT_ERRORS);
 
-	if (max < 1 || ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+	if (max < 1)
 		return 0;
-	if (!bpf_map__lookup_elem(cfg.skel->maps.counters, &key, sizeof(key),
-				  vals, ncpu * sizeof(*vals), 0))
-		for (int i = 0; i < ncpu; i++)
-			errors += vals[i];
-	free(vals);
 	c[0].name = "errors";
 	c[0].str = NULL;
 	c[0].num = errors - cfg.errors_seen;

@@ -217,3 +217,18 @@ uint64_t hl_hist_lost(struct hl_hist_maps *m)
 	m->lost_seen = total;
 	return delta;
 }
+
+uint64_t hl_percpu_sum(struct bpf_map *map, __u32 key)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t sum = 0, *vals;
+
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return 0;
+	if (!bpf_map__lookup_elem(map, &key, sizeof(key), vals,
+				  ncpu * sizeof(*vals), 0))
+		for (int c = 0; c < ncpu; c++)
+			sum += vals[c];
+	free(vals);
+	return sum;
+}

@@ -39,4 +39,8 @@ int hl_hist_collect(struct hl_hist_maps *m, struct hl_hist **out, size_t *n,
  * for tools that report events rather than histograms. */
 uint64_t hl_hist_lost(struct hl_hist_maps *m);
 
+/* Sum over CPUs of a per-CPU array's u64 at key (a tool's own counter);
+ * 0 when it cannot be read. */
+uint64_t hl_percpu_sum(struct bpf_map *map, __u32 key);
+
 #endif /* HOWLONG_HIST_MAPS_H */

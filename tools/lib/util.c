@@ -59,6 +59,17 @@ bool hl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return true;
 }
 
+uint64_t hl_parse_ms(const char *arg, const char *what)
+{
+	char *end;
+	double ms = strtod(arg, &end);
+
+	if (end == arg || *end || !(ms >= 0) || ms > 86400000)
+		hl_usage_error("invalid %s '%s': expected milliseconds from 0 "
+			       "to 86400000", what, arg);
+	return (uint64_t)(ms * 1e6);
+}
+
 static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;

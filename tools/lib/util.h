@@ -25,6 +25,10 @@ void hl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Strict decimal parse of the whole string into [min, max]. */
 bool hl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* A threshold in milliseconds (fractions allowed) as nanoseconds; bad
+ * input is a usage error naming the option. */
+uint64_t hl_parse_ms(const char *arg, const char *what);
+
 /* Monotonic and wall clocks in nanoseconds. */
 uint64_t hl_now_ns(void);
 uint64_t hl_wall_ns(void);

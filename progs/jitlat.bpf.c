@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * jitlat: how long HotSpot spends JIT-compiling methods.
+ *
+ * hotspot:method__compile__begin and method__compile__end fire on the
+ * compiler thread around each compile task, with the compiler, class,
+ * method and signature as (pointer, length) pairs; end adds success.
+ * A compile is timed per thread from begin to end. "_hist" programs only
+ * fill the histogram; "_ev" programs also copy the names and send each
+ * finished compile to user space (--threshold, --top).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+#include "lib/hist.bpf.h"
+#include "lib/kernel.bpf.h"
+#include "lib/filter.bpf.h"
+#include "jitlat.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile __u32 key_mode = JIT_KEY_NONE;
+const volatile __u64 threshold_ns = 0;
+
+struct compile {
+	__u64 start_ns;
+	struct jit_event ev;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct compile);
+} compiles SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, JIT_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline __u32 compiler_of(const char *name, long len)
+{
+	char c[2] = {};
+
+	if (len != 2 || bpf_probe_read_user(c, sizeof(c), name))
+		return JIT_OTHER;
+	if (c[0] == 'C' && c[1] == '1')
+		return JIT_C1;
+	return c[0] == 'C' && c[1] == '2' ? JIT_C2 : JIT_OTHER;
+}
+
+/* Copy a (pointer, length) name, cut to the buffer, NUL-terminated. */
+static __always_inline void copy_name(char *dst, __u32 size, const char *src,
+				      long len)
+{
+	__u32 n = len < 0 ? 0 : len;
+
+	if (n > size - 1)
+		n = size - 1;
+	/* Hide the clamp from clang so that the mask, which the verifier
+	 * needs to see, is not optimised away. */
+	asm volatile("" : "+r"(n));
+	n &= size - 1;
+	if (bpf_probe_read_user(dst, n, src))
+		n = 0;
+	dst[n & (size - 1)] = '\0';
+}
+
+static __always_inline struct compile *begin(const char *comp, long comp_len)
+{
+	struct compile *c;
+
+	if (!task_matches((struct task_struct___hl *)bpf_get_current_task()))
+		return NULL;
+	c = bpf_task_storage_get(&compiles, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c)
+		return NULL;
+	c->ev.compiler = compiler_of(comp, comp_len);
+	c->start_ns = bpf_ktime_get_ns();
+	return c;
+}
+
+static __always_inline void end(long success, bool send)
+{
+	struct compile *c = bpf_task_storage_get(&compiles,
+						 bpf_get_current_task_btf(),
+						 NULL, 0);
+	__u32 failed = JIT_CNT_FAILED;
+	__u64 d, *cnt;
+
+	if (!c || !c->start_ns)
+		return;
+	d = bpf_ktime_get_ns() - c->start_ns;
+	c->start_ns = 0;
+	c->ev.success = !!success;
+	if (!success && (cnt = bpf_map_lookup_elem(&counters, &failed)))
+		__sync_fetch_and_add(cnt, 1);
+	if (!send) {
+		if (key_mode == JIT_KEY_COMPILER)
+			hist_record_keyed(c->ev.compiler, d, "");
+		else
+			hist_record(d);
+		return;
+	}
+	if (d < threshold_ns)
+		return;
+	c->ev.duration_ns = d;
+	c->ev.pid = bpf_get_current_pid_tgid() >> 32;
+	c->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_ringbuf_output(&events, &c->ev, sizeof(c->ev), 0))
+		lost_inc(LOST_EVENTS_FULL);
+}
+
+SEC("usdt")
+int BPF_USDT(begin_hist, const char *comp, long comp_len)
+{
+	begin(comp, comp_len);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(begin_ev, const char *comp, long comp_len, const char *klass,
+	     long klass_len, const char *method, long method_len,
+	     const char *sig, long sig_len)
+{
+	struct compile *c = begin(comp, comp_len);
+
+	if (!c)
+		return 0;
+	copy_name(c->ev.klass, sizeof(c->ev.klass), klass, klass_len);
+	copy_name(c->ev.method, sizeof(c->ev.method), method, method_len);
+	copy_name(c->ev.sig, sizeof(c->ev.sig), sig, sig_len);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(end_hist, const char *comp, long comp_len, const char *klass,
+	     long klass_len, const char *method, long method_len,
+	     const char *sig, long sig_len, long success)
+{
+	end(success, false);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(end_ev, const char *comp, long comp_len, const char *klass,
+	     long klass_len, const char *method, long method_len,
+	     const char *sig, long sig_len, long success)
+{
+	end(success, true);
+	return 0;
+}

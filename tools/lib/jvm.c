@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "jvm.h"
+#include "util.h"
+
+#define LIBJVM "/libjvm.so"
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+bool hl_jvm_of_pid(pid_t pid, char *path, size_t len)
+{
+	char maps[64], line[PATH_MAX + 128], *file;
+	bool found = false;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	f = fopen(maps, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		file = strchr(line, '/');
+		if (!file || !ends_with(file, LIBJVM))
+			continue;
+		/* Through the process's root: same file in a container. */
+		found = (size_t)snprintf(path, len, "/proc/%d/root%s", (int)pid,
+					 file) < len;
+	}
+	fclose(f);
+	return found;
+}
+
+static bool from_java_on_path(char *path, size_t len)
+{
+	char *java = realpath("/usr/bin/java", NULL), *bin;
+	bool ok = false;
+
+	if (!java)
+		return false;
+	bin = strrchr(java, '/');
+	if (bin && bin - java > 4 && !strncmp(bin - 4, "/bin", 4)) {
+		bin[-4] = '\0';
+		ok = (size_t)snprintf(path, len, "%s/lib/server%s", java,
+				      LIBJVM) < len && !access(path, R_OK);
+	}
+	free(java);
+	return ok;
+}
+
+void hl_jvm_find(const char *jvm, pid_t pid, char *path, size_t len)
+{
+	const char *home = getenv("JAVA_HOME");
+
+	if (jvm) {
+		if (access(jvm, R_OK))
+			hl_usage_error("cannot read --jvm %s: %s", jvm,
+				       strerror(errno));
+		snprintf(path, len, "%s", jvm);
+		return;
+	}
+	if (pid) {
+		if (!hl_jvm_of_pid(pid, path, len))
+			hl_usage_error("process %d is not a HotSpot JVM (no "
+				       "libjvm.so mapped)", (int)pid);
+		return;
+	}
+	if (home && (size_t)snprintf(path, len, "%s/lib/server%s", home,
+				     LIBJVM) < len && !access(path, R_OK))
+		return;
+	if (from_java_on_path(path, len))
+		return;
+	hl_die("no JVM found: pass --jvm PATH to libjvm.so, or -p PID");
+}
