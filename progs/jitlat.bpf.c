@@ -17,6 +17,7 @@
 #include "lib/hist.bpf.h"
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
+#include "lib/counters.bpf.h"
 #include "jitlat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -40,13 +41,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, JIT_COUNTERS);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
 
 static __always_inline __u32 compiler_of(const char *name, long len)
 {
@@ -96,16 +90,15 @@ static __always_inline void end(long success, bool send)
 	struct compile *c = bpf_task_storage_get(&compiles,
 						 bpf_get_current_task_btf(),
 						 NULL, 0);
-	__u32 failed = JIT_CNT_FAILED;
-	__u64 d, *cnt;
+	__u64 d;
 
 	if (!c || !c->start_ns)
 		return;
 	d = bpf_ktime_get_ns() - c->start_ns;
 	c->start_ns = 0;
 	c->ev.success = !!success;
-	if (!success && (cnt = bpf_map_lookup_elem(&counters, &failed)))
-		__sync_fetch_and_add(cnt, 1);
+	if (!success)
+		counter_inc(JIT_CNT_FAILED);
 	if (!send) {
 		if (key_mode == JIT_KEY_COMPILER)
 			hist_record_keyed(c->ev.compiler, d, "");

@@ -33,7 +33,7 @@ struct jit_event {
 
 enum jit_counter {
 	JIT_CNT_FAILED,		/* compilations that did not succeed */
-	JIT_COUNTERS,
+	JIT_COUNTERS,		/* at most HL_COUNTERS */
 };
 
 #endif /* HOWLONG_JITLAT_H */

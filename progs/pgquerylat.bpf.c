@@ -21,6 +21,7 @@
 #include "lib/hist.bpf.h"
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
+#include "lib/counters.bpf.h"
 #include "pgquerylat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -82,21 +83,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
 } events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PG_COUNTERS);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &which);
-
-	if (c)
-		__sync_fetch_and_add(c, 1);
-}
 
 static __always_inline bool backend_matches(void)
 {
@@ -213,7 +199,7 @@ static __always_inline void end(bool events)
 	d = bpf_ktime_get_ns() - s->start_ns;
 	s->start_ns = 0;
 	if ((s->ev.flags & (PG_ERROR | PG_ROLLBACK)) == PG_ERROR)
-		count(PG_CNT_ERRORS);
+		counter_inc(PG_CNT_ERRORS);
 	else
 		s->ev.flags &= ~PG_ERROR;
 	if (events) {

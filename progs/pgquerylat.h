@@ -43,7 +43,7 @@ struct pg_event {
 
 enum pg_counter {
 	PG_CNT_ERRORS,		/* statements that ended in an abort */
-	PG_COUNTERS,
+	PG_COUNTERS,		/* at most HL_COUNTERS */
 };
 
 #endif /* HOWLONG_PGQUERYLAT_H */

@@ -226,37 +226,22 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void on_tick(uint64_t length_ns, bool last, void *ctx)
-{
-	uint64_t lost = hl_hist_lost(&cfg.maps);
-
-	(void)ctx;
-	(void)last;
-	if (cfg.top)
-		hl_top_report(stdout, cfg.table, "jitlat", cfg.top, length_ns,
-			      lost);
-	else if (lost)
-		hl_warn("%llu compilations lost: the event buffer was full",
-			(unsigned long long)lost);
-}
-
 static int run_events(void)
 {
-	struct ring_buffer *rb;
+	char header[64];
+	struct hl_event_source src = {
+		.tool = "jitlat", .what = "JIT compilations",
+		.noun = "compilations", .header = header,
+		.ring = cfg.skel->maps.events, .on_event = on_event,
+		.lost = &cfg.maps, .top_rows = cfg.top,
+	};
 	int err;
 
-	if (cfg.top && !(cfg.table = hl_top_new(TOP_ROWS_KEPT)))
+	snprintf(header, sizeof(header), "%-7s %-7s %-5s %9s %s", "PID",
+		 "TID", "COMP", "DURATION", "METHOD");
+	if (cfg.top && !(src.top = cfg.table = hl_top_new(TOP_ROWS_KEPT)))
 		hl_die("out of memory");
-	rb = ring_buffer__new(bpf_map__fd(cfg.skel->maps.events), on_event,
-			      NULL, NULL);
-	if (!rb)
-		hl_die("cannot open the event ring buffer: %s",
-		       strerror(errno));
-	if (cfg.has_threshold && !hl_opts.json)
-		printf("%-7s %-7s %-5s %9s %s\n", "PID", "TID", "COMP",
-		       "DURATION", "METHOD");
-	err = hl_events_run(rb, on_tick, NULL, "JIT compilations");
-	ring_buffer__free(rb);
+	err = hl_events_serve(&src);
 	hl_top_free(cfg.table);
 	return err;
 }

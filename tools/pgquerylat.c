@@ -484,40 +484,25 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void on_tick(uint64_t length_ns, bool last, void *ctx)
-{
-	uint64_t lost = hl_hist_lost(&cfg.maps);
-
-	(void)ctx;
-	(void)last;
-	if (cfg.top)
-		hl_top_report(stdout, cfg.table, "pgquerylat", cfg.top,
-			      length_ns, lost);
-	else if (lost)
-		hl_warn("%llu slow statements lost: the event buffer was full",
-			(unsigned long long)lost);
-}
-
 static int run_events(void)
 {
-	struct ring_buffer *rb;
+	char header[64];
+	struct hl_event_source src = {
+		.tool = "pgquerylat", .what = "PostgreSQL statements",
+		.noun = "slow statements", .header = header,
+		.ring = cfg.skel->maps.events, .on_event = on_event,
+		.lost = &cfg.maps, .top_rows = cfg.top,
+	};
 	int err;
 
-	if (cfg.top && !(cfg.table = hl_top_new(TOP_ROWS_KEPT)))
+	snprintf(header, sizeof(header), "%-7s %-12s %-12s %9s %s", "PID",
+		 "USER", "DB", "DURATION", "TEXT");
+	if (cfg.top && !(src.top = cfg.table = hl_top_new(TOP_ROWS_KEPT)))
 		hl_die("out of memory");
 	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
 			      &cfg.skel->bss->hist_buf, false))
 		hl_die("lost-sample map missing from the BPF object");
-	rb = ring_buffer__new(bpf_map__fd(cfg.skel->maps.events), on_event,
-			      NULL, NULL);
-	if (!rb)
-		hl_die("cannot open the event ring buffer: %s",
-		       strerror(errno));
-	if (cfg.has_threshold && !hl_opts.json)
-		printf("%-7s %-12s %-12s %9s %s\n", "PID", "USER", "DB",
-		       "DURATION", "TEXT");
-	err = hl_events_run(rb, on_tick, NULL, "PostgreSQL statements");
-	ring_buffer__free(rb);
+	err = hl_events_serve(&src);
 	hl_top_free(cfg.table);
 	return err;
 }

@@ -8,6 +8,8 @@
 #include <sys/signalfd.h>
 #include "cli.h"
 #include "events.h"
+#include "hist_maps.h"
+#include "top.h"
 #include "util.h"
 
 /* hl_setup() blocked SIGINT and SIGTERM; a signalfd lets one epoll_wait
@@ -81,4 +83,35 @@ int hl_events_run(struct ring_buffer *rb, hl_tick_fn tick, void *ctx,
 	close(ep);
 	close(sfd);
 	return HL_EXIT_OK;
+}
+
+static void serve_tick(uint64_t length_ns, bool last, void *ctx)
+{
+	struct hl_event_source *src = ctx;
+	uint64_t lost = hl_hist_lost(src->lost);
+
+	(void)last;
+	if (src->top)
+		hl_top_report(stdout, src->top, src->tool, src->top_rows,
+			      length_ns, lost);
+	else if (lost)
+		hl_warn("%llu %s lost: the event buffer was full",
+			(unsigned long long)lost, src->noun);
+}
+
+int hl_events_serve(struct hl_event_source *src)
+{
+	struct ring_buffer *rb;
+	int err;
+
+	rb = ring_buffer__new(bpf_map__fd(src->ring), src->on_event, NULL,
+			      NULL);
+	if (!rb)
+		hl_die("cannot open the event ring buffer: %s",
+		       strerror(errno));
+	if (!src->top && src->header && !hl_opts.json)
+		printf("%s\n", src->header);
+	err = hl_events_run(rb, serve_tick, src, src->what);
+	ring_buffer__free(rb);
+	return err;
 }

@@ -15,4 +15,25 @@ typedef void (*hl_tick_fn)(uint64_t length_ns, bool last, void *ctx);
 int hl_events_run(struct ring_buffer *rb, hl_tick_fn tick, void *ctx,
 		  const char *what);
 
+struct hl_hist_maps;
+struct hl_top;
+
+/* An event-mode tool: each occurrence arrives through ring, and is either
+ * printed as it comes (threshold mode, top == NULL) or added to top, which
+ * is printed and emptied at every interval end. */
+struct hl_event_source {
+	const char *tool;	/* "jitlat": names the top lines */
+	const char *what;	/* "JIT compilations": the Tracing line */
+	const char *noun;	/* "compilations": the lost warning */
+	const char *header;	/* column header of text events, or NULL */
+	struct bpf_map *ring;
+	ring_buffer_sample_fn on_event;
+	struct hl_hist_maps *lost;	/* where the lost counts are */
+	struct hl_top *top;
+	size_t top_rows;
+};
+
+/* Runs src until the count or a signal; returns the exit code. */
+int hl_events_serve(struct hl_event_source *src);
+
 #endif /* HOWLONG_EVENTS_H */
