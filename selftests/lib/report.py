@@ -5,7 +5,7 @@ import json
 import math
 import re
 
-from lib.harness import Failure, check
+from lib.harness import Failure, check, fail
 
 HIST_SUB = 16           # sub-buckets per power of two; exact below this
 TOP_KEYS = {"type", "tool", "time", "interval_ns", "lost", "hists"}
@@ -232,3 +232,42 @@ def parse_text(out):
             continue
         rep["other"].append(line)
     return rep
+
+
+class ToolOutput:
+    """A -j run of a tool, split by line type, every line checked: hist
+    lines against docs/json.md (with the tool's extra counters), event and
+    top lines by the tool's own check_event and check_top."""
+
+    def __init__(self, result, tool, counters, check_event, check_top):
+        self.result = result
+        self.hists, self.events, self.tops = [], [], []
+        for obj in parse_lines(result.out_bytes, result.cmd()):
+            kind = obj.get("type") if isinstance(obj, dict) else None
+            if kind == "hist":
+                self.hists.append(check_report(obj, tool=tool,
+                                               counters=counters))
+            elif kind == "event":
+                self.events.append(check_event(obj))
+            elif kind == "top":
+                self.tops.append(check_top(obj))
+            else:
+                fail("%s: unexpected line %r" % (result.cmd(), obj))
+
+    def final_report(self):
+        """The one hist line printed at SIGINT."""
+        check(len(self.hists) == 1, "%s printed %d hist lines, expected 1"
+              % (self.result.cmd(), len(self.hists)))
+        return self.hists[0]
+
+    def final_hist(self, by=None):
+        """The final report's only histogram, or {value of key[by]:
+        histogram} with by (e.g. "pid" for -P)."""
+        rep = self.final_report()
+        return by_key(rep, by) if by else only_hist(rep)
+
+    def final_top(self):
+        """The rows of the one top line printed at SIGINT."""
+        check(len(self.tops) == 1, "%s printed %d top lines, expected 1" % (
+            self.result.cmd(), len(self.tops)))
+        return self.tops[0]["rows"]

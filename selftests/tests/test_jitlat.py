@@ -86,32 +86,9 @@ def check_top(t):
     return t
 
 
-class Output:
+def Output(result):
     """A jitlat -j run, split by line type, each line checked."""
-
-    def __init__(self, result):
-        self.result = result
-        self.hists, self.events, self.tops = [], [], []
-        for obj in report.parse_lines(result.out_bytes, result.cmd()):
-            kind = obj.get("type") if isinstance(obj, dict) else None
-            if kind == "hist":
-                self.hists.append(report.check_report(
-                    obj, tool=TOOL, counters=("failed",)))
-            elif kind == "event":
-                self.events.append(check_event(obj))
-            elif kind == "top":
-                self.tops.append(check_top(obj))
-            else:
-                fail("%s: unexpected line %r" % (result.cmd(), obj))
-
-    def final_report(self):
-        check(len(self.hists) == 1, "%s printed %d hist lines, expected 1"
-              % (self.result.cmd(), len(self.hists)))
-        return self.hists[0]
-
-    def final_hist(self, by=None):
-        rep = self.final_report()
-        return report.by_key(rep, by) if by else report.only_hist(rep)
+    return report.ToolOutput(result, TOOL, ("failed",), check_event, check_top)
 
 
 def start_all(tracer_args):

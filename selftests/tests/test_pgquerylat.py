@@ -57,44 +57,13 @@ def tracer(args):
     return tool.Tracer(args, name=TOOL)
 
 
-class Output:
+def Output(result):
     """A pgquerylat -j run, split by line type and checked: every hist
-    line against docs/json.md, every event and top line as documented."""
-
-    def __init__(self, result):
-        self.result = result
-        # --phases has no statements, so no "errors" count either.
-        phases = "--phases" in result.cmd()
-        counters = () if phases else ("errors",)
-        self.hists, self.events, self.tops = [], [], []
-        for obj in report.parse_lines(result.out_bytes, result.cmd()):
-            kind = obj.get("type") if isinstance(obj, dict) else None
-            if kind == "hist":
-                self.hists.append(report.check_report(
-                    obj, tool=TOOL, counters=counters))
-            elif kind == "event":
-                self.events.append(check_event(obj))
-            elif kind == "top":
-                self.tops.append(check_top(obj))
-            else:
-                fail("%s: unexpected line %r" % (result.cmd(), obj))
-
-    def final_report(self):
-        """The one hist line printed at SIGINT."""
-        check(len(self.hists) == 1, "%s printed %d hist lines, expected 1"
-              % (self.result.cmd(), len(self.hists)))
-        return self.hists[0]
-
-    def final_hist(self, by=None):
-        """The final report's only histogram, or {value of key[by]:
-        histogram} with by (e.g. "pid" for -P)."""
-        rep = self.final_report()
-        return report.by_key(rep, by) if by else report.only_hist(rep)
-
-    def final_top(self):
-        check(len(self.tops) == 1, "%s printed %d top lines, expected 1" % (
-            self.result.cmd(), len(self.tops)))
-        return self.tops[0]["rows"]
+    line against docs/json.md, every event and top line as documented.
+    --phases has no statements, so no "errors" count either."""
+    counters = () if "--phases" in result.cmd() else ("errors",)
+    return report.ToolOutput(result, TOOL, counters, check_event,
+                             check_top)
 
 
 def _time_ok(v):
