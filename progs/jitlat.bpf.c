@@ -15,9 +15,11 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "lib/hist.bpf.h"
+#include "lib/events.bpf.h"
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
 #include "lib/counters.bpf.h"
+#include "lib/ustr.bpf.h"
 #include "jitlat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -37,11 +39,6 @@ struct {
 	__type(value, struct compile);
 } compiles SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} events SEC(".maps");
-
 static __always_inline __u32 compiler_of(const char *name, long len)
 {
 	char c[2] = {};
@@ -51,23 +48,6 @@ static __always_inline __u32 compiler_of(const char *name, long len)
 	if (c[0] == 'C' && c[1] == '1')
 		return JIT_C1;
 	return c[0] == 'C' && c[1] == '2' ? JIT_C2 : JIT_OTHER;
-}
-
-/* Copy a (pointer, length) name, cut to the buffer, NUL-terminated. */
-static __always_inline void copy_name(char *dst, __u32 size, const char *src,
-				      long len)
-{
-	__u32 n = len < 0 ? 0 : len;
-
-	if (n > size - 1)
-		n = size - 1;
-	/* Hide the clamp from clang so that the mask, which the verifier
-	 * needs to see, is not optimised away. */
-	asm volatile("" : "+r"(n));
-	n &= size - 1;
-	if (bpf_probe_read_user(dst, n, src))
-		n = 0;
-	dst[n & (size - 1)] = '\0';
 }
 
 static __always_inline struct compile *begin(const char *comp, long comp_len)
@@ -111,8 +91,7 @@ static __always_inline void end(long success, bool send)
 	c->ev.duration_ns = d;
 	c->ev.pid = bpf_get_current_pid_tgid() >> 32;
 	c->ev.tid = (__u32)bpf_get_current_pid_tgid();
-	if (bpf_ringbuf_output(&events, &c->ev, sizeof(c->ev), 0))
-		lost_inc(LOST_EVENTS_FULL);
+	events_output(&c->ev, sizeof(c->ev));
 }
 
 SEC("usdt")

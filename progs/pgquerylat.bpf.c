@@ -19,6 +19,8 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "lib/hist.bpf.h"
+#define EVENTS_RING_SIZE (1 << 22)
+#include "lib/events.bpf.h"
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
 #include "lib/counters.bpf.h"
@@ -78,11 +80,6 @@ struct {
 	__type(key, int);
 	__type(value, struct phases);
 } phase_ts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
-} events SEC(".maps");
 
 static __always_inline bool backend_matches(void)
 {
@@ -167,26 +164,17 @@ static __always_inline void read_text(struct stmt *s, const char *text,
 		s->ev.flags |= PG_ROLLBACK;
 }
 
-/* Waking the reader costs an inter-processor interrupt per event; it polls
- * every few milliseconds instead, and is woken only when the buffer
- * fills up. */
-#define EVENTS_WAKE_AT (1 << 20)
-
 static __always_inline void emit(struct stmt *s, __u64 d)
 {
 	__u32 len = s->ev.text_len;
-	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	if (d < threshold_ns)
 		return;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > EVENTS_WAKE_AT)
-		flags = BPF_RB_FORCE_WAKEUP;
 	s->ev.duration_ns = d;
 	s->ev.pid = bpf_get_current_pid_tgid() >> 32;
 	if (len > PG_TEXT_MAX)
 		len = PG_TEXT_MAX;
-	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + len, flags))
-		lost_inc(LOST_EVENTS_FULL);
+	events_output(&s->ev, sizeof(s->ev) + len);
 }
 
 static __always_inline void end(bool events)

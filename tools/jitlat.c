@@ -46,9 +46,7 @@ enum { OPT_JVM = 0x300, OPT_TOP, OPT_PER_COMPILER };
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "JVM:", 4 },
-	{ "jvm", OPT_JVM, "PATH", 0,
-	  "libjvm.so (default: from -p, $JAVA_HOME, or the java on PATH)",
-	  4 },
+	HL_JVM_OPTION(OPT_JVM, 4),
 	{ "threshold", 't', "MS", 0,
 	  "Print each compilation slower than MS milliseconds", 4 },
 	{ "top", OPT_TOP, "N", 0,
@@ -115,36 +113,21 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	return hl_hist_maps_size(skel->obj, cfg.per_compiler);
 }
 
+static const struct hl_marker_prog markers[] = {
+	{ "begin", PROVIDER, "method__compile__begin" },
+	{ "end", PROVIDER, "method__compile__end" },
+	{}
+};
+
 static int attach_markers(struct jitlat_bpf *skel)
 {
-	struct bpf_program *prog;
-	struct bpf_link *link;
-	const char *name;
-
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (!bpf_program__autoload(prog))
-			continue;
-		name = bpf_program__name(prog);
-		link = bpf_program__attach_usdt(prog, -1, cfg.path, PROVIDER,
-						!strncmp(name, "begin", 5) ?
-						"method__compile__begin" :
-						"method__compile__end", NULL);
-		if (!link)
-			return -errno;
-		hl_keep_link(link);
-	}
-	return 0;
+	return hl_attach_markers(skel->obj, cfg.path, markers);
 }
 
 static void resolve_target(void)
 {
-	struct hl_usdt_list l;
-
 	hl_jvm_find(cfg.jvm, hl_opts.filter.tgid, cfg.path, sizeof(cfg.path));
-	hl_usdt_read_or_die(cfg.path, &l);
-	hl_usdt_require(&l, cfg.path, PROVIDER, "method__compile__begin");
-	hl_usdt_require(&l, cfg.path, PROVIDER, "method__compile__end");
-	hl_usdt_free(&l);
+	hl_usdt_require_all(cfg.path, markers);
 }
 
 static int counters(struct hl_label *c, int max)

@@ -158,16 +158,13 @@ static bool keyed(void)
 	       cfg.phases;
 }
 
-static const char *marker_of(const char *prog)
-{
-	if (!strncmp(prog, "status_", 7))
-		return "statement__status";
-	if (!strncmp(prog, "query_start_", 12))
-		return "query__start";
-	if (!strncmp(prog, "query_done_", 11))
-		return "query__done";
-	return "transaction__abort";
-}
+static const struct hl_marker_prog markers[] = {
+	{ "status_", PROVIDER, "statement__status" },
+	{ "query_start_", PROVIDER, "query__start" },
+	{ "query_done_", PROVIDER, "query__done" },
+	{ "xact_abort", PROVIDER, "transaction__abort" },
+	{}
+};
 
 static void select_programs(struct bpf_object *obj)
 {
@@ -243,22 +240,9 @@ static int attach_phases(struct pgquerylat_bpf *skel)
 /* Markers need the binary's path: attach each loaded program to its own. */
 static int attach_markers(struct pgquerylat_bpf *skel)
 {
-	struct bpf_program *prog;
-	struct bpf_link *link;
-
 	if (cfg.phases)
 		return attach_phases(skel);
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (!bpf_program__autoload(prog))
-			continue;
-		link = bpf_program__attach_usdt(prog, -1, cfg.path, PROVIDER,
-						marker_of(bpf_program__name(prog)),
-						NULL);
-		if (!link)
-			return -errno;
-		hl_keep_link(link);
-	}
-	return 0;
+	return hl_attach_markers(skel->obj, cfg.path, markers);
 }
 
 static void check_markers(void)

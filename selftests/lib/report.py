@@ -61,7 +61,8 @@ def parse_lines(out, what="schedlat"):
     return objs
 
 
-def _int(v):
+def uint(v):
+    """A JSON non-negative integer (not a boolean)."""
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
@@ -70,13 +71,13 @@ def check_hist(h, where):
           "%s: fields %s, expected %s" % (where, sorted(h), sorted(HIST_KEYS)))
     check(isinstance(h["key"], dict), where + ": key is not an object")
     for k in HIST_KEYS - {"key", "buckets"}:
-        check(_int(h[k]), "%s: %s=%r is not a non-negative integer" % (
+        check(uint(h[k]), "%s: %s=%r is not a non-negative integer" % (
             where, k, h[k]))
     b = h["buckets"]
     check(isinstance(b, list), where + ": buckets is not a list")
     for e in b:
         check(isinstance(e, dict) and set(e) == {"le_ns", "count"} and
-              _int(e["le_ns"]) and _int(e["count"]) and e["count"] > 0,
+              uint(e["le_ns"]) and uint(e["count"]) and e["count"] > 0,
               "%s: bad bucket %r" % (where, e))
     les = [e["le_ns"] for e in b]
     check(les == sorted(set(les)), where + ": buckets not sorted by le_ns")
@@ -115,7 +116,7 @@ def check_report(r, interval_ns=None, tool="schedlat", counters=()):
           "report fields %s, expected %s" % (
               sorted(r) if isinstance(r, dict) else r, sorted(want)))
     for k in counters:
-        check(_int(r[k]), "%s=%r is not a non-negative integer" % (k, r[k]))
+        check(uint(r[k]), "%s=%r is not a non-negative integer" % (k, r[k]))
     check(r["type"] == "hist" and r["tool"] == tool,
           "type/tool are %r/%r" % (r["type"], r["tool"]))
     m = TIME_RE.match(r["time"]) if isinstance(r["time"], str) else None
@@ -125,7 +126,7 @@ def check_report(r, interval_ns=None, tool="schedlat", counters=()):
     skew = abs((datetime.datetime.now(datetime.timezone.utc) - t)
                .total_seconds())
     check(skew < 120, "time %s is %.0fs away from now" % (r["time"], skew))
-    check(_int(r["interval_ns"]) and _int(r["lost"]),
+    check(uint(r["interval_ns"]) and uint(r["lost"]),
           "interval_ns/lost not non-negative integers")
     if interval_ns:
         check(abs(r["interval_ns"] - interval_ns) <= interval_ns / 10,

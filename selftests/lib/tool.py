@@ -11,7 +11,7 @@ import signal
 import subprocess
 
 from lib import bpfstate
-from lib.harness import Failure, note_failure
+from lib.harness import Failure, note_failure, test
 from lib.procs import LineReader, die_with_parent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -143,3 +143,92 @@ class Tracer:
         if self.proc and self.result is None:
             self._kill()
         return False
+
+
+def need(name):
+    """Fail at once (before starting a server or a JVM) when the tool is
+    not built."""
+    _argv((), name)
+
+
+def one_line_error(name, args, rc, names=(), prefix=()):
+    """Run a bad command line: it must exit rc with exactly one line on
+    stderr, nothing on stdout, and that line must contain each of names
+    (an entry "a|b" accepts either). Returns the line."""
+    r = run(args, name=name, prefix=prefix)
+    r.expect_rc(rc)
+    if r.out:
+        raise Failure("%s wrote to stdout: %r" % (r.cmd(), r.out[:80]))
+    lines = r.err_lines
+    if len(lines) != 1:
+        raise Failure("%s: %d stderr lines, expected 1: %r" % (
+            r.cmd(), len(lines), r.err[:200]))
+    for n in names:
+        if not any(x in lines[0] for x in n.split("|")):
+            raise Failure("%s: error does not say %r: %r" % (
+                r.cmd(), n, lines[0]))
+    return lines[0]
+
+
+def start_all(name, arg_lists):
+    """One Tracer per argument list, each started (all stopped if one
+    fails to start)."""
+    tracers = []
+    try:
+        for args in arg_lists:
+            t = Tracer(args, name=name)
+            tracers.append(t)
+            t.start()
+    except BaseException:
+        for t in tracers:
+            t.__exit__(None, None, None)
+        raise
+    return tracers
+
+
+def stop_all(tracers):
+    """Stop every tracer (SIGINT); each must exit 0. Returns the Results."""
+    try:
+        results = [t.stop() for t in tracers]
+    finally:
+        for t in tracers:
+            t.__exit__(None, None, None)
+    for r in results:
+        r.expect_rc(0)
+    return results
+
+
+def traced(name, arg_lists, work):
+    """Start one tracer per argument list, run work(), stop them all
+    (each must exit 0); returns ([Result], work())."""
+    tracers = start_all(name, arg_lists)
+    try:
+        ret = work()
+    except BaseException:
+        for t in tracers:
+            t.__exit__(None, None, None)
+        raise
+    return stop_all(tracers), ret
+
+
+NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+def register_bad(name, table, not_root_args):
+    """Register a test name/bad-KEY for each KEY: (args, rc, names) of
+    table: args a list or a function returning one (evaluated when the
+    test runs); names as for one_line_error(), empty: the last argument
+    must be named. Also name/bad-not-root: not_root_args (likewise) run
+    as nobody must say it needs root."""
+    for key, (args, rc, names) in table.items():
+        _register_one(name, key, args, rc, names, ())
+    _register_one(name, "not-root", not_root_args, 1, ["root|CAP_BPF"],
+                  NOBODY)
+
+
+def _register_one(name, key, args, rc, names, prefix):
+    def run():
+        need(name)
+        argv = [str(a) for a in (args() if callable(args) else args)]
+        return one_line_error(name, argv, rc, names or [argv[-1]], prefix)
+    test("%s/bad-%s" % (name, key))(run)

@@ -33,7 +33,7 @@ pgss_agrees().
 import os
 
 from lib import pg, report, tool
-from lib.harness import Failure, check, fail, test
+from lib.harness import Failure, check, test
 from lib.procs import free_pid
 
 TOOL = "pgquerylat"
@@ -47,14 +47,7 @@ TOP_ROW_KEYS = {"text", "calls", "total_ns", "mean_ns", "p50_ns", "p99_ns",
 
 
 def need_tool():
-    """Fail at once (before starting a cluster) when the tool is absent."""
-    path = os.path.join(tool.ROOT, "bin", TOOL)
-    if not os.access(path, os.X_OK):
-        fail("%s not built (run: make)" % path)
-
-
-def tracer(args):
-    return tool.Tracer(args, name=TOOL)
+    tool.need(TOOL)
 
 
 def Output(result):
@@ -70,8 +63,7 @@ def _time_ok(v):
     return isinstance(v, str) and report.TIME_RE.match(v)
 
 
-def _uint(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+_uint = report.uint
 
 
 def check_event(e):
@@ -116,19 +108,7 @@ def check_top(t):
 def traced(tracer_args, work):
     """Start one pgquerylat per argument list, wait until each says
     "Tracing", run work(), SIGINT them all; returns ([Output], work())."""
-    tracers = []
-    try:
-        for args in tracer_args:
-            t = tracer(args)
-            tracers.append(t)
-            t.start()
-        ret = work()
-        results = [t.stop() for t in tracers]
-    finally:
-        for t in tracers:
-            t.__exit__(None, None, None)
-    for r in results:
-        r.expect_rc(0)
+    results, ret = tool.traced(TOOL, tracer_args, work)
     return [Output(r) for r in results], ret
 
 
@@ -573,50 +553,15 @@ def pgss_agrees():
 
 # ---- bad input ----
 
-def one_line_error(args, rc, names=(), prefix=()):
-    r = tool.run(args, name=TOOL, prefix=prefix)
-    r.expect_rc(rc)
-    check(not r.out, "%s wrote to stdout: %r" % (r.cmd(), r.out[:80]))
-    lines = r.err_lines
-    check(len(lines) == 1, "%s: %d stderr lines, expected 1: %r" % (
-        r.cmd(), len(lines), r.err[:200]))
-    for n in names:
-        check(any(x in lines[0] for x in n.split("|")),
-              "%s: error does not say %r: %r" % (r.cmd(), n, lines[0]))
-    return lines[0]
-
-
 BAD = {
-    "bin-missing": (lambda: ["--bin", "/nonexistent"], 2, ["/nonexistent"]),
-    "bin-no-markers": (lambda: ["--bin", "/bin/true"], 1,
-                       ["no USDT markers"]),
-    "pid-not-postgres": (lambda: ["-p", os.getpid()], 2,
-                         [str(os.getpid())]),
-    "pid-0": (lambda: ["-p", "0"], 2, ["0"]),
+    "bin-missing": (["--bin", "/nonexistent"], 2, ["/nonexistent"]),
+    "bin-no-markers": (["--bin", "/bin/true"], 1, ["no USDT markers"]),
+    "pid-not-postgres": (["-p", os.getpid()], 2, [str(os.getpid())]),
+    "pid-0": (["-p", "0"], 2, ["0"]),
     "pid-missing": (lambda: ["-p", free_pid()], 2, []),
 }
-
-
-def register_bad(name, args, rc, names):
-    def run():
-        need_tool()
-        argv = args()
-        names_ = names or [str(argv[-1])]
-        return one_line_error(argv, rc, names_)
-    test("pgquerylat/bad-" + name)(run)
-
-
-for _name, (_args, _rc, _names) in BAD.items():
-    register_bad(_name, _args, _rc, _names)
-
-
-@test("pgquerylat/bad-not-root")
-def not_root():
-    need_tool()
-    return one_line_error(
-        ["--bin", os.path.join(pg.bindir(), "postgres")], 1,
-        ["root|CAP_BPF"], prefix=["setpriv", "--reuid=nobody",
-                                  "--regid=nogroup", "--clear-groups"])
+tool.register_bad(TOOL, BAD,
+                  lambda: ["--bin", os.path.join(pg.bindir(), "postgres")])
 
 
 @test("pgquerylat/phases")

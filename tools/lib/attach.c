@@ -48,6 +48,37 @@ void hl_drop_links(void)
 		bpf_link__destroy(links[--nlinks]);
 }
 
+static const struct hl_marker_prog *marker_of(const char *prog,
+					      const struct hl_marker_prog *t)
+{
+	for (; t->prefix; t++)
+		if (!strncmp(prog, t->prefix, strlen(t->prefix)))
+			return t;
+	return NULL;
+}
+
+int hl_attach_markers(struct bpf_object *obj, const char *path,
+		      const struct hl_marker_prog *table)
+{
+	const struct hl_marker_prog *m;
+	struct bpf_program *prog;
+	struct bpf_link *link;
+
+	bpf_object__for_each_program(prog, obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
+		m = marker_of(bpf_program__name(prog), table);
+		if (!m)
+			return -ENOENT;
+		link = bpf_program__attach_usdt(prog, -1, path, m->provider,
+						m->name, NULL);
+		if (!link)
+			return -errno;
+		hl_keep_link(link);
+	}
+	return 0;
+}
+
 const char *hl_method_name(enum hl_method m)
 {
 	return m < HL_METHODS ? method_names[m] : "?";

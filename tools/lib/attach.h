@@ -8,6 +8,7 @@
 #define HOWLONG_ATTACH_H
 
 #include <bpf/libbpf.h>
+#include "usdt.h"
 
 enum hl_method {
 	HL_TP_BTF,
@@ -78,5 +79,11 @@ int hl_select_programs(struct bpf_object *obj, enum hl_method m,
  * by hl_drop_links() before the skeleton. */
 void hl_keep_link(struct bpf_link *link);
 void hl_drop_links(void);
+
+/* Attaches every autoloaded program of obj to its marker (the first entry
+ * whose prefix matches) in the binary at path, for every process that
+ * maps it, and keeps the links. 0, or -errno (-ENOENT: no entry). */
+int hl_attach_markers(struct bpf_object *obj, const char *path,
+		      const struct hl_marker_prog *table);
 
 #endif /* HOWLONG_ATTACH_H */

@@ -15,4 +15,10 @@ bool hl_jvm_of_pid(pid_t pid, char *path, size_t len);
  * Exits with a one-line error when there is none. */
 void hl_jvm_find(const char *jvm, pid_t pid, char *path, size_t len);
 
+/* The --jvm option of the JVM tools, in argp option group group. */
+#define HL_JVM_OPTION(key, group)					\
+	{ "jvm", key, "PATH", 0,					\
+	  "libjvm.so (default: from -p, $JAVA_HOME, or the java on PATH)", \
+	  group }
+
 #endif /* HOWLONG_JVM_H */

@@ -351,3 +351,13 @@ size_t hl_usdt_require(const struct hl_usdt_list *l, const char *path,
 		hl_die("%s has no marker %s:%s", path, provider, name);
 	return n;
 }
+
+void hl_usdt_require_all(const char *path, const struct hl_marker_prog *table)
+{
+	struct hl_usdt_list l;
+
+	hl_usdt_read_or_die(path, &l);
+	for (; table->prefix; table++)
+		hl_usdt_require(&l, path, table->provider, table->name);
+	hl_usdt_free(&l);
+}

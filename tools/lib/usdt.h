@@ -70,4 +70,16 @@ void hl_usdt_read_or_die(const char *path, struct hl_usdt_list *out);
 size_t hl_usdt_require(const struct hl_usdt_list *l, const char *path,
 		       const char *provider, const char *name);
 
+/* Which marker a marker tool's program attaches to: programs whose names
+ * start with prefix go to provider:name (see hl_attach_markers()). Tables
+ * end with a NULL prefix. */
+struct hl_marker_prog {
+	const char *prefix;
+	const char *provider;
+	const char *name;
+};
+
+/* hl_usdt_read_or_die() and hl_usdt_require() for every marker of table. */
+void hl_usdt_require_all(const char *path, const struct hl_marker_prog *table);
+
 #endif /* HOWLONG_USDT_H */
