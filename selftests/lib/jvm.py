@@ -58,9 +58,8 @@ JDK = os.environ.get("HOWLONG_JDK", "/usr/lib/jvm/java-17-openjdk-amd64")
 JAVA = os.path.join(JDK, "bin", "java")
 JAVAC = os.path.join(JDK, "bin", "javac")
 LIBJVM = os.path.join(JDK, "lib", "server", "libjvm.so")
-SOURCE = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "java", "JitWork.java")
-MAIN = "JitWork"
+SOURCES = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "java")
 
 # -Xlog:jit+compilation=debug:stdout:none, the PrintCompilation format
 # without time stamp: "  56 %s!bn 3       java.lang.String::hashCode
@@ -78,7 +77,7 @@ TASK_RE = re.compile(r"<task compile_id='(\d+)'.*?<task_done success='(\d)'",
                      re.S)
 AFTERWORDS = ("made not entrant", "made zombie")
 
-_classes = []       # [directory holding JitWork.class]
+_classes = []       # [directory holding the workloads' classes]
 
 
 def _cleanup():
@@ -90,8 +89,19 @@ def _cleanup():
 atexit.register(_cleanup)
 
 
+def bad_inputs():
+    """Bad command lines every JVM tool refuses (see tool.register_bad)."""
+    return {
+        "jvm-missing": (["--jvm", "/nonexistent"], 2, ["/nonexistent"]),
+        "jvm-no-markers": (["--jvm", "/bin/true"], 1, ["no USDT markers"]),
+        # a live process that has no libjvm.so mapped (this runner)
+        "pid-not-jvm": (["-p", os.getpid()], 2, [str(os.getpid())]),
+        "attach-method": (["--attach", "tp_btf"], 2, ["--attach"]),
+    }
+
+
 def classes():
-    """Directory of the compiled workload (javac runs once per run)."""
+    """Directory of the compiled workloads (javac runs once per run)."""
     if _classes:
         return _classes[0]
     for p in (JAVA, JAVAC, LIBJVM):
@@ -101,11 +111,13 @@ def classes():
     top = tempfile.mkdtemp(prefix="howlong-jvm-")
     out = os.path.join(top, "classes")
     os.mkdir(out)
-    r = subprocess.run([JAVAC, "-d", out, SOURCE], capture_output=True,
+    sources = sorted(os.path.join(SOURCES, f) for f in os.listdir(SOURCES)
+                     if f.endswith(".java"))
+    r = subprocess.run([JAVAC, "-d", out] + sources, capture_output=True,
                        timeout=120)
     if r.returncode:
         shutil.rmtree(top, ignore_errors=True)
-        raise Failure("javac %s failed: %s" % (SOURCE, " ".join(
+        raise Failure("javac %s failed: %s" % (SOURCES, " ".join(
             r.stderr.decode(errors="replace").split())[:300]))
     _classes.append(out)
     return out
@@ -138,18 +150,14 @@ class Task:
                                       self.tier)
 
 
-class Jvm:
-    """The workload JVM (see the module doc). rounds: passes over the 30
-    small methods (4: about 300 compile tasks in 0.3-0.5 s of work)."""
+class JavaProcess:
+    """A workload of selftests/java: started with java_args (JVM flags,
+    then the main class and its arguments); it prints "pid N" and waits
+    (see the module doc). stdout is the JVM's own log, line by line."""
 
-    def __init__(self, rounds=4, flags=()):
-        fd, self.log = tempfile.mkstemp(prefix="compilation-", suffix=".log",
-                                        dir=os.path.dirname(classes()))
-        os.close(fd)
-        self.argv = [JAVA, "-Xlog:jit+compilation=debug:stdout:none",
-                     "-XX:+UnlockDiagnosticVMOptions", "-XX:+LogCompilation",
-                     "-XX:LogFile=" + self.log] + list(flags) + [
-                     "-cp", classes(), MAIN, str(rounds)]
+    def __init__(self, java_args):
+        self.argv = [JAVA] + list(java_args)
+        self.main = java_args[java_args.index("-cp") + 2]
         self.proc = None
         self.lines = []         # stdout: [(monotonic time, line)]
         self.said = []          # stderr: the workload's own lines
@@ -210,7 +218,7 @@ class Jvm:
                 left = deadline - time.monotonic()
                 if self.eof or left <= 0:
                     raise Failure("java %s: %s (last output: %r)" % (
-                        MAIN, "exited" if self.eof else
+                        self.main, "exited" if self.eof else
                         "no expected line within %ds" % timeout,
                         [l for _, l in (self.said + self.lines)[-3:]]))
                 self.cond.wait(left)
@@ -279,11 +287,24 @@ class Jvm:
             self.proc.stdin.close()
         return False
 
-    # ---- what it compiled ----
-
     def output(self):
         with self.cond:
             return [l for _, l in self.lines]
+
+
+class Jvm(JavaProcess):
+    """JitWork (see the module doc). rounds: passes over the 30 small
+    methods (4: about 300 compile tasks in 0.3-0.5 s of work)."""
+
+    def __init__(self, rounds=4, flags=()):
+        fd, self.log = tempfile.mkstemp(prefix="compilation-", suffix=".log",
+                                        dir=os.path.dirname(classes()))
+        os.close(fd)
+        super().__init__(["-Xlog:jit+compilation=debug:stdout:none",
+                          "-XX:+UnlockDiagnosticVMOptions",
+                          "-XX:+LogCompilation", "-XX:LogFile=" + self.log]
+                         + list(flags) + ["-cp", classes(), "JitWork",
+                                          str(rounds)])
 
     def tasks(self, since=0, until=None):
         """The compile tasks (not native wrappers) whose first line came
@@ -344,3 +365,67 @@ class Jvm:
             if m and "n" in m.group(2):
                 n.add(int(m.group(1)))
         return len(n)
+
+
+# -Xlog:safepoint,gc on stdout without decorations. SafepointTracing logs
+# one line per safepoint as it ends; its Total runs from the start of
+# SafepointSynchronize::begin() to the end of end(), "Reaching safepoint"
+# from that start until every Java thread has stopped, then Cleanup.
+SAFEPOINT_RE = re.compile(r'^Safepoint "([^"]+)", Time since last: \d+ ns, '
+                          r'Reaching safepoint: (\d+) ns, Cleanup: (\d+) ns, '
+                          r'At safepoint: \d+ ns, Total: (\d+) ns$')
+# The collections in a pause, logged by the operation before its
+# safepoint line: "GC(3) Pause Young (Normal) (G1 Evacuation Pause) ...".
+GC_PAUSE_RE = re.compile(r"^GC\(\d+\) Pause (Young|Full|Remark|Cleanup)\b")
+GC_KINDS = {"Young": "young", "Full": "full", "Remark": "concurrent",
+            "Cleanup": "concurrent"}
+GC_RANK = [None, "young", "concurrent", "full"]
+
+
+class Pause:
+    """One safepoint as the JVM logged it."""
+
+    def __init__(self, op, gc, total_ns, reach_ns):
+        self.op, self.gc = op, gc           # gc: None, "young", ...
+        self.total_ns, self.reach_ns = total_ns, reach_ns
+
+    def __repr__(self):
+        return "%s%s %dns" % (self.op, "/" + self.gc if self.gc else "",
+                              self.total_ns)
+
+
+class PauseJvm(JavaProcess):
+    """PauseWork: gcs rounds of allocation each ended by System.gc(),
+    then dumps thread dumps (see selftests/java/PauseWork.java)."""
+
+    def __init__(self, gcs=5, dumps=3, flags=()):
+        fd, self.log = tempfile.mkstemp(prefix="safepoint-", suffix=".log",
+                                        dir=os.path.dirname(classes()))
+        os.close(fd)
+        super().__init__(["-Xlog:safepoint=info,gc=info:file=%s:none"
+                          % self.log] + list(flags) +
+                         ["-cp", classes(), "PauseWork", str(gcs),
+                          str(dumps)])
+
+    def pauses(self):
+        """The safepoints the JVM logged, in order, each with the
+        strongest collection logged within it; once it has exited."""
+        if self.proc.poll() is None:
+            raise Failure("pauses() needs the JVM to have exited")
+        with open(self.log, errors="replace") as f:
+            lines = f.read().splitlines()
+        os.unlink(self.log)
+        found, gc = [], None
+        for line in lines:
+            m = GC_PAUSE_RE.match(line)
+            if m:
+                kind = GC_KINDS[m.group(1)]
+                if GC_RANK.index(kind) > GC_RANK.index(gc):
+                    gc = kind
+                continue
+            m = SAFEPOINT_RE.match(line)
+            if m:
+                found.append(Pause(m.group(1), gc, int(m.group(4)),
+                                   int(m.group(2)) + int(m.group(3))))
+                gc = None
+        return found

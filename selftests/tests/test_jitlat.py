@@ -18,10 +18,9 @@ counted again. C1 = tier 1-3, C2 = tier 4; failed = the tasks whose
 task_done says success='0' in LogCompilation.
 """
 import collections
-import os
 
 from lib import jvm, report, tool
-from lib.harness import check, fail, test
+from lib.harness import check, test
 
 TOOL = "jitlat"
 EVENT_KEYS = {"type", "tool", "time", "pid", "tid", "compiler",
@@ -32,14 +31,10 @@ TOP_ROW_KEYS = {"text", "calls", "total_ns", "mean_ns", "p50_ns", "p99_ns",
 
 
 def need_tool():
-    """Fail at once (before starting a JVM) when the tool is absent."""
-    path = os.path.join(tool.ROOT, "bin", TOOL)
-    if not os.access(path, os.X_OK):
-        fail("%s not built (run: make)" % path)
+    tool.need(TOOL)
 
 
-def _uint(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+_uint = report.uint
 
 
 def check_event(e):
@@ -92,28 +87,11 @@ def Output(result):
 
 
 def start_all(tracer_args):
-    tracers = []
-    try:
-        for args in tracer_args:
-            t = tool.Tracer(args, name=TOOL)
-            tracers.append(t)
-            t.start()
-    except BaseException:
-        for t in tracers:
-            t.__exit__(None, None, None)
-        raise
-    return tracers
+    return tool.start_all(TOOL, tracer_args)
 
 
 def stop_all(tracers):
-    try:
-        results = [t.stop() for t in tracers]
-    finally:
-        for t in tracers:
-            t.__exit__(None, None, None)
-    for r in results:
-        r.expect_rc(0)
-    return [Output(r) for r in results]
+    return [Output(r) for r in tool.stop_all(tracers)]
 
 
 def traced_work(j, tracer_args):
@@ -408,42 +386,4 @@ def pid_other():
 
 # ---- bad input ----
 
-def one_line_error(args, rc, names=(), prefix=()):
-    r = tool.run(args, name=TOOL, prefix=prefix)
-    r.expect_rc(rc)
-    check(not r.out, "%s wrote to stdout: %r" % (r.cmd(), r.out[:80]))
-    lines = r.err_lines
-    check(len(lines) == 1, "%s: %d stderr lines, expected 1: %r" % (
-        r.cmd(), len(lines), r.err[:200]))
-    for n in names:
-        check(any(x in lines[0] for x in n.split("|")),
-              "%s: error does not say %r: %r" % (r.cmd(), n, lines[0]))
-    return lines[0]
-
-
-@test("jitlat/bad-jvm-missing")
-def bad_jvm_missing():
-    need_tool()
-    return one_line_error(["--jvm", "/nonexistent"], 2, ["/nonexistent"])
-
-
-@test("jitlat/bad-jvm-no-markers")
-def bad_jvm_no_markers():
-    need_tool()
-    return one_line_error(["--jvm", "/bin/true"], 1, ["no USDT markers"])
-
-
-@test("jitlat/bad-pid-not-jvm")
-def bad_pid_not_jvm():
-    """-p of a live process that has no libjvm.so mapped (this runner)."""
-    need_tool()
-    return one_line_error(["-p", os.getpid()], 2, [str(os.getpid())])
-
-
-@test("jitlat/bad-not-root")
-def bad_not_root():
-    need_tool()
-    return one_line_error(
-        ["--jvm", jvm.LIBJVM], 1, ["root|CAP_BPF"],
-        prefix=["setpriv", "--reuid=nobody", "--regid=nogroup",
-                "--clear-groups"])
+tool.register_bad(TOOL, jvm.bad_inputs(), ["--jvm", jvm.LIBJVM])

@@ -559,6 +559,7 @@ BAD = {
     "pid-not-postgres": (["-p", os.getpid()], 2, [str(os.getpid())]),
     "pid-0": (["-p", "0"], 2, ["0"]),
     "pid-missing": (lambda: ["-p", free_pid()], 2, []),
+    "attach-method": (["--attach", "raw_tp"], 2, ["--attach"]),
 }
 tool.register_bad(TOOL, BAD,
                   lambda: ["--bin", os.path.join(pg.bindir(), "postgres")])

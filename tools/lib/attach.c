@@ -258,6 +258,21 @@ static const char *join_reasons(char why[][160])
 
 static char attach_failure[HL_METHODS * 162 + 160];
 
+/* --attach names a kernel-side method: a usage error for a tool that has
+ * none of that kind (marker tools). */
+static void check_forced_method(const struct hl_skel_ops *ops)
+{
+	for (int m = 0; m < HL_METHODS; m++)
+		if ((ops->methods & (1U << m)) &&
+		    !strcmp(hl_opts.attach, method_names[m]))
+			return;
+	if (ops->methods == 1U << HL_USDT)
+		hl_usage_error("--attach does not apply: %s attaches to "
+			       "user-space markers only", hl_tool);
+	hl_usage_error("invalid attach method '%s' for %s", hl_opts.attach,
+		       hl_tool);
+}
+
 void *hl_try_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 			 void *ctx, enum hl_method *chosen)
 {
@@ -265,6 +280,8 @@ void *hl_try_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 	int first_err = 0, err;
 	void *skel;
 
+	if (hl_opts.attach)
+		check_forced_method(ops);
 	for (int m = 0; m < HL_METHODS; m++) {
 		why[m][0] = '\0';
 		if (!(ops->methods & (1U << m)) ||
