@@ -141,6 +141,7 @@ check: all $(TEST_BINS)
 bench: all
 	$(Q)$(PYTHON) bench/schedlat.py
 	$(Q)$(PYTHON) bench/pgquerylat.py
+	$(Q)$(PYTHON) bench/jvmpauselat.py
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8

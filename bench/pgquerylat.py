@@ -881,31 +881,6 @@ def report(A, meta, args):
     return "\n".join(L) + "\n"
 
 
-def write_doc(text):
-    """Replace the "## pgquerylat" section of docs/benchmarks.md (up to the
-    next "## " heading) or append it; everything else is kept."""
-    try:
-        with open(DOC) as f:
-            doc = f.read()
-    except FileNotFoundError:
-        doc = ""
-    lines = doc.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines)
-                  if l.rstrip("\n") == SECTION), None)
-    if start is None:
-        head, tail = doc.rstrip("\n") + "\n\n" if doc else "", ""
-    else:
-        end = next((i for i in range(start + 1, len(lines))
-                    if lines[i].startswith("## ")), len(lines))
-        head = "".join(lines[:start])
-        tail = "".join(lines[end:])
-        tail = ("\n" + tail) if tail else ""
-    tmp = DOC + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(head + text + tail)
-    os.replace(tmp, DOC)
-
-
 # ---------------------------------------------------------------- main
 
 def meta_info():
@@ -1105,7 +1080,7 @@ def main():
             log("WARNING: floor statement__status costs %.0f ns per run: "
                 "outside the expected 10-300 ns, numbers suspect" % ns)
     if not args.no_write:
-        write_doc(text)
+        sl.write_section(SECTION, text)
         log("wrote %s (section %s)" % (os.path.relpath(DOC, ROOT), SECTION))
     log("bench took %.0f s; targets: %s" % (
         time.monotonic() - t_start,

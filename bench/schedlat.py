@@ -788,6 +788,32 @@ def write_doc(text):
         f.write(text.rstrip("\n") + "\n" + rest)
 
 
+def write_section(heading, text):
+    """Replace the section that starts with the line heading ("## name")
+    in docs/benchmarks.md, up to the next "## " heading, or append it;
+    everything else is kept. (Used by the other tools' benches.)"""
+    try:
+        with open(DOC) as f:
+            doc = f.read()
+    except FileNotFoundError:
+        doc = ""
+    lines = doc.splitlines(keepends=True)
+    start = next((i for i, l in enumerate(lines)
+                  if l.rstrip("\n") == heading), None)
+    if start is None:
+        head, tail = doc.rstrip("\n") + "\n\n" if doc else "", ""
+    else:
+        end = next((i for i in range(start + 1, len(lines))
+                    if lines[i].startswith("## ")), len(lines))
+        head = "".join(lines[:start])
+        tail = "".join(lines[end:])
+        tail = ("\n" + tail) if tail else ""
+    tmp = DOC + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(head + text + tail)
+    os.replace(tmp, DOC)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)

@@ -373,7 +373,7 @@ class Jvm(JavaProcess):
 # from that start until every Java thread has stopped, then Cleanup.
 SAFEPOINT_RE = re.compile(r'^Safepoint "([^"]+)", Time since last: \d+ ns, '
                           r'Reaching safepoint: (\d+) ns, Cleanup: (\d+) ns, '
-                          r'At safepoint: \d+ ns, Total: (\d+) ns$')
+                          r'At safepoint: (\d+) ns, Total: (\d+) ns$')
 # The collections in a pause, logged by the operation before its
 # safepoint line: "GC(3) Pause Young (Normal) (G1 Evacuation Pause) ...".
 GC_PAUSE_RE = re.compile(r"^GC\(\d+\) Pause (Young|Full|Remark|Cleanup)\b")
@@ -385,9 +385,10 @@ GC_RANK = [None, "young", "concurrent", "full"]
 class Pause:
     """One safepoint as the JVM logged it."""
 
-    def __init__(self, op, gc, total_ns, reach_ns):
+    def __init__(self, op, gc, total_ns, reach_ns, at_ns):
         self.op, self.gc = op, gc           # gc: None, "young", ...
         self.total_ns, self.reach_ns = total_ns, reach_ns
+        self.at_ns = at_ns                  # cleanup done to the end
 
     def __repr__(self):
         return "%s%s %dns" % (self.op, "/" + self.gc if self.gc else "",
@@ -425,7 +426,8 @@ class PauseJvm(JavaProcess):
                 continue
             m = SAFEPOINT_RE.match(line)
             if m:
-                found.append(Pause(m.group(1), gc, int(m.group(4)),
-                                   int(m.group(2)) + int(m.group(3))))
+                found.append(Pause(m.group(1), gc, int(m.group(5)),
+                                   int(m.group(2)) + int(m.group(3)),
+                                   int(m.group(4))))
                 gc = None
         return found
