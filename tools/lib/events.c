@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "events.h"
 #include "hist_maps.h"
+#include "session.h"
 #include "top.h"
 #include "util.h"
 
@@ -70,11 +71,13 @@ int hl_events_run(struct ring_buffer *rb, hl_tick_fn tick, void *ctx,
 				stop = 1;
 		if (ring_buffer__consume(rb) < 0)
 			hl_warn("cannot read events");
+		hl_housekeeping(false);
 		now = hl_now_ns();
 		if (!stop && (!deadline || now < deadline))
 			continue;
 		done++;
 		stop |= hl_opts.count && done >= hl_opts.count;
+		hl_housekeeping(true);
 		tick(now - since, stop, ctx);
 		since = now;
 		if (deadline)
@@ -95,8 +98,9 @@ static void serve_tick(uint64_t length_ns, bool last, void *ctx)
 		hl_top_report(stdout, src->top, src->tool, src->top_rows,
 			      length_ns, lost);
 	else if (lost)
-		hl_warn("%llu %s lost: the event buffer was full",
-			(unsigned long long)lost, src->noun);
+		hl_warn("%llu %s lost: %s", (unsigned long long)lost,
+			src->noun, src->lost_why ? src->lost_why :
+			"the event buffer was full");
 }
 
 int hl_events_serve(struct hl_event_source *src)

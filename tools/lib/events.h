@@ -29,6 +29,7 @@ struct hl_event_source {
 	struct bpf_map *ring;
 	ring_buffer_sample_fn on_event;
 	struct hl_hist_maps *lost;	/* where the lost counts are */
+	const char *lost_why;	/* NULL: "the event buffer was full" */
 	struct hl_top *top;
 	size_t top_rows;
 };

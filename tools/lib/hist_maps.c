@@ -215,7 +215,14 @@ uint64_t hl_hist_lost(struct hl_hist_maps *m)
 	uint64_t total = read_lost(m), delta = total - m->lost_seen;
 
 	m->lost_seen = total;
+	delta += m->lost_here;
+	m->lost_here = 0;
 	return delta;
+}
+
+void hl_hist_lost_add(struct hl_hist_maps *m, uint64_t n)
+{
+	m->lost_here += n;
 }
 
 uint64_t hl_percpu_sum(struct bpf_map *map, __u32 key)

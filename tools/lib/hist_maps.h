@@ -21,6 +21,7 @@ struct hl_hist_maps {
 	bool keyed;
 	int ncpu;
 	uint64_t lost_seen;
+	uint64_t lost_here;	/* found lost by user space, not yet reported */
 };
 
 /* Before load: size the keyed maps (or shrink them when unused). */
@@ -38,6 +39,10 @@ int hl_hist_collect(struct hl_hist_maps *m, struct hl_hist **out, size_t *n,
 /* Samples lost since the last call (hl_hist_collect() counts them too):
  * for tools that report events rather than histograms. */
 uint64_t hl_hist_lost(struct hl_hist_maps *m);
+
+/* n samples user space found lost (e.g. starts expired): reported with
+ * the next hl_hist_collect() or hl_hist_lost(). */
+void hl_hist_lost_add(struct hl_hist_maps *m, uint64_t n);
 
 /* Sum over CPUs of a per-CPU array's u64 at key (a tool's own counter);
  * 0 when it cannot be read. */

@@ -6,38 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 #include "jvm.h"
+#include "target.h"
 #include "util.h"
 
 #define LIBJVM "/libjvm.so"
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t ls = strlen(s), lx = strlen(suffix);
-
-	return ls >= lx && !strcmp(s + ls - lx, suffix);
-}
-
 bool hl_jvm_of_pid(pid_t pid, char *path, size_t len)
 {
-	char maps[64], line[PATH_MAX + 128], *file;
-	bool found = false;
-	FILE *f;
-
-	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
-	f = fopen(maps, "r");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		file = strchr(line, '/');
-		if (!file || !ends_with(file, LIBJVM))
-			continue;
-		/* Through the process's root: same file in a container. */
-		found = (size_t)snprintf(path, len, "/proc/%d/root%s", (int)pid,
-					 file) < len;
-	}
-	fclose(f);
-	return found;
+	return !hl_target_mapped(pid, "libjvm.so", path, len);
 }
 
 static bool from_java_on_path(char *path, size_t len)

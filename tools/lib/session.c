@@ -8,6 +8,36 @@
 #include "session.h"
 #include "util.h"
 
+#define HOUSEKEEPING_NS 1000000000ULL
+
+static void (*housekeeping)(void);
+static uint64_t housekeeping_due;
+
+void hl_set_housekeeping(void (*fn)(void))
+{
+	housekeeping = fn;
+	housekeeping_due = hl_now_ns() + HOUSEKEEPING_NS;
+}
+
+uint64_t hl_housekeeping(bool force)
+{
+	uint64_t now;
+
+	if (!housekeeping)
+		return 0;
+	now = hl_now_ns();
+	if (force || now >= housekeeping_due) {
+		housekeeping();
+		housekeeping_due = now + HOUSEKEEPING_NS;
+	}
+	return housekeeping_due;
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
 /* hl_setup() blocked SIGINT and SIGTERM, so they wait here for us: no
  * handler, no race between checking a flag and sleeping. */
 static int wait_signal(uint64_t deadline_ns)
@@ -47,6 +77,7 @@ static int report(struct hl_hist_maps *maps, const struct hl_report *r,
 	size_t n = 0;
 	int err;
 
+	hl_housekeeping(true);
 	err = hl_hist_collect(maps, &h, &n, &iv.lost);
 	iv.length_ns = now - *since;
 	iv.wall_ns = hl_wall_ns();
@@ -72,7 +103,10 @@ int hl_session_run(struct hl_hist_maps *maps, const struct hl_report *r,
 		if (hl_opts.interval_ns)
 			deadline = (deadline ? deadline : since) +
 				   hl_opts.interval_ns;
-		sig = wait_signal(deadline);
+		while (!(sig = wait_signal(earliest(deadline,
+						    hl_housekeeping(false)))) &&
+		       (!deadline || hl_now_ns() < deadline))
+			;
 		err = report(maps, r, &since);
 		done++;
 		if (sig || err || (hl_opts.count && done >= hl_opts.count) ||

@@ -4,6 +4,8 @@
 #ifndef HOWLONG_SESSION_H
 #define HOWLONG_SESSION_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include "hist_maps.h"
 #include "report.h"
 
@@ -11,5 +13,15 @@
  * to end." on stderr. Returns the exit code. */
 int hl_session_run(struct hl_hist_maps *maps, const struct hl_report *r,
 		   const char *what);
+
+/*
+ * A tool's periodic chore (e.g. expiring state that BPF could not clean
+ * up): run about once a second by hl_session_run() and hl_events_run(),
+ * and just before each report.
+ */
+void hl_set_housekeeping(void (*fn)(void));
+/* Runs it if due (or now, with force); returns when it is next due, in
+ * hl_now_ns() time, or 0 when there is none. */
+uint64_t hl_housekeeping(bool force);
 
 #endif /* HOWLONG_SESSION_H */

@@ -15,6 +15,15 @@
 #include <unistd.h>
 #include "target.h"
 
+/* Where Debian keeps the libraries of this architecture. */
+#if defined(__x86_64__)
+#define MULTIARCH "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define MULTIARCH "aarch64-linux-gnu"
+#else
+#define MULTIARCH "."
+#endif
+
 #define DELETED " (deleted)"
 
 extern char **environ;
@@ -239,4 +248,80 @@ int hl_target_from_command(const char *cmd, const char *suffix, char *path,
 		return -ENAMETOOLONG;
 	snprintf(path, len, "%s%s", out, suffix);
 	return stat(path, &st) ? -ENOENT : 0;
+}
+
+static bool name_matches(const char *file, const char *name)
+{
+	const char *base = strrchr(file, '/');
+	size_t n = strlen(name);
+
+	base = base ? base + 1 : file;
+	return !strncmp(base, name, n) && (!base[n] || base[n] == '.');
+}
+
+int hl_target_mapped(pid_t pid, const char *name, char *path, size_t len)
+{
+	char maps[64], line[PATH_MAX + 128], *file;
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	f = fopen(maps, "r");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (err == -ENOENT && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		file = strchr(line, '/');
+		if (!file || !name_matches(file, name))
+			continue;
+		err = (size_t)snprintf(path, len, "/proc/%d/root%s", (int)pid,
+				       file) < len ? 0 : -ENAMETOOLONG;
+	}
+	fclose(f);
+	return err;
+}
+
+/* dir/name, if it is a readable regular file. */
+static bool found_in(const char *dir, size_t dlen, const char *name,
+		     char *path, size_t len)
+{
+	struct stat st;
+
+	if ((size_t)snprintf(path, len, "%.*s/%s", (int)dlen, dir, name) >= len)
+		return false;
+	return !stat(path, &st) && S_ISREG(st.st_mode) && !access(path, R_OK);
+}
+
+static bool search_path(const char *name, char *path, size_t len)
+{
+	const char *p = getenv("PATH"), *end;
+
+	for (; p && *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, ':');
+		if (end > p && found_in(p, end - p, name, path, len))
+			return true;
+	}
+	return false;
+}
+
+int hl_target_resolve(const char *name, pid_t pid, char *path, size_t len)
+{
+	static const char *const libdirs[] = {
+		"/lib/" MULTIARCH, "/usr/lib/" MULTIARCH, "/lib", "/usr/lib",
+		"/usr/local/lib",
+	};
+
+	if (strchr(name, '/')) {
+		if (access(name, R_OK))
+			return -errno;
+		return copy_out(path, len, name);
+	}
+	if (pid)
+		return hl_target_mapped(pid, name, path, len);
+	if (search_path(name, path, len))
+		return 0;
+	for (size_t i = 0; i < sizeof(libdirs) / sizeof(*libdirs); i++)
+		if (found_in(libdirs[i], strlen(libdirs[i]), name, path, len))
+			return 0;
+	return -ENOENT;
 }

@@ -50,4 +50,20 @@ int hl_target_tgid_and_parent(pid_t pid, pid_t *tgid, pid_t *ppid);
 int hl_target_from_command(const char *cmd, const char *suffix, char *path,
 			   size_t len);
 
+/*
+ * The file process pid maps whose base name is name, or starts with name
+ * and a dot ("libc.so" finds libc.so.6), as a path through
+ * /proc/PID/root (a container's file works too). -ENOENT: none mapped;
+ * -ESRCH: no such process.
+ */
+int hl_target_mapped(pid_t pid, const char *name, char *path, size_t len);
+
+/*
+ * The binary or library a tool was given by name: a path (it contains a
+ * '/') as is; else, with pid, the object pid maps by that name (the
+ * executable's too); else the first match in $PATH, then in the
+ * multiarch and plain library directories. -ENOENT when none is found.
+ */
+int hl_target_resolve(const char *name, pid_t pid, char *path, size_t len);
+
 #endif /* HOWLONG_TARGET_H */
