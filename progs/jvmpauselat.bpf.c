@@ -54,16 +54,6 @@ struct {
 	__type(value, struct pause_op_name);
 } op_names SEC(".maps");
 
-/* FNV-1a, cut so that the gc kind fits below it in a key. */
-static __always_inline __u64 name_hash(const char *s)
-{
-	__u64 h = 0xcbf29ce484222325ULL;
-
-	for (int i = 0; i < PAUSE_OP_MAX && s[i]; i++)
-		h = (h ^ (__u8)s[i]) * 0x100000001b3ULL;
-	return h >> PAUSE_KEY_GC_BITS;
-}
-
 static __always_inline struct pause *open_pause(void)
 {
 	struct pause *p = bpf_task_storage_get(&pauses,
@@ -108,7 +98,9 @@ int BPF_USDT(label_op, const char *name, long len)
 	copy_name(p->ev.op.name, sizeof(p->ev.op.name), name, len);
 	if (!per_op)
 		return 0;
-	p->op_hash = name_hash(p->ev.op.name);
+	/* Shifted: the gc kind goes below it in a key. */
+	p->op_hash = str_hash(p->ev.op.name, PAUSE_OP_MAX) >>
+		     PAUSE_KEY_GC_BITS;
 	bpf_map_update_elem(&op_names, &p->op_hash, &p->ev.op, BPF_NOEXIST);
 	return 0;
 }

@@ -23,4 +23,15 @@ static __always_inline void copy_name(char *dst, __u32 size, const char *src,
 	dst[n & (size - 1)] = '\0';
 }
 
+/* FNV-1a of a NUL-terminated string of at most max bytes: names a
+ * string in a histogram key, with the string itself kept in a map. */
+static __always_inline __u64 str_hash(const char *s, int max)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < max && s[i]; i++)
+		h = (h ^ (__u8)s[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 #endif /* HOWLONG_USTR_BPF_H */

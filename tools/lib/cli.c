@@ -137,17 +137,21 @@ static void set_btf(const char *arg)
 	hl_opts.btf_path = arg;
 }
 
-static void set_positional(struct argp_state *state, const char *arg)
+/* Leading positional arguments the tool takes itself (usdtlat's binary
+ * and markers); interval and count follow them. */
+static unsigned int tool_positionals;
+
+static void set_positional(unsigned int n, const char *arg)
 {
 	uint64_t v;
 
-	if (state->arg_num == 0) {
+	if (n == 0) {
 		if (!hl_parse_u64(arg, 1, MAX_INTERVAL_S, &v))
 			hl_usage_error("invalid interval '%s': expected whole "
 				       "seconds from 1 to %llu", arg,
 				       MAX_INTERVAL_S);
 		hl_opts.interval_ns = v * 1000000000ULL;
-	} else if (state->arg_num == 1) {
+	} else if (n == 1) {
 		if (!hl_parse_u64(arg, 1, MAX_COUNT, &v))
 			hl_usage_error("invalid count '%s': expected a number "
 				       "from 1 to %llu", arg, MAX_COUNT);
@@ -186,7 +190,11 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_ATTACH: set_attach(arg); break;
 	case OPT_BTF: set_btf(arg); break;
 	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
-	case ARGP_KEY_ARG: set_positional(state, arg); break;
+	case ARGP_KEY_ARG:
+		if (state->arg_num < tool_positionals)
+			return ARGP_ERR_UNKNOWN;
+		set_positional(state->arg_num - tool_positionals, arg);
+		break;
 	case ARGP_KEY_END: check_combinations(); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -267,6 +275,13 @@ static const struct argp_option *common_for(const struct argp *tool)
 void hl_parse_args(int argc, char **argv, const struct argp *tool,
 		   const char *doc)
 {
+	hl_parse_args_pos(argc, argv, tool, doc, NULL, 0);
+}
+
+void hl_parse_args_pos(int argc, char **argv, const struct argp *tool,
+		       const char *doc, const char *args_doc,
+		       unsigned int npos)
+{
 	struct argp common = {
 		.options = common_for(tool), .parser = parse_common,
 	};
@@ -277,13 +292,14 @@ void hl_parse_args(int argc, char **argv, const struct argp *tool,
 	};
 	struct argp argp = {
 		.parser = parse_init,
-		.args_doc = "[interval [count]]",
+		.args_doc = args_doc ? args_doc : "[interval [count]]",
 		.doc = doc,
 		.children = children,
 	};
 
 	if (!tool)
 		children[1].argp = NULL;
+	tool_positionals = npos;
 	argp_err_exit_status = HL_EXIT_USAGE;
 	argv[0] = (char *)hl_tool;	/* getopt's messages name the tool */
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))

@@ -34,4 +34,14 @@ extern struct hl_opts hl_opts;
 void hl_parse_args(int argc, char **argv, const struct argp *tool,
 		   const char *doc);
 
+/*
+ * The same for a tool that takes npos positional arguments of its own
+ * before [interval [count]]: its parser gets them as ARGP_KEY_ARG with
+ * state->arg_num < npos and must check at ARGP_KEY_END that all came.
+ * args_doc is the synopsis, e.g. "BINARY START END [interval [count]]".
+ */
+void hl_parse_args_pos(int argc, char **argv, const struct argp *tool,
+		       const char *doc, const char *args_doc,
+		       unsigned int npos);
+
 #endif /* HOWLONG_CLI_H */
