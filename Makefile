@@ -1,7 +1,7 @@
 # howlong: one GNU make build for every tool.
 # A tool is progs/<tool>.bpf.c + progs/<tool>.h + tools/<tool>.c; add its
 # name to TOOLS and nothing else.
-TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat
+TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat
 
 VERSION := 0.1.0
 ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \

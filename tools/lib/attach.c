@@ -19,7 +19,7 @@
 #define DEBUGFS_TRACING "/sys/kernel/debug/tracing"
 
 static const char *const method_names[HL_METHODS] = {
-	"tp_btf", "raw_tp", "tracepoint", "usdt",
+	"tp_btf", "raw_tp", "tracepoint", "usdt", "uprobe",
 };
 
 static const char *const method_prefixes[HL_METHODS][2] = {
@@ -27,11 +27,12 @@ static const char *const method_prefixes[HL_METHODS][2] = {
 	{ "raw_tp/", "raw_tracepoint/" },
 	{ "tracepoint/", "tp/" },
 	{ "usdt", "usdt" },
+	{ "uprobe", "uretprobe" },
 };
 
 static char last_libbpf_msg[256];
 
-#define MAX_LINKS 64
+#define MAX_LINKS 256	/* funclat: two per function */
 static struct bpf_link *links[MAX_LINKS];
 static int nlinks;
 
@@ -266,9 +267,9 @@ static void check_forced_method(const struct hl_skel_ops *ops)
 		if ((ops->methods & (1U << m)) &&
 		    !strcmp(hl_opts.attach, method_names[m]))
 			return;
-	if (ops->methods == 1U << HL_USDT)
+	if (!(ops->methods & ~HL_USER_METHODS))
 		hl_usage_error("--attach does not apply: %s attaches to "
-			       "user-space markers only", hl_tool);
+			       "user space only", hl_tool);
 	hl_usage_error("invalid attach method '%s' for %s", hl_opts.attach,
 		       hl_tool);
 }

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * funclat: how long user-space functions take.
+ *
+ * A uprobe at each function's entry pushes a frame on the thread's
+ * stack, a uretprobe at its return pops it: recursion nests naturally.
+ * Each frame keeps the stack pointer at entry, which is where the return
+ * address sits; after the return the stack pointer is 8 bytes above it
+ * (x86-64). Calls that never return normally (longjmp, C++ exceptions)
+ * leave frames below the returning one's: they are dropped and counted.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "lib/hist.bpf.h"
+#include "lib/kernel.bpf.h"
+#include "lib/filter.bpf.h"
+#include "lib/counters.bpf.h"
+#include "funclat.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct func_stack);
+} stacks SEC(".maps");
+
+SEC("uprobe")
+int func_entry(struct pt_regs *ctx)
+{
+	struct task_struct___hl *t = (void *)bpf_get_current_task();
+	struct func_stack *st;
+	struct func_frame *f;
+	__u32 d;
+
+	if (!task_matches(t))
+		return 0;
+	st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), NULL,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		lost_inc(LOST_START_FULL);
+		return 0;
+	}
+	d = st->depth++;
+	if (d >= FUNC_DEPTH) {
+		counter_inc(FUNC_CNT_DEEP);
+		return 0;
+	}
+	f = &st->f[d & (FUNC_DEPTH - 1)];
+	f->fn = bpf_get_attach_cookie(ctx);
+	f->sp = PT_REGS_SP(ctx);
+	f->ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* Drop the frames of calls that were left without returning: their
+ * entry stack pointer is below the returning call's. */
+static __always_inline void unwind(struct func_stack *st, __u64 entry_sp)
+{
+	for (int i = 0; i < FUNC_DEPTH; i++) {
+		__u32 d = st->depth;
+
+		if (!d || d > FUNC_DEPTH ||
+		    st->f[(d - 1) & (FUNC_DEPTH - 1)].sp >= entry_sp)
+			return;
+		st->depth = d - 1;
+		counter_inc(FUNC_CNT_UNWOUND);
+	}
+}
+
+SEC("uretprobe")
+int func_return(struct pt_regs *ctx)
+{
+	__u64 now = bpf_ktime_get_ns(), entry_sp = PT_REGS_SP(ctx) - 8;
+	struct func_stack *st;
+	struct func_frame *f;
+	__u32 d;
+
+	st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), NULL,
+				  0);
+	if (!st || !st->depth)
+		return 0;
+	if (st->depth > FUNC_DEPTH) {
+		st->depth--;
+		return 0;
+	}
+	unwind(st, entry_sp);
+	d = st->depth;
+	if (!d)
+		return 0;
+	f = &st->f[(d - 1) & (FUNC_DEPTH - 1)];
+	if (f->sp != entry_sp)	/* not ours: entered before we attached */
+		return 0;
+	st->depth = d - 1;
+	hist_record_keyed(f->fn, now - f->ts, "");
+	return 0;
+}

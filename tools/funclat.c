@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * funclat: how long do user-space functions take?
+ * The measurement is in progs/funclat.bpf.c.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/types.h>
+#include "lib/common.h"
+#include "funclat.h"
+#include "funclat.skel.h"
+#include "attach.h"
+#include "cli.h"
+#include "elfsym.h"
+#include "hist_maps.h"
+#include "report.h"
+#include "session.h"
+#include "target.h"
+#include "util.h"
+
+static int attach_functions(struct funclat_bpf *skel);
+HL_SKEL_OPS(funclat_bpf, 1U << HL_UPROBE, attach_functions);
+
+static struct {
+	char object[PATH_MAX];	/* as given */
+	char glob[256];
+	char path[PATH_MAX];
+	struct hl_func_list funcs;
+	uint64_t seen[FUNC_COUNTERS];
+	struct hl_hist_maps maps;
+	struct funclat_bpf *skel;
+} cfg;
+
+static void parse_target(const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+
+	if (!colon || colon == arg || !colon[1])
+		hl_usage_error("invalid function '%s': expected "
+			       "BINARY:FUNCTION (a glob)", arg);
+	if ((size_t)(colon - arg) >= sizeof(cfg.object) ||
+	    strlen(colon + 1) >= sizeof(cfg.glob))
+		hl_usage_error("invalid function '%s': too long", arg);
+	snprintf(cfg.object, sizeof(cfg.object), "%.*s", (int)(colon - arg),
+		 arg);
+	snprintf(cfg.glob, sizeof(cfg.glob), "%s", colon + 1);
+}
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	(void)state;
+	switch (key) {
+	case ARGP_KEY_ARG: parse_target(arg); break;
+	case ARGP_KEY_END:
+		if (!cfg.glob[0])
+			hl_usage_error("expected BINARY:FUNCTION");
+		break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const char doc[] =
+"Summarize how long user-space functions take, from entry to return on "
+"each thread (recursion and longjmp handled), one histogram per "
+"function.\v"
+"EXAMPLES:\n"
+"  funclat libc.so.6:getaddrinfo            # every process\n"
+"  funclat -p 4242 'libssl.so.3:SSL_*' 10   # one process, every 10 s\n"
+"  funclat /usr/sbin/nginx:ngx_http_process_request\n"
+"\nWithout -p, a function of a shared library is probed in every process "
+"that maps it. See funclat(8).";
+
+static void find_functions(void)
+{
+	int err = hl_target_resolve(cfg.object, hl_opts.filter.tgid, cfg.path,
+				    sizeof(cfg.path));
+
+	if (err)
+		hl_usage_error("cannot find %s%s: %s", cfg.object,
+			       hl_opts.filter.tgid ? " mapped by that process" :
+			       "", strerror(-err));
+	err = hl_funcs_find(cfg.path, cfg.glob, &cfg.funcs);
+	if (err == -ENOEXEC)
+		hl_die("%s is not an ELF file with symbols", cfg.path);
+	if (err)
+		hl_die("%s: cannot read symbols: %s", cfg.path, strerror(-err));
+	if (!cfg.funcs.n)
+		hl_usage_error("%s has no function matching '%s'%s", cfg.path,
+			       cfg.glob, cfg.funcs.ifuncs ?
+			       " (only indirect functions, which cannot be "
+			       "probed by name)" : "");
+	if (cfg.funcs.n > FUNC_MAX)
+		hl_usage_error("'%s' matches %zu functions of %s; at most %d: "
+			       "narrow it", cfg.glob, cfg.funcs.n, cfg.path,
+			       FUNC_MAX);
+}
+
+static int prepare(void *s, enum hl_method m, void *ctx)
+{
+	struct funclat_bpf *skel = s;
+
+	(void)m;
+	(void)ctx;
+	skel->rodata->filter_cfg = hl_opts.filter;
+	return hl_hist_maps_size(skel->obj, true);
+}
+
+static int attach_one(struct bpf_program *prog, size_t i, bool ret)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = i, .retprobe = ret);
+	/* With -p, only that process's copy is probed: a library's
+	 * function in every process would cost them all a trap per call. */
+	pid_t pid = hl_opts.filter.tgid ? (pid_t)hl_opts.filter.tgid : -1;
+	struct bpf_link *link;
+
+	link = bpf_program__attach_uprobe_opts(prog, pid, cfg.path,
+					       cfg.funcs.f[i].offset, &opts);
+	if (!link)
+		return -errno;
+	hl_keep_link(link);
+	return 0;
+}
+
+static int attach_functions(struct funclat_bpf *skel)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < cfg.funcs.n && !err; i++) {
+		err = attach_one(skel->progs.func_entry, i, false);
+		if (!err)
+			err = attach_one(skel->progs.func_return, i, true);
+	}
+	return err;
+}
+
+static int counters(struct hl_label *c, int max)
+{
+	static const char *const names[FUNC_COUNTERS] = {
+		[FUNC_CNT_DEEP] = "too_deep",
+		[FUNC_CNT_UNWOUND] = "unwound",
+	};
+	int n = 0;
+
+	for (int i = 0; i < FUNC_COUNTERS && n < max; i++, n++) {
+		uint64_t v = hl_percpu_sum(cfg.skel->maps.counters, i);
+
+		c[n].name = names[i];
+		c[n].str = NULL;
+		c[n].num = v - cfg.seen[i];
+		cfg.seen[i] = v;
+	}
+	return n;
+}
+
+static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
+		 size_t len)
+{
+	(void)scratch;
+	(void)len;
+	l[0].name = "function";
+	l[0].str = h->id < cfg.funcs.n ? cfg.funcs.f[h->id].name : "?";
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { .parser = parse };
+	struct hl_report report = {
+		.tool = "funclat", .label = label, .counters = counters,
+	};
+	enum hl_method method;
+	char what[64];
+	int err;
+
+	hl_tool = "funclat";
+	hl_parse_args_pos(argc, argv, &argp, doc,
+			  "BINARY:FUNCTION [interval [count]]", 1);
+	hl_setup("funclat");
+	find_functions();
+	if (hl_opts.verbose)
+		for (size_t i = 0; i < cfg.funcs.n; i++)
+			hl_warn("probing %s:%s at file offset 0x%llx",
+				cfg.path, cfg.funcs.f[i].name,
+				(unsigned long long)cfg.funcs.f[i].offset);
+	cfg.skel = hl_open_attach(&funclat_bpf_ops, prepare, NULL, &method);
+	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
+			      &cfg.skel->bss->hist_buf, true))
+		hl_die("histogram maps missing from the BPF object");
+	snprintf(what, sizeof(what), "%zu function%s", cfg.funcs.n,
+		 cfg.funcs.n == 1 ? "" : "s");
+	err = hl_session_run(&cfg.maps, &report, what);
+	hl_drop_links();
+	funclat_bpf__destroy(cfg.skel);
+	hl_funcs_free(&cfg.funcs);
+	return err;
+}

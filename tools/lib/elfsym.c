@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "elfsym.h"
+
+/* The file offset of a virtual address: through the loadable segment
+ * that holds it. 0 when none does. */
+static uint64_t file_offset(Elf *elf, uint64_t addr)
+{
+	size_t n;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(elf, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD ||
+		    !(ph.p_flags & PF_X))
+			continue;
+		if (addr >= ph.p_vaddr && addr - ph.p_vaddr < ph.p_filesz)
+			return addr - ph.p_vaddr + ph.p_offset;
+	}
+	return 0;
+}
+
+/* Of two names for one address, the one a user would call it by. */
+static bool better_name(const char *a, const char *b)
+{
+	bool ua = a[0] == '_', ub = b[0] == '_';
+
+	if (ua != ub)
+		return !ua;
+	return strlen(a) < strlen(b);
+}
+
+static int add(struct hl_func_list *l, size_t *cap, const char *name,
+	       uint64_t addr, uint64_t off, uint64_t size)
+{
+	struct hl_func *f;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->f[i].addr != addr)
+			continue;
+		if (better_name(name, l->f[i].name)) {
+			char *s = strdup(name);
+
+			if (!s)
+				return -ENOMEM;
+			free(l->f[i].name);
+			l->f[i].name = s;
+		}
+		return 0;
+	}
+	if (l->n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		f = realloc(l->f, *cap * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		l->f = f;
+	}
+	f = &l->f[l->n];
+	f->name = strdup(name);
+	if (!f->name)
+		return -ENOMEM;
+	f->addr = addr;
+	f->offset = off;
+	f->size = size;
+	l->n++;
+	return 0;
+}
+
+static int scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
+		       const char *glob, struct hl_func_list *l, size_t *cap)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
+	GElf_Sym sym;
+	const char *name;
+	uint64_t off;
+	int err;
+
+	for (size_t i = 0; data && i < n; i++) {
+		if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
+		    !sym.st_value)
+			continue;
+		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC &&
+		    GELF_ST_TYPE(sym.st_info) != STT_GNU_IFUNC)
+			continue;
+		name = elf_strptr(elf, sh->sh_link, sym.st_name);
+		if (!name || !*name || fnmatch(glob, name, 0))
+			continue;
+		if (GELF_ST_TYPE(sym.st_info) == STT_GNU_IFUNC) {
+			l->ifuncs++;
+			continue;
+		}
+		off = file_offset(elf, sym.st_value);
+		if (!off)
+			continue;
+		err = add(l, cap, name, sym.st_value, off, sym.st_size);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int compare_addr(const void *a, const void *b)
+{
+	const struct hl_func *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int scan(Elf *elf, const char *glob, struct hl_func_list *l)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	size_t cap = 0;
+	bool any = false;
+	int err = 0;
+
+	while (!err && (scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB &&
+						sh.sh_type != SHT_DYNSYM))
+			continue;
+		any = true;
+		err = scan_symtab(elf, scn, &sh, glob, l, &cap);
+	}
+	if (!err && !any)
+		err = -ENOEXEC;
+	if (!err)
+		qsort(l->f, l->n, sizeof(*l->f), compare_addr);
+	return err;
+}
+
+int hl_funcs_find(const char *path, const char *glob, struct hl_func_list *out)
+{
+	Elf *elf;
+	int fd, err;
+
+	memset(out, 0, sizeof(*out));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOEXEC;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	err = elf && elf_kind(elf) == ELF_K_ELF ? scan(elf, glob, out) :
+						  -ENOEXEC;
+	elf_end(elf);
+	close(fd);
+	if (err)
+		hl_funcs_free(out);
+	return err;
+}
+
+void hl_funcs_free(struct hl_func_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->f[i].name);
+	free(l->f);
+	memset(l, 0, sizeof(*l));
+}
