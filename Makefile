@@ -117,7 +117,8 @@ vmlinux:
 # Build and test dependencies, Debian 12 package names. Idempotent.
 DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev pkg-config python3 libbpf-tools linux-perf \
-	postgresql postgresql-contrib openjdk-17-jdk-headless
+	postgresql postgresql-contrib openjdk-17-jdk-headless \
+	systemtap-sdt-dev
 deps:
 	$(Q)missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -135,7 +136,15 @@ $(OUT)/test/%: selftests/unit/%.c $(LIB_OBJS) | $(OUT)/test
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
-check: all $(TEST_BINS)
+# Programs the tests trace (selftests/c), optimised as real programs are.
+TEST_PROGS := $(OUT)/test-progs/pairs
+$(OUT)/test-progs:
+	$(Q)mkdir -p $@
+$(OUT)/test-progs/pairs: selftests/c/pairs.c | $(OUT)/test-progs
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) -pthread $< -o $@
+
+check: all $(TEST_BINS) $(TEST_PROGS)
 	$(Q)$(PYTHON) selftests/run.py
 
 bench: all

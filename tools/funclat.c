@@ -80,9 +80,7 @@ static void find_functions(void)
 				    sizeof(cfg.path));
 
 	if (err)
-		hl_usage_error("cannot find %s%s: %s", cfg.object,
-			       hl_opts.filter.tgid ? " mapped by that process" :
-			       "", strerror(-err));
+		hl_target_die(cfg.object, err);
 	err = hl_funcs_find(cfg.path, cfg.glob, &cfg.funcs);
 	if (err == -ENOEXEC)
 		hl_die("%s is not an ELF file with symbols", cfg.path);

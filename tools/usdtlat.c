@@ -206,9 +206,7 @@ static void resolve_target(void)
 	err = hl_target_resolve(cfg.binary, hl_opts.filter.tgid, cfg.path,
 				sizeof(cfg.path));
 	if (err)
-		hl_usage_error("cannot find %s%s: %s", cfg.binary,
-			       hl_opts.filter.tgid ? " mapped by that process" :
-			       "", strerror(-err));
+		hl_target_die(cfg.binary, err);
 	hl_usdt_read_or_die(cfg.path, &l);
 	hl_usdt_require(&l, cfg.path, cfg.start.provider, cfg.start.name);
 	hl_usdt_require(&l, cfg.path, cfg.end.provider, cfg.end.name);

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "target.h"
+#include "cli.h"
+#include "util.h"
 
 /* Where Debian keeps the libraries of this architecture. */
 #if defined(__x86_64__)
@@ -324,4 +326,15 @@ int hl_target_resolve(const char *name, pid_t pid, char *path, size_t len)
 		if (found_in(libdirs[i], strlen(libdirs[i]), name, path, len))
 			return 0;
 	return -ENOENT;
+}
+
+void hl_target_die(const char *name, int err)
+{
+	pid_t pid = hl_opts.filter.tgid;
+
+	if (pid && err == -ENOENT && !strchr(name, '/'))
+		hl_usage_error("process %d maps no %s", (int)pid, name);
+	if (pid && err == -ESRCH)
+		hl_usage_error("no such process: %d", (int)pid);
+	hl_usage_error("cannot find %s: %s", name, strerror(-err));
 }

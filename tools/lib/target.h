@@ -66,4 +66,8 @@ int hl_target_mapped(pid_t pid, const char *name, char *path, size_t len);
  */
 int hl_target_resolve(const char *name, pid_t pid, char *path, size_t len);
 
+/* The usage error for hl_target_resolve()'s err (with -p PID in
+ * hl_opts), one line: exits 2. */
+void hl_target_die(const char *name, int err) __attribute__((noreturn));
+
 #endif /* HOWLONG_TARGET_H */

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Timed intervals between markers and inside functions: the ground truth
+ * of usdtlat's and funclat's tests (selftests/tests/test_usdtlat.py,
+ * test_funclat.py).
+ *
+ *   pairs MODE ARGS...
+ *
+ * prints "ready PID", waits for a line on stdin, runs MODE, prints one
+ * line per interval it timed itself and "done", then waits for stdin to
+ * close. An interval line is
+ *
+ *   rec WHAT ID KIND T0 T1 SLEEP_NS
+ *
+ * where T0 is CLOCK_MONOTONIC read just before the opening marker (or
+ * call) and T1 just after the closing one (or the return), and SLEEP_NS
+ * the nanosleep inside. A tool's interval lies between the two markers,
+ * so it must be at least SLEEP_NS and at most T1 - T0.
+ *
+ * Modes (provider "hltest"):
+ *   threads T N MS  T threads, each N times: req__start(id, kind, name),
+ *                   sleep MS (+1 ms per kind), req__done(id)
+ *   nested N MS     N times on one thread: req__start (outer), req__start
+ *                   (inner), sleep MS, req__done (inner), sleep MS,
+ *                   req__done (outer)
+ *   queue N MS      job__queued(id) on the main thread, job__done(id) on a
+ *                   worker MS later (a pair across threads)
+ *   orphans N       N job__queued(id) that never end, then one req pair
+ *   funcs N MS      calls work_a (MS), work_b (2 MS), work_c (3 MS) N
+ *                   times each, recurse(5) (nested, sleeps MS at the
+ *                   bottom) and one call of jump_out(), which never
+ *                   returns (longjmp)
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/sdt.h>
+
+#define MAX_THREADS 16
+#define NOINLINE __attribute__((noinline, used))
+
+static const char *const kind_names[] = { "fast", "medium", "slow" };
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { ns / 1000000000ULL, ns % 1000000000ULL };
+
+	while (nanosleep(&ts, &ts))
+		;
+}
+
+static void record(const char *what, long id, int kind, uint64_t t0,
+		   uint64_t t1, uint64_t slept)
+{
+	pthread_mutex_lock(&out_lock);
+	printf("rec %s %ld %d %llu %llu %llu\n", what, id, kind,
+	       (unsigned long long)t0, (unsigned long long)t1,
+	       (unsigned long long)slept);
+	pthread_mutex_unlock(&out_lock);
+}
+
+/* ---- threads ---- */
+
+struct worker {
+	pthread_t thread;
+	int index, n;
+	uint64_t ms;
+};
+
+static void *request_loop(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < w->n; i++) {
+		long id = w->index * 1000L + i;
+		int kind = i % 3;
+		const char *name = kind_names[kind];
+		uint64_t slept = (w->ms + kind) * 1000000ULL, t0, t1;
+
+		t0 = now_ns();
+		DTRACE_PROBE3(hltest, req__start, id, kind, name);
+		sleep_ns(slept);
+		DTRACE_PROBE1(hltest, req__done, id);
+		t1 = now_ns();
+		record("req", id, kind, t0, t1, slept);
+	}
+	return NULL;
+}
+
+static int run_threads(int t, int n, uint64_t ms)
+{
+	struct worker w[MAX_THREADS];
+
+	if (t < 1 || t > MAX_THREADS)
+		return 2;
+	for (int i = 0; i < t; i++) {
+		w[i] = (struct worker){ .index = i, .n = n, .ms = ms };
+		if (pthread_create(&w[i].thread, NULL, request_loop, &w[i]))
+			return 1;
+	}
+	for (int i = 0; i < t; i++)
+		pthread_join(w[i].thread, NULL);
+	return 0;
+}
+
+/* ---- nested ---- */
+
+static int run_nested(int n, uint64_t ms)
+{
+	uint64_t slept = ms * 1000000ULL, t0, t1, u0, u1;
+
+	for (long i = 0; i < n; i++) {
+		t0 = now_ns();
+		DTRACE_PROBE3(hltest, req__start, 2 * i, 0, "outer");
+		u0 = now_ns();
+		DTRACE_PROBE3(hltest, req__start, 2 * i + 1, 1, "inner");
+		sleep_ns(slept);
+		DTRACE_PROBE1(hltest, req__done, 2 * i + 1);
+		u1 = now_ns();
+		sleep_ns(slept);
+		DTRACE_PROBE1(hltest, req__done, 2 * i);
+		t1 = now_ns();
+		record("inner", 2 * i + 1, 1, u0, u1, slept);
+		record("outer", 2 * i, 0, t0, t1, 2 * slept);
+	}
+	return 0;
+}
+
+/* ---- queue: pairs across threads ---- */
+
+#define QUEUE_MAX 64
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	long id[QUEUE_MAX];
+	uint64_t t0[QUEUE_MAX];
+	int head, tail, closed;
+	uint64_t ms;
+} queue = {
+	.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+};
+
+static void *queue_worker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		long id;
+		uint64_t t0, slept = queue.ms * 1000000ULL;
+
+		pthread_mutex_lock(&queue.lock);
+		while (queue.head == queue.tail && !queue.closed)
+			pthread_cond_wait(&queue.cond, &queue.lock);
+		if (queue.head == queue.tail) {
+			pthread_mutex_unlock(&queue.lock);
+			return NULL;
+		}
+		id = queue.id[queue.head % QUEUE_MAX];
+		t0 = queue.t0[queue.head % QUEUE_MAX];
+		queue.head++;
+		pthread_mutex_unlock(&queue.lock);
+		sleep_ns(slept);
+		DTRACE_PROBE1(hltest, job__done, id);
+		record("job", id, 0, t0, now_ns(), slept);
+	}
+}
+
+static int run_queue(int n, uint64_t ms)
+{
+	pthread_t worker;
+
+	if (n > QUEUE_MAX)
+		return 2;
+	queue.ms = ms;
+	if (pthread_create(&worker, NULL, queue_worker, NULL))
+		return 1;
+	for (long i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+
+		DTRACE_PROBE1(hltest, job__queued, 100 + i);
+		pthread_mutex_lock(&queue.lock);
+		queue.id[queue.tail % QUEUE_MAX] = 100 + i;
+		queue.t0[queue.tail % QUEUE_MAX] = t0;
+		queue.tail++;
+		pthread_cond_signal(&queue.cond);
+		pthread_mutex_unlock(&queue.lock);
+	}
+	pthread_mutex_lock(&queue.lock);
+	queue.closed = 1;
+	pthread_cond_signal(&queue.cond);
+	pthread_mutex_unlock(&queue.lock);
+	pthread_join(worker, NULL);
+	return 0;
+}
+
+static int run_orphans(int n)
+{
+	uint64_t t0, t1;
+
+	for (long i = 0; i < n; i++)
+		DTRACE_PROBE1(hltest, job__queued, 500 + i);
+	t0 = now_ns();
+	DTRACE_PROBE3(hltest, req__start, 1, 0, "after");
+	DTRACE_PROBE1(hltest, req__done, 1);
+	t1 = now_ns();
+	record("req", 1, 0, t0, t1, 0);
+	return 0;
+}
+
+/* ---- funcs ---- */
+
+static jmp_buf jump_back;
+
+NOINLINE void work_a(uint64_t ms)
+{
+	sleep_ns(ms * 1000000ULL);
+}
+
+NOINLINE void work_b(uint64_t ms)
+{
+	sleep_ns(2 * ms * 1000000ULL);
+}
+
+NOINLINE void work_c(uint64_t ms)
+{
+	sleep_ns(3 * ms * 1000000ULL);
+}
+
+NOINLINE int recurse(int depth, uint64_t ms)
+{
+	int r;
+
+	if (!depth) {
+		sleep_ns(ms * 1000000ULL);
+		return 0;
+	}
+	r = recurse(depth - 1, ms) + 1;
+	__asm__ volatile("" : "+r"(r));	/* no tail call */
+	return r;
+}
+
+NOINLINE void jump_out(void)
+{
+	longjmp(jump_back, 1);
+}
+
+static void timed_call(const char *what, int kind, void (*fn)(uint64_t),
+		       uint64_t ms, uint64_t slept)
+{
+	uint64_t t0 = now_ns(), t1;
+
+	fn(ms);
+	t1 = now_ns();
+	record(what, 0, kind, t0, t1, slept);
+}
+
+static int run_funcs(int n, uint64_t ms)
+{
+	uint64_t t0, t1;
+
+	for (int i = 0; i < n; i++) {
+		timed_call("work_a", 0, work_a, ms, ms * 1000000ULL);
+		timed_call("work_b", 1, work_b, ms, 2 * ms * 1000000ULL);
+		timed_call("work_c", 2, work_c, ms, 3 * ms * 1000000ULL);
+	}
+	t0 = now_ns();
+	recurse(5, ms);
+	t1 = now_ns();
+	record("recurse", 5, 0, t0, t1, ms * 1000000ULL);
+	if (!setjmp(jump_back))
+		jump_out();
+	/* After the longjmp: one more call must still pair correctly. */
+	timed_call("work_a", 0, work_a, ms, ms * 1000000ULL);
+	return 0;
+}
+
+static int run(int argc, char **argv)
+{
+	const char *mode = argv[1];
+	long a = argc > 2 ? atol(argv[2]) : 0;
+	long b = argc > 3 ? atol(argv[3]) : 0;
+	long c = argc > 4 ? atol(argv[4]) : 0;
+
+	if (!strcmp(mode, "threads"))
+		return run_threads(a, b, c);
+	if (!strcmp(mode, "nested"))
+		return run_nested(a, b);
+	if (!strcmp(mode, "queue"))
+		return run_queue(a, b);
+	if (!strcmp(mode, "orphans"))
+		return run_orphans(a);
+	if (!strcmp(mode, "funcs"))
+		return run_funcs(a, b);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	char line[16];
+	int err;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: pairs MODE ARGS...\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("ready %d\n", (int)getpid());
+	if (!fgets(line, sizeof(line), stdin))
+		return 0;
+	err = run(argc, argv);
+	if (err) {
+		fprintf(stderr, "pairs %s: failed (%d)\n", argv[1], err);
+		return err;
+	}
+	printf("done\n");
+	while (fgets(line, sizeof(line), stdin))
+		;
+	return 0;
+}

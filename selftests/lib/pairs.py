@@ -1,0 +1,91 @@
+"""The timed-interval program selftests/c/pairs.c (built by make check
+into build/test-progs/pairs): a context manager that starts it in a mode,
+lets it run on go() and returns the intervals it timed itself.
+
+    with pairs.Pairs("threads", 4, 6, 2) as p:    # p.pid, waiting
+        ... attach a tracer ...
+        recs = p.go()                             # [Rec], after "done"
+
+A tool's interval lies between the program's own clock reads around the
+markers (or the call): rec.slept_ns <= interval <= rec.span_ns.
+"""
+import os
+import subprocess
+
+from lib.harness import Failure
+from lib.procs import LineReader, die_with_parent
+from lib.tool import ROOT
+
+PATH = os.path.join(ROOT, "build", "test-progs", "pairs")
+PROVIDER = "hltest"
+
+
+class Rec:
+    def __init__(self, what, rid, kind, t0, t1, slept):
+        self.what, self.id, self.kind = what, rid, kind
+        self.t0, self.t1, self.slept_ns = t0, t1, slept
+
+    @property
+    def span_ns(self):
+        return self.t1 - self.t0
+
+    def __repr__(self):
+        return "%s#%d(kind %d, slept %d, span %d)" % (
+            self.what, self.id, self.kind, self.slept_ns, self.span_ns)
+
+
+class Pairs:
+    def __init__(self, mode, *args):
+        if not os.access(PATH, os.X_OK):
+            raise Failure("%s not built (run: make check)" % PATH)
+        self.argv = [PATH, mode] + [str(a) for a in args]
+        self.proc = None
+        self.pid = None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE,
+                                     preexec_fn=die_with_parent)
+        self.out = LineReader(self.proc.stdout.fileno())
+        line = self.out.readline(10)
+        if not line or not line.startswith(b"ready "):
+            self.__exit__(None, None, None)
+            raise Failure("%s did not start: %r" % (" ".join(self.argv),
+                                                    line))
+        self.pid = int(line.split()[1])
+        return self
+
+    def go(self, timeout=30):
+        """Run the mode; returns its intervals once it printed "done"."""
+        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.flush()
+        recs = []
+        while True:
+            line = self.out.readline(timeout)
+            if line is None:
+                raise Failure("%s: no \"done\" within %ds (stderr: %r)" % (
+                    " ".join(self.argv[1:]), timeout,
+                    self.proc.stderr.read1(200) if self.proc.poll()
+                    is not None else b""))
+            if line == b"done":
+                return recs
+            w = line.decode().split()
+            if w[0] == "rec":
+                recs.append(Rec(w[1], int(w[2]), int(w[3]), int(w[4]),
+                                int(w[5]), int(w[6])))
+
+    def __exit__(self, *exc):
+        if self.proc:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+        return False

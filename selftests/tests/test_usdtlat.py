@@ -1,0 +1,226 @@
+"""usdtlat against selftests/c/pairs.c, a program with markers of its own
+that times every interval itself (lib/pairs.py).
+
+Bound: the program reads CLOCK_MONOTONIC just before the START marker and
+just after the END marker, and sleeps a known time between them;
+usdtlat's clock reads happen inside the two marker traps, so every
+interval it reports must lie in [slept, the program's span] — no
+tolerance. Pairing: per thread innermost first (nested pairs), by an
+argument value across threads (--key); starts that never end expire
+after --timeout and are counted in "lost".
+"""
+import collections
+import os
+import time
+
+from lib import pairs, report, tool
+from lib.harness import check, test
+
+TOOL = "usdtlat"
+EVENT_KEYS = {"type", "tool", "time", "pid", "tid", "end_tid",
+              "duration_ns"}
+START, DONE = "hltest:req__start", "hltest:req__done"
+QUEUED, JOB_DONE = "hltest:job__queued", "hltest:job__done"
+
+
+def check_event(e):
+    check(EVENT_KEYS <= set(e) and all(
+        k in EVENT_KEYS or k.startswith("arg") for k in e),
+        "event fields %s" % sorted(e))
+    check(e["tool"] == TOOL and all(report.uint(e[k]) for k in (
+        "pid", "tid", "end_tid", "duration_ns")), "bad event %r" % e)
+    check(isinstance(e["time"], str) and report.TIME_RE.match(e["time"]),
+          "event time %r" % (e["time"],))
+    return e
+
+
+def no_top(t):
+    check(False, "usdtlat printed a top line: %r" % t)
+
+
+def Output(result):
+    return report.ToolOutput(result, TOOL, ("unmatched",), check_event,
+                             no_top)
+
+
+def traced(arg_lists, p):
+    """Tracers on the running pairs program p, its work, the outputs."""
+    results, recs = tool.traced(TOOL, arg_lists, p.go)
+    return [Output(r) for r in results], recs
+
+
+def within(d, rec, what):
+    check(rec.slept_ns <= d <= rec.span_ns, "%s: %d ns, outside [%d, %d] "
+          "(slept, the program's own span) for %r" % (
+              what, d, rec.slept_ns, rec.span_ns, rec))
+
+
+def match_ids(events, recs, what):
+    """Each event (arg0 = id) against the program's record of that id."""
+    by_id = {r.id: r for r in recs}
+    got = collections.Counter(e["arg0"] for e in events)
+    want = collections.Counter(r.id for r in recs)
+    check(got == want, "%s: ids %s, the program timed %s" % (
+        what, sorted(got.elements()), sorted(want.elements())))
+    for e in events:
+        within(e["duration_ns"], by_id[e["arg0"]], what)
+
+
+def slack(events, recs):
+    """How far inside the bound: the smallest (span - interval)."""
+    by_id = {r.id: r for r in recs}
+    return min(by_id[e["arg0"]].span_ns - e["duration_ns"] for e in events)
+
+
+@test("usdtlat/threads")
+def threads():
+    """4 threads x 6 pairs: every interval as an event within its bound,
+    on the thread that ran it; the histogram beside it agrees."""
+    tool.need(TOOL)
+    with pairs.Pairs("threads", 4, 6, 2) as p:
+        (ev, hist), recs = traced(
+            [["-j", "-t", "0", "-a", "0", "-p", p.pid, pairs.PATH, START,
+              DONE], ["-j", "-p", p.pid, pairs.PATH, START, DONE]], p)
+    check(len(recs) == 24, "the program timed %d pairs" % len(recs))
+    match_ids(ev.events, recs, "-t 0")
+    tids = {e["tid"] for e in ev.events}
+    check(len(tids) == 4 and all(e["end_tid"] == e["tid"]
+                                 for e in ev.events),
+          "events on threads %r" % sorted(tids))
+    h = hist.final_hist()
+    check(h["count"] == 24, "histogram count %d, 24 pairs" % h["count"])
+    lo, hi = sum(r.slept_ns for r in recs), sum(r.span_ns for r in recs)
+    check(lo <= h["sum_ns"] <= hi, "histogram sum %d outside [%d, %d]" % (
+        h["sum_ns"], lo, hi))
+    return "24/24 pairs on 4 threads, each in [slept, span] (closest " \
+        "%s inside the span); histogram sum %s in [%s, %s]" % (
+            report.fmt_ns(slack(ev.events, recs)), report.fmt_ns(h["sum_ns"]),
+            report.fmt_ns(lo), report.fmt_ns(hi))
+
+
+@test("usdtlat/by")
+def by():
+    """--by 1 (an integer) and --by 2:str (a string): one histogram per
+    kind, with the program's counts, min and max within the bounds."""
+    tool.need(TOOL)
+    with pairs.Pairs("threads", 2, 9, 1) as p:
+        (a, b), recs = traced(
+            [["-j", "--by", "1", "-p", p.pid, pairs.PATH, START, DONE],
+             ["-j", "--by", "2:str", "-p", p.pid, pairs.PATH, START, DONE]],
+            p)
+    names = ("fast", "medium", "slow")
+    for out, field, key in ((a, "arg1", lambda k: k),
+                            (b, "arg2", lambda k: names[k])):
+        hists = out.final_hist(field)
+        check(set(hists) == {key(k) for k in range(3)},
+              "--by %s: keys %r" % (field, sorted(hists)))
+        for k in range(3):
+            mine = [r for r in recs if r.kind == k]
+            h = hists[key(k)]
+            check(h["count"] == len(mine), "%s=%r: count %d, the program "
+                  "%d" % (field, key(k), h["count"], len(mine)))
+            check(min(r.slept_ns for r in mine) <= h["min_ns"] and
+                  h["max_ns"] <= max(r.span_ns for r in mine),
+                  "%s=%r: [%d, %d] outside the program's bounds" % (
+                      field, key(k), h["min_ns"], h["max_ns"]))
+    return "3 kinds x 6 pairs, by integer and by string"
+
+
+@test("usdtlat/nested")
+def nested():
+    """A pair inside a pair on one thread: the inner END closes the inner
+    START, the outer the outer."""
+    tool.need(TOOL)
+    with pairs.Pairs("nested", 5, 2) as p:
+        (ev,), recs = traced([["-j", "-t", "0", "-a", "0", "-a", "2:str",
+                               "-p", p.pid, pairs.PATH, START, DONE]], p)
+    match_ids(ev.events, recs, "nested")
+    for e in ev.events:
+        want = "inner" if e["arg0"] % 2 else "outer"
+        check(e["arg2"] == want, "event %r: arg2 %r" % (e, e["arg2"]))
+    return "%d pairs, 5 inner within 5 outer, each in its bound" % len(
+        ev.events)
+
+
+@test("usdtlat/key")
+def key():
+    """Queued on one thread, done on another: --key 0 pairs them by the
+    job id; pairing by thread finds none and counts the ENDs unmatched."""
+    tool.need(TOOL)
+    with pairs.Pairs("queue", 6, 3) as p:
+        (ev, thread), recs = traced(
+            [["-j", "--key", "0", "-t", "0", "-a", "0", "-p", p.pid,
+              pairs.PATH, QUEUED, JOB_DONE],
+             ["-j", "-p", p.pid, pairs.PATH, QUEUED, JOB_DONE]], p)
+    match_ids(ev.events, recs, "--key 0")
+    check(all(e["end_tid"] != e["tid"] for e in ev.events),
+          "--key pairs did not cross threads: %r" % ev.events[:2])
+    rep = thread.final_report()
+    h = report.only_hist(rep)
+    check(h["count"] == 0 and rep["unmatched"] == 6, "by thread: count %d,"
+          " unmatched %d; expected 0 and 6" % (h["count"], rep["unmatched"]))
+    return "6/6 jobs paired across threads; by thread: 0 paired, 6 " \
+        "unmatched"
+
+
+@test("usdtlat/expire")
+def expire():
+    """5 starts that never end are dropped after --timeout 1 and counted
+    lost, by key and by thread; a later pair still counts."""
+    tool.need(TOOL)
+    with pairs.Pairs("orphans", 5) as p:
+        tracers = tool.start_all(TOOL, [
+            ["-j", "--timeout", "1", "--key", "0", "-p", p.pid, pairs.PATH,
+             QUEUED, JOB_DONE],
+            ["-j", "--timeout", "1", "-p", p.pid, pairs.PATH, QUEUED,
+             JOB_DONE],
+            ["-j", "-p", p.pid, pairs.PATH, START, DONE]])
+        try:
+            recs = p.go()
+            time.sleep(2.5)
+        except BaseException:
+            for t in tracers:
+                t.__exit__(None, None, None)
+            raise
+        outs = [Output(r) for r in tool.stop_all(tracers)]
+    for out, how in zip(outs[:2], ("--key", "by thread")):
+        rep = out.final_report()
+        check(rep["lost"] == 5 and report.only_hist(rep)["count"] == 0,
+              "%s: lost %d, count %d; expected 5 and 0" % (
+                  how, rep["lost"], report.only_hist(rep)["count"]))
+    h = outs[2].final_hist()
+    check(h["count"] == 1 and h["max_ns"] <= recs[0].span_ns,
+          "the pair after the orphans: %r" % h)
+    return "5 never-ending starts lost by key and by thread; 1 later pair"
+
+
+# ---- bad input ----
+
+def _start():
+    return [pairs.PATH, START, DONE]
+
+
+BAD = {
+    "no-markers-given": ([pairs.PATH], 2, ["PROVIDER:START"]),
+    "marker-syntax": (lambda: [pairs.PATH, "nocolon", DONE], 2,
+                      ["nocolon"]),
+    "same-marker": (lambda: [pairs.PATH, START, START], 2, ["same"]),
+    "binary-missing": (["/nonexistent", START, DONE], 2, ["/nonexistent"]),
+    "binary-no-markers": (["/bin/true", START, DONE], 1,
+                          ["no USDT markers"]),
+    "marker-missing": (lambda: [pairs.PATH, "hltest:nope", DONE], 1,
+                       ["hltest:nope"]),
+    "by-range": (lambda: ["--by", "3"] + _start(), 2, ["3 arguments"]),
+    "key-range": (lambda: ["--key", "0,1"] + _start(), 2, ["1 argument"]),
+    "key-syntax": (lambda: ["--key", "x"] + _start(), 2, ["'x'"]),
+    "arg-without-t": (lambda: ["-a", "0"] + _start(), 2, ["-t"]),
+    "arg-syntax": (lambda: ["-t", "1", "-a", "0:int"] + _start(), 2,
+                   ["0:int"]),
+    "timeout": (lambda: ["--timeout", "0"] + _start(), 2, ["timeout"]),
+    # this runner maps no "pairs"
+    "pid-not-mapping": (lambda: ["-p", os.getpid(), "pairs", START, DONE],
+                        2, ["maps no pairs"]),
+    "attach-method": (lambda: ["--attach", "tp_btf"] + _start(), 2,
+                      ["--attach"]),
+}
+tool.register_bad(TOOL, BAD, _start)
