@@ -7,7 +7,10 @@
  * Each frame keeps the stack pointer at entry, which is where the return
  * address sits; after the return the stack pointer is 8 bytes above it
  * (x86-64). Calls that never return normally (longjmp, C++ exceptions)
- * leave frames below the returning one's: they are dropped and counted.
+ * leave frames behind; a live caller's frame always sits above its
+ * callee's, so at each entry the frames at or below the new one, and at
+ * each return those below the returning one, are dead: dropped and
+ * counted.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,10 +31,30 @@ struct {
 	__type(value, struct func_stack);
 } stacks SEC(".maps");
 
+/* Drop the frames of calls that were left without returning: their
+ * entry stack pointer is below sp (or at it, for a new call: entering). */
+static __always_inline void unwind(struct func_stack *st, __u64 sp,
+				   bool entering)
+{
+	for (int i = 0; i < FUNC_DEPTH; i++) {
+		__u32 d = st->depth;
+		__u64 top;
+
+		if (!d || d > FUNC_DEPTH)
+			return;
+		top = st->f[(d - 1) & (FUNC_DEPTH - 1)].sp;
+		if (top > sp || (top == sp && !entering))
+			return;
+		st->depth = d - 1;
+		counter_inc(FUNC_CNT_UNWOUND);
+	}
+}
+
 SEC("uprobe")
 int func_entry(struct pt_regs *ctx)
 {
 	struct task_struct___hl *t = (void *)bpf_get_current_task();
+	__u64 sp = PT_REGS_SP(ctx);
 	struct func_stack *st;
 	struct func_frame *f;
 	__u32 d;
@@ -44,6 +67,7 @@ int func_entry(struct pt_regs *ctx)
 		lost_inc(LOST_START_FULL);
 		return 0;
 	}
+	unwind(st, sp, true);
 	d = st->depth++;
 	if (d >= FUNC_DEPTH) {
 		counter_inc(FUNC_CNT_DEEP);
@@ -51,24 +75,9 @@ int func_entry(struct pt_regs *ctx)
 	}
 	f = &st->f[d & (FUNC_DEPTH - 1)];
 	f->fn = bpf_get_attach_cookie(ctx);
-	f->sp = PT_REGS_SP(ctx);
+	f->sp = sp;
 	f->ts = bpf_ktime_get_ns();
 	return 0;
-}
-
-/* Drop the frames of calls that were left without returning: their
- * entry stack pointer is below the returning call's. */
-static __always_inline void unwind(struct func_stack *st, __u64 entry_sp)
-{
-	for (int i = 0; i < FUNC_DEPTH; i++) {
-		__u32 d = st->depth;
-
-		if (!d || d > FUNC_DEPTH ||
-		    st->f[(d - 1) & (FUNC_DEPTH - 1)].sp >= entry_sp)
-			return;
-		st->depth = d - 1;
-		counter_inc(FUNC_CNT_UNWOUND);
-	}
 }
 
 SEC("uretprobe")
@@ -87,7 +96,7 @@ int func_return(struct pt_regs *ctx)
 		st->depth--;
 		return 0;
 	}
-	unwind(st, entry_sp);
+	unwind(st, entry_sp, false);
 	d = st->depth;
 	if (!d)
 		return 0;

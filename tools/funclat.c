@@ -51,9 +51,12 @@ static void parse_target(const char *arg)
 
 static error_t parse(int key, char *arg, struct argp_state *state)
 {
-	(void)state;
 	switch (key) {
-	case ARGP_KEY_ARG: parse_target(arg); break;
+	case ARGP_KEY_ARG:
+		if (state->arg_num >= 1)
+			return ARGP_ERR_UNKNOWN;	/* interval, count */
+		parse_target(arg);
+		break;
 	case ARGP_KEY_END:
 		if (!cfg.glob[0])
 			hl_usage_error("expected BINARY:FUNCTION");

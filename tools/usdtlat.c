@@ -177,7 +177,11 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 				       MAX_TIMEOUT_S);
 		cfg.timeout_ns = v * 1000000000ULL;
 		break;
-	case ARGP_KEY_ARG: parse_positional(state, arg); break;
+	case ARGP_KEY_ARG:
+		if (state->arg_num >= 3)
+			return ARGP_ERR_UNKNOWN;	/* interval, count */
+		parse_positional(state, arg);
+		break;
 	case ARGP_KEY_END: check_options(); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}

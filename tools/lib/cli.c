@@ -139,7 +139,7 @@ static void set_btf(const char *arg)
 
 /* Leading positional arguments the tool takes itself (usdtlat's binary
  * and markers); interval and count follow them. */
-static unsigned int tool_positionals;
+static unsigned int tool_positionals, positionals_seen;
 
 static void set_positional(unsigned int n, const char *arg)
 {
@@ -191,9 +191,11 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_BTF: set_btf(arg); break;
 	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG:
-		if (state->arg_num < tool_positionals)
+		/* argp numbers arguments per parser (state->arg_num): count
+		 * them all here, where each one comes first. */
+		if (positionals_seen++ < tool_positionals)
 			return ARGP_ERR_UNKNOWN;
-		set_positional(state->arg_num - tool_positionals, arg);
+		set_positional(positionals_seen - 1 - tool_positionals, arg);
 		break;
 	case ARGP_KEY_END: check_combinations(); break;
 	default: return ARGP_ERR_UNKNOWN;

@@ -1,0 +1,116 @@
+"""funclat against selftests/c/pairs.c's "funcs" mode (lib/pairs.py): the
+program reads CLOCK_MONOTONIC right before and right after each call and
+sleeps a known time inside, so every call funclat times lies in [slept,
+the program's span] (its clock reads are inside the uprobe and uretprobe
+traps), with no tolerance.
+
+The mode calls work_a (1x), work_b (2x), work_c (3x MS) N times each,
+recurse(5) (six nested calls of one function), jump_out() (longjmp: it
+never returns), then work_a once more.
+"""
+import os
+
+from lib import pairs, report, tool
+from lib.harness import check, test
+
+TOOL = "funclat"
+N, MS = 4, 2
+COUNTERS = ("too_deep", "unwound")
+
+
+def no_event(e):
+    check(False, "funclat printed an event: %r" % e)
+
+
+def Output(result):
+    return report.ToolOutput(result, TOOL, COUNTERS, no_event, no_event)
+
+
+def run(arg_lists):
+    """funclat with each argument list on one "funcs" run."""
+    with pairs.Pairs("funcs", N, MS) as p:
+        args = [[a.replace("PID", str(p.pid)) for a in al]
+                for al in arg_lists]
+        results, recs = tool.traced(TOOL, args, p.go)
+    return [Output(r) for r in results], recs
+
+
+def check_calls(h, recs, what):
+    check(h["count"] == len(recs), "%s: %d calls, the program made %d" % (
+        what, h["count"], len(recs)))
+    lo = min(r.slept_ns for r in recs)
+    hi = max(r.span_ns for r in recs)
+    check(lo <= h["min_ns"] and h["max_ns"] <= hi, "%s: [%d, %d] outside "
+          "[%d, %d] (slept, the program's span)" % (
+              what, h["min_ns"], h["max_ns"], lo, hi))
+    check(sum(r.slept_ns for r in recs) <= h["sum_ns"] <=
+          sum(r.span_ns for r in recs), "%s: sum %d outside the bounds" % (
+              what, h["sum_ns"]))
+
+
+@test("funclat/glob")
+def glob():
+    """'work_*' with -p: one histogram per function, each with the
+    program's count and within its bounds; jump_out's longjmp is unwound
+    and the work_a call after it still pairs."""
+    tool.need(TOOL)
+    (out,), recs = run([["-j", "-p", "PID", pairs.PATH + ":[jw]*"]])
+    rep = out.final_report()
+    hists = report.by_key(rep, "function")
+    check(set(hists) <= {"work_a", "work_b", "work_c", "jump_out"},
+          "functions %r" % sorted(hists))
+    for fn in ("work_a", "work_b", "work_c"):
+        check_calls(hists.get(fn, report.EMPTY),
+                    [r for r in recs if r.what == fn], fn)
+    check("jump_out" not in hists and rep["unwound"] == 1,
+          "jump_out: %r, unwound %d; expected no return and 1 unwound" % (
+              hists.get("jump_out"), rep["unwound"]))
+    return "work_a %d, work_b %d, work_c %d calls within bounds; " \
+        "jump_out's longjmp unwound 1" % tuple(
+            hists[f]["count"] for f in ("work_a", "work_b", "work_c"))
+
+
+@test("funclat/recursion")
+def recursion():
+    """recurse(5): six nested calls, each paired with its own return: the
+    innermost sleeps, the outermost spans all, every one in [slept, the
+    program's span of the outer call]."""
+    tool.need(TOOL)
+    (out,), recs = run([["-j", "-p", "PID", pairs.PATH + ":recurse"]])
+    (rec,) = [r for r in recs if r.what == "recurse"]
+    h = out.final_hist("function")["recurse"]
+    check(h["count"] == 6, "recurse: %d calls, expected 6" % h["count"])
+    check(rec.slept_ns <= h["min_ns"] and h["max_ns"] <= rec.span_ns,
+          "recurse: [%d, %d] outside [%d, %d]" % (
+              h["min_ns"], h["max_ns"], rec.slept_ns, rec.span_ns))
+    return "6/6 nested calls in [%s, %s]" % (report.fmt_ns(h["min_ns"]),
+                                             report.fmt_ns(h["max_ns"]))
+
+
+@test("funclat/by-path")
+def by_path():
+    """Without -p the function is probed by path, in every process that
+    maps the file (here only the test program)."""
+    tool.need(TOOL)
+    (out,), recs = run([["-j", pairs.PATH + ":work_b"]])
+    check_calls(out.final_hist("function")["work_b"],
+                [r for r in recs if r.what == "work_b"], "work_b")
+    return "%d work_b calls" % N
+
+
+# ---- bad input ----
+
+BAD = {
+    "syntax": (["nocolon"], 2, ["BINARY:FUNCTION"]),
+    "missing": (["/nonexistent:foo"], 2, ["/nonexistent"]),
+    "no-match": (lambda: [pairs.PATH + ":nomatch*"], 2, ["no function"]),
+    "too-many": (["libc.so.6:*"], 2, ["at most 64"]),
+    "not-elf": (["/etc/passwd:foo"], 1, ["not an ELF"]),
+    "pid-not-mapping": (lambda: ["-p", os.getpid(), "pairs:work_a"], 2,
+                        ["maps no pairs"]),
+    "attach-method": (lambda: ["--attach", "raw_tp", pairs.PATH +
+                               ":work_a"], 2, ["--attach"]),
+    "two-targets": (lambda: [pairs.PATH + ":work_a", pairs.PATH + ":b"], 2,
+                    ["interval"]),
+}
+tool.register_bad(TOOL, BAD, lambda: [pairs.PATH + ":work_a"])
