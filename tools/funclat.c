@@ -144,17 +144,9 @@ static int counters(struct hl_label *c, int max)
 		[FUNC_CNT_DEEP] = "too_deep",
 		[FUNC_CNT_UNWOUND] = "unwound",
 	};
-	int n = 0;
 
-	for (int i = 0; i < FUNC_COUNTERS && n < max; i++, n++) {
-		uint64_t v = hl_percpu_sum(cfg.skel->maps.counters, i);
-
-		c[n].name = names[i];
-		c[n].str = NULL;
-		c[n].num = v - cfg.seen[i];
-		cfg.seen[i] = v;
-	}
-	return n;
+	return hl_counter_labels(cfg.skel->maps.counters, names,
+				 FUNC_COUNTERS, cfg.seen, c, max);
 }
 
 static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,

@@ -36,7 +36,7 @@ static struct {
 	const char *jvm;
 	char path[PATH_MAX];
 	bool per_compiler, has_threshold;
-	uint64_t threshold_ns, top, failed_seen;
+	uint64_t threshold_ns, top, seen[JIT_COUNTERS];
 	struct hl_top *table;
 	struct hl_hist_maps maps;
 	struct jitlat_bpf *skel;
@@ -132,16 +132,12 @@ static void resolve_target(void)
 
 static int counters(struct hl_label *c, int max)
 {
-	uint64_t failed = hl_percpu_sum(cfg.skel->maps.counters,
-					JIT_CNT_FAILED);
+	static const char *const names[JIT_COUNTERS] = {
+		[JIT_CNT_FAILED] = "failed",
+	};
 
-	if (max < 1)
-		return 0;
-	c[0].name = "failed";
-	c[0].str = NULL;
-	c[0].num = failed - cfg.failed_seen;
-	cfg.failed_seen = failed;
-	return 1;
+	return hl_counter_labels(cfg.skel->maps.counters, names, JIT_COUNTERS,
+				 cfg.seen, c, max);
 }
 
 static const char *compiler_name(uint64_t id)

@@ -42,7 +42,7 @@ static struct {
 	uint64_t threshold_ns;
 	uint64_t top;
 	__u32 postmaster, backend;
-	uint64_t errors_seen;
+	uint64_t seen[PG_COUNTERS];
 	struct hl_top *table;
 	struct hl_hist_maps maps;	/* for the lost count in event modes */
 	struct pgquerylat_bpf *skel;
@@ -285,16 +285,12 @@ static void resolve_target(void)
 
 static int counters(struct hl_label *c, int max)
 {
-	uint64_t errors = hl_percpu_sum(cfg.skel->maps.counters,
-					PG_CNT_ERRORS);
+	static const char *const names[PG_COUNTERS] = {
+		[PG_CNT_ERRORS] = "errors",
+	};
 
-	if (max < 1)
-		return 0;
-	c[0].name = "errors";
-	c[0].str = NULL;
-	c[0].num = errors - cfg.errors_seen;
-	cfg.errors_seen = errors;
-	return 1;
+	return hl_counter_labels(cfg.skel->maps.counters, names, PG_COUNTERS,
+				 cfg.seen, c, max);
 }
 
 /* Database or user names, indexed by the id regroup() gives a group. */

@@ -52,7 +52,7 @@ static struct {
 	int key_start, key_end;
 	struct arg_ref by, shown[USDT_SHOWN];
 	int nshown;
-	uint64_t threshold_ns, timeout_ns, unmatched_seen;
+	uint64_t threshold_ns, timeout_ns, seen[USDT_COUNTERS];
 	struct hl_hist_maps maps;
 	struct usdtlat_bpf *skel;
 } cfg = { .timeout_ns = DEFAULT_TIMEOUT_S * 1000000000ULL };
@@ -337,16 +337,12 @@ static void expire(void)
 
 static int counters(struct hl_label *c, int max)
 {
-	uint64_t n = hl_percpu_sum(cfg.skel->maps.counters,
-				   USDT_CNT_UNMATCHED);
+	static const char *const names[USDT_COUNTERS] = {
+		[USDT_CNT_UNMATCHED] = "unmatched",
+	};
 
-	if (max < 1)
-		return 0;
-	c[0].name = "unmatched";
-	c[0].str = NULL;
-	c[0].num = n - cfg.unmatched_seen;
-	cfg.unmatched_seen = n;
-	return 1;
+	return hl_counter_labels(cfg.skel->maps.counters, names,
+				 USDT_COUNTERS, cfg.seen, c, max);
 }
 
 static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include "hist_maps.h"
+#include "report.h"
 
 static int map_fd(struct bpf_object *obj, const char *name)
 {
@@ -238,4 +239,20 @@ uint64_t hl_percpu_sum(struct bpf_map *map, __u32 key)
 			sum += vals[c];
 	free(vals);
 	return sum;
+}
+
+int hl_counter_labels(struct bpf_map *map, const char *const *names, int n,
+		      uint64_t *seen, struct hl_label *c, int max)
+{
+	int i;
+
+	for (i = 0; i < n && i < max; i++) {
+		uint64_t v = hl_percpu_sum(map, i);
+
+		c[i].name = names[i];
+		c[i].str = NULL;
+		c[i].num = v - seen[i];
+		seen[i] = v;
+	}
+	return i;
 }

@@ -48,4 +48,14 @@ void hl_hist_lost_add(struct hl_hist_maps *m, uint64_t n);
  * 0 when it cannot be read. */
 uint64_t hl_percpu_sum(struct bpf_map *map, __u32 key);
 
+struct hl_label;
+
+/*
+ * A tool's counters map (progs/lib/counters.bpf.h) as the counts of one
+ * report (struct hl_report's counters callback): counter i is names[i],
+ * seen[i] keeps the total already reported. Returns the labels filled.
+ */
+int hl_counter_labels(struct bpf_map *map, const char *const *names, int n,
+		      uint64_t *seen, struct hl_label *c, int max);
+
 #endif /* HOWLONG_HIST_MAPS_H */
