@@ -481,11 +481,40 @@ static bool opens_as_exe(const char *path, pid_t pid)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/*
+ * The mapped file of pid named name (exactly): its path must open to the
+ * inode of /proc/PID/exe, and the list must also hold libc. want_path:
+ * the path it must have, or NULL for any.
+ */
+static void check_mapped(pid_t pid, const char *name, const char *want_path,
+			 const char *what)
+{
+	struct hl_mapped_file *files;
+	const struct hl_mapped_file *exe = NULL;
+	bool libc = false;
+	int n = hl_target_mapped_files(pid, &files);
+
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(files[i].name, name))
+			exe = &files[i];
+		libc |= strstr(files[i].name, "/libc.so.6") && files[i].path;
+	}
+	tap_check(n > 0 && exe && exe->path && opens_as_exe(exe->path, pid) &&
+		  (!want_path || !strcmp(exe->path, want_path)) && libc,
+		  "%s: %d mapped files, %s as %s, libc %s", what, n, name,
+		  exe && exe->path ? exe->path : "(none)",
+		  libc ? "too" : "missing");
+	if (n > 0)
+		hl_target_mapped_free(files, n);
+}
+
 static void test_self(const char *argv0)
 {
 	const char *base = strrchr(argv0, '/') ? strrchr(argv0, '/') : argv0;
-	char path[PATH_MAX];
+	char path[PATH_MAX], want[PATH_MAX + 32];
+	struct hl_mapped_file *files;
 	pid_t tgid = 0, ppid = 0;
+	ssize_t n;
 	int err;
 
 	err = hl_target_from_pid(getpid(), path, sizeof(path));
@@ -497,8 +526,13 @@ static void test_self(const char *argv0)
 	tap_check(!err && tgid == getpid() && ppid == getppid(),
 		  "own tgid %d and parent %d", tgid, ppid);
 	tap_check(hl_target_from_pid(0x3ffffe, path, sizeof(path)) == -ESRCH &&
-		  hl_target_tgid_and_parent(0x3ffffe, &tgid, &ppid) == -ESRCH,
+		  hl_target_tgid_and_parent(0x3ffffe, &tgid, &ppid) == -ESRCH &&
+		  hl_target_mapped_files(0x3ffffe, &files) == -ESRCH,
 		  "a pid that does not exist: -ESRCH");
+	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	snprintf(want, sizeof(want), "/proc/%d/root%s", getpid(), path);
+	check_mapped(getpid(), path, want, "own pid");
 	tap_check(hl_target_from_pid(2, path, sizeof(path)) == -ENOENT,
 		  "kthreadd has no executable: -ENOENT");
 	tap_check(hl_target_from_pid(getpid(), path, 8) == -ENAMETOOLONG,
@@ -531,6 +565,9 @@ static void test_deleted(void)
 	names[1] = NULL;
 	tap_check(hl_target_find_process(names, &n) == pid && n == 1,
 		  "found by name although deleted");
+	/* only map_files still reaches the file */
+	snprintf(path, sizeof(path), "%s (deleted)", copy);
+	check_mapped(pid, path, NULL, "deleted while running");
 	reap(pid);
 }
 
@@ -631,6 +668,7 @@ static void test_container(void)
 	tap_check(!err && !strcmp(path, want) && opens_as_exe(path, pid),
 		  "in a container: %s, same inode (err %d)", err ? "" : path,
 		  err);
+	check_mapped(pid, "/sleeper", want, "in a container");
 	reap(pid);
 	rmdir(root);
 }
