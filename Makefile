@@ -1,7 +1,9 @@
 # howlong: one GNU make build for every tool.
 # A tool is progs/<tool>.bpf.c + progs/<tool>.h + tools/<tool>.c; add its
-# name to TOOLS and nothing else.
+# name to TOOLS and nothing else. A tool without a BPF program (it reads
+# files only) is tools/<tool>.c alone, named in PLAIN_TOOLS instead.
 TOOLS := schedlat pgquerylat jitlat jvmpauselat
+PLAIN_TOOLS := usdtlist
 
 VERSION := 0.1.0
 ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
@@ -45,13 +47,15 @@ ifeq ($(STATIC),1)
 LDFLAGS += -static -Wl,--wrap=btf__load_vmlinux_btf
 override CFLAGS += -DHL_STATIC
 LDLIBS := $(shell $(PKG_CONFIG) --static --libs libbpf libelf zlib 2>/dev/null) -lm
+PLAIN_LDLIBS := $(shell $(PKG_CONFIG) --static --libs libelf zlib 2>/dev/null)
 else
 LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null) -lelf -lz -lm
+PLAIN_LDLIBS := -lelf
 endif
 
 LIB_SRCS := $(wildcard tools/lib/*.c)
 LIB_OBJS := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
-BINS := $(addprefix $(BIN)/,$(TOOLS))
+BINS := $(addprefix $(BIN)/,$(TOOLS) $(PLAIN_TOOLS))
 SKELS := $(patsubst %,$(SKEL)/%.skel.h,$(TOOLS))
 
 .PHONY: all clean check deps vmlinux install uninstall bench libbpf-check
@@ -95,6 +99,12 @@ $(OUT)/lib/%.o: tools/lib/%.c $(LINK_STAMP) | $(OUT)/lib
 $(OUT)/%.o: tools/%.c $(SKEL)/%.skel.h | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# Plain tools: no skeleton to wait for, and linked without libbpf.
+$(patsubst %,$(OUT)/%.o,$(PLAIN_TOOLS)): $(OUT)/%.o: tools/%.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+$(addprefix $(BIN)/,$(PLAIN_TOOLS)): LDLIBS := $(PLAIN_LDLIBS)
 
 # An archive, so that each tool links only the library objects it uses.
 LIB_ARCHIVE := $(OUT)/libhowlong.a
@@ -149,8 +159,9 @@ install: all
 	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(TOOLS)) \
-		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(addsuffix .8,$(TOOLS)))
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(TOOLS) $(PLAIN_TOOLS)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(addsuffix .8,$(TOOLS) \
+		$(PLAIN_TOOLS)))
 
 clean:
 	$(Q)rm -rf $(OUT) $(BIN) $(SKEL)
