@@ -127,7 +127,8 @@ vmlinux:
 # Build and test dependencies, Debian 12 package names. Idempotent.
 DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev pkg-config python3 libbpf-tools linux-perf \
-	postgresql postgresql-contrib openjdk-17-jdk-headless
+	postgresql postgresql-contrib openjdk-17-jdk-headless \
+	systemtap-sdt-dev
 deps:
 	$(Q)missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -145,8 +146,20 @@ $(OUT)/test/%: selftests/unit/%.c $(LIB_OBJS) | $(OUT)/test
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
+# Test programs with USDT markers of their own (sys/sdt.h, from
+# systemtap-sdt-dev), optimised as real programs are: the markers' argument
+# specs then name registers and memory, not only stack slots. The wildcard
+# names their header as well, so no -MMD.
+TEST_PROGS := $(OUT)/test-progs/markers
+$(OUT)/test-progs:
+	$(Q)mkdir -p $@
+$(OUT)/test-progs/markers: $(wildcard selftests/c/markers*) | $(OUT)/test-progs
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) $(filter %.c,$^) -o $@
+
 check: all $(TEST_BINS)
 	$(Q)$(PYTHON) selftests/run.py
+check: $(TEST_PROGS)
 
 bench: all
 	$(Q)$(PYTHON) bench/schedlat.py
