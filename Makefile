@@ -128,7 +128,7 @@ vmlinux:
 DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev pkg-config python3 libbpf-tools linux-perf \
 	postgresql postgresql-contrib openjdk-17-jdk-headless \
-	systemtap-sdt-dev
+	systemtap-sdt-dev libclang-rt-14-dev
 deps:
 	$(Q)missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -151,15 +151,25 @@ $(OUT)/test/%: selftests/unit/%.c $(LIB_OBJS) | $(OUT)/test
 # specs then name registers and memory, not only stack slots. The wildcard
 # names their header as well, so no -MMD.
 TEST_PROGS := $(OUT)/test-progs/markers
-$(OUT)/test-progs:
+$(OUT)/test-progs $(OUT)/fuzz:
 	$(Q)mkdir -p $@
 $(OUT)/test-progs/markers: $(wildcard selftests/c/markers*) | $(OUT)/test-progs
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) $(filter %.c,$^) -o $@
 
+# The libFuzzer target, with the library code it fuzzes built into it
+# under the same sanitizers (libFuzzer ships in libclang-rt-14-dev).
+FUZZ_BINS := $(OUT)/fuzz/usdt_notes
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -std=gnu11 $(WARN) -Itools/lib
+$(OUT)/fuzz/usdt_notes: selftests/fuzz/usdt_notes.c tools/lib/usdt.c \
+		tools/lib/util.c tools/lib/usdt.h tools/lib/util.h | $(OUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lelf -o $@
+
 check: all $(TEST_BINS)
 	$(Q)$(PYTHON) selftests/run.py
-check: $(TEST_PROGS)
+check: $(TEST_PROGS) $(FUZZ_BINS)
 
 bench: all
 	$(Q)$(PYTHON) bench/schedlat.py
