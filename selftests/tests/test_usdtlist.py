@@ -24,7 +24,6 @@ REAL = {
 }
 # "  provider:name: N site(s)..." in the text listing
 TEXT_MARKER = re.compile(r"^  ([^\s:]+):(\S+): (\d+) sites?[ ,]")
-NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
 
 def run(args, rc=0, prefix=()):
@@ -189,7 +188,7 @@ def unprivileged():
     """No root needed: as nobody, the same listing as root's."""
     path = REAL["python"]
     root = run(["-j", path]).out
-    r = run(["-j", path], prefix=NOBODY)
+    r = run(["-j", path], prefix=tool.NOBODY)
     check(r.out == root and not r.err, "as nobody: %d bytes (root %d), "
           "stderr %r" % (len(r.out), len(root), r.err[:200]))
     return "%d markers as nobody" % len(r.out.splitlines())
@@ -328,7 +327,8 @@ def pid_not_ours():
     """Another user's process: exit 1, one line saying what to do."""
     with Victim([markers.need_markers(), "wait"]) as v:
         return one_line_error(["-p", v.proc.pid], 1,
-                              ["Permission denied", "root"], prefix=NOBODY)
+                              ["Permission denied", "root"],
+                              prefix=tool.NOBODY)
 
 
 # ---- help and bad input ----
@@ -345,17 +345,9 @@ def help_():
 
 
 def one_line_error(args, rc, names=(), prefix=()):
-    r = tool.run(args, name=TOOL, prefix=prefix)
-    r.expect_rc(rc)
-    check(not r.out, "%s wrote to stdout: %r" % (r.cmd(), r.out[:80]))
-    lines = r.err_lines
-    check(len(lines) == 1, "%s: %d stderr lines, expected 1: %r" % (
-        r.cmd(), len(lines), r.err[:300]))
-    check(lines[0].startswith("usdtlist: "), "%s: %r" % (r.cmd(), lines[0]))
-    for n in names:
-        check(n in lines[0], "%s: error does not say %r: %r" % (
-            r.cmd(), n, lines[0]))
-    return lines[0]
+    line = tool.one_line_error(TOOL, args, rc, names, prefix)
+    check(line.startswith("usdtlist: "), "not the tool's line: %r" % line)
+    return line
 
 
 def truncated():
