@@ -159,12 +159,13 @@ static void summarize(struct marker *m, const struct hl_usdt *const *sites,
 	for (size_t i = 0; i < n; i++) {
 		args[i] = sites[i]->args;
 		/* one site libbpf cannot read fails the attach of all */
-		if (judge && !m->bad)
+		if (judge && !m->why) {
 			m->why = hl_usdt_args_problem(sites[i]->args,
 						      &m->bad_arg,
 						      &m->bad_index);
-		if (m->why && !m->bad)
-			m->bad = sites[i];
+			if (m->why)
+				m->bad = sites[i];
+		}
 	}
 	qsort(args, n, sizeof(*args), by_args);
 	for (size_t i = 0; i < n; i++)
@@ -265,25 +266,18 @@ static void print_json(const char *object, const struct marker *m,
 /* "int32 arg0 in %r14d", "uint64 arg1 at -8(%rbp)", "int64 arg2 = 5" */
 static void print_arg(int i, const struct hl_usdt_arg *a)
 {
-	const char *how;
-
 	printf("    %s arg%d ", hl_usdt_arg_type(a), i);
 	/* the value the BPF program reads: "1@$-56" is 200 in a uint8 */
-	if (a->kind == HL_USDT_ARG_CONST && a->is_signed) {
+	if (a->kind == HL_USDT_ARG_CONST && a->is_signed)
 		printf("= %lld\n", (long long)a->val);
-		return;
-	}
-	if (a->kind == HL_USDT_ARG_CONST) {
+	else if (a->kind == HL_USDT_ARG_CONST)
 		printf("= %llu\n", (unsigned long long)a->val);
-		return;
-	}
-	if (a->kind == HL_USDT_ARG_REG)
-		how = "in %.*s\n";
+	else if (a->kind == HL_USDT_ARG_REG)
+		printf("in %.*s\n", a->loc_len, a->loc);
 	else if (memchr(a->loc, '(', a->loc_len))
-		how = "at %.*s\n";
+		printf("at %.*s\n", a->loc_len, a->loc);
 	else	/* garbage: quoted, so that even "" shows */
-		how = "as '%.*s'\n";
-	printf(how, a->loc_len, a->loc);
+		printf("as '%.*s'\n", a->loc_len, a->loc);
 }
 
 static void print_text(const struct marker *m, bool judge)
