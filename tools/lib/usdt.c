@@ -300,7 +300,8 @@ static bool decimal(const char *p, const char *end, int64_t *v)
 	return true;
 }
 
-/* "%name" that is all of [p, end), the name copied to reg. */
+/* "%name" that is all of [p, end): the name copied to reg, which is
+ * left alone otherwise. */
 static bool take_reg(const char *p, const char *end, char reg[8])
 {
 	size_t n = end - p - 1;
@@ -348,11 +349,13 @@ static void take_size(struct hl_usdt_arg *a, const char *p, const char *end)
  * assembler writes 200 in one unsigned byte as $-56. */
 static int64_t as_read(int64_t v, const struct hl_usdt_arg *a)
 {
-	int shift = 64 - 8 * a->size;
-	uint64_t u = (uint64_t)v << (shift & 63);
+	int shift;
+	uint64_t u;
 
 	if (a->is_float || (a->size != 1 && a->size != 2 && a->size != 4))
 		return v;
+	shift = 64 - 8 * a->size;
+	u = (uint64_t)v << shift;
 	/* >> of a negative int64_t is arithmetic with gcc and clang */
 	return a->is_signed ? (int64_t)u >> shift : (int64_t)(u >> shift);
 }
@@ -401,8 +404,6 @@ bool hl_usdt_arg_next(const char **args, struct hl_usdt_arg *a)
 	a->spec_len = a->loc_len = end - p;
 	take_size(a, p, end);
 	take_operand(a);
-	if (a->kind == HL_USDT_ARG_OTHER)
-		a->reg[0] = '\0';
 	return true;
 }
 
