@@ -23,16 +23,18 @@ static size_t decode_all(const char *args)
 	size_t sum = 0;
 	int index;
 
+	/* unsigned sums: values come from the input and may be extreme */
 	while (hl_usdt_arg_next(&p, &a)) {
-		sum += a.spec[a.spec_len - 1] + a.size + a.kind + a.val +
-		       strlen(a.reg) + strlen(hl_usdt_arg_type(&a));
+		sum += (size_t)a.spec[a.spec_len - 1] + (size_t)a.size +
+		       (size_t)a.kind + (size_t)a.val + strlen(a.reg) +
+		       strlen(hl_usdt_arg_type(&a));
 		if (a.loc_len)
 			sum += a.loc[a.loc_len - 1];
 		if (hl_usdt_arg_problem(&a))
 			sum++;
 	}
 	if (hl_usdt_args_problem(args, &bad, &index))
-		sum += bad.spec[0] + index;
+		sum += (size_t)bad.spec[0] + (size_t)index;
 	return sum;
 }
 
@@ -53,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const struct hl_usdt *s = &l.sites[i];
 			size_t n;
 
-			sum += decode_all(s->args) + s->nargs + s->pc +
-			       s->semaphore;
+			sum += decode_all(s->args) + (size_t)s->nargs +
+			       (size_t)s->pc + (size_t)s->semaphore;
 			/* no site may be missed by its own name */
 			if (!hl_usdt_find(&l, s->provider, s->name, &n) || !n)
 				abort();
