@@ -1,7 +1,9 @@
 # howlong: one GNU make build for every tool.
 # A tool is progs/<tool>.bpf.c + progs/<tool>.h + tools/<tool>.c; add its
-# name to TOOLS and nothing else.
+# name to TOOLS and nothing else. A tool without a BPF program (it reads
+# files only) is tools/<tool>.c alone, named in PLAIN_TOOLS instead.
 TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat
+PLAIN_TOOLS := usdtlist
 
 VERSION := 0.1.0
 ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
@@ -45,13 +47,15 @@ ifeq ($(STATIC),1)
 LDFLAGS += -static -Wl,--wrap=btf__load_vmlinux_btf
 override CFLAGS += -DHL_STATIC
 LDLIBS := $(shell $(PKG_CONFIG) --static --libs libbpf libelf zlib 2>/dev/null) -lm
+PLAIN_LDLIBS := $(shell $(PKG_CONFIG) --static --libs libelf zlib 2>/dev/null)
 else
 LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null) -lelf -lz -lm
+PLAIN_LDLIBS := -lelf
 endif
 
 LIB_SRCS := $(wildcard tools/lib/*.c)
 LIB_OBJS := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
-BINS := $(addprefix $(BIN)/,$(TOOLS))
+BINS := $(addprefix $(BIN)/,$(TOOLS) $(PLAIN_TOOLS))
 SKELS := $(patsubst %,$(SKEL)/%.skel.h,$(TOOLS))
 
 .PHONY: all clean check deps vmlinux install uninstall bench libbpf-check
@@ -96,6 +100,12 @@ $(OUT)/%.o: tools/%.c $(SKEL)/%.skel.h | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+# Plain tools: no skeleton to wait for, and linked without libbpf.
+$(patsubst %,$(OUT)/%.o,$(PLAIN_TOOLS)): $(OUT)/%.o: tools/%.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+$(addprefix $(BIN)/,$(PLAIN_TOOLS)): LDLIBS := $(PLAIN_LDLIBS)
+
 # An archive, so that each tool links only the library objects it uses.
 LIB_ARCHIVE := $(OUT)/libhowlong.a
 $(LIB_ARCHIVE): $(LIB_OBJS)
@@ -118,7 +128,7 @@ vmlinux:
 DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev pkg-config python3 libbpf-tools linux-perf \
 	postgresql postgresql-contrib openjdk-17-jdk-headless \
-	systemtap-sdt-dev
+	systemtap-sdt-dev libclang-rt-14-dev
 deps:
 	$(Q)missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -136,15 +146,31 @@ $(OUT)/test/%: selftests/unit/%.c $(LIB_OBJS) | $(OUT)/test
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
-# Programs the tests trace (selftests/c), optimised as real programs are.
-TEST_PROGS := $(OUT)/test-progs/pairs
-$(OUT)/test-progs:
+# Test programs with USDT markers of their own (sys/sdt.h, from
+# systemtap-sdt-dev), optimised as real programs are: the markers' argument
+# specs then name registers and memory, not only stack slots. The wildcard
+# names their header as well, so no -MMD.
+TEST_PROGS := $(OUT)/test-progs/markers $(OUT)/test-progs/pairs
+$(OUT)/test-progs $(OUT)/fuzz:
 	$(Q)mkdir -p $@
+$(OUT)/test-progs/markers: $(wildcard selftests/c/markers*) | $(OUT)/test-progs
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) $(filter %.c,$^) -o $@
 $(OUT)/test-progs/pairs: selftests/c/pairs.c | $(OUT)/test-progs
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) -pthread $< -o $@
 
-check: all $(TEST_BINS) $(TEST_PROGS)
+# The libFuzzer target, with the library code it fuzzes built into it
+# under the same sanitizers (libFuzzer ships in libclang-rt-14-dev).
+FUZZ_BINS := $(OUT)/fuzz/usdt_notes
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -std=gnu11 $(WARN) -Itools/lib
+$(OUT)/fuzz/usdt_notes: selftests/fuzz/usdt_notes.c tools/lib/usdt.c \
+		tools/lib/util.c tools/lib/usdt.h tools/lib/util.h | $(OUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lelf -o $@
+
+check: all $(TEST_BINS) $(TEST_PROGS) $(FUZZ_BINS)
 	$(Q)$(PYTHON) selftests/run.py
 
 bench: all
@@ -158,8 +184,9 @@ install: all
 	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(TOOLS)) \
-		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(addsuffix .8,$(TOOLS)))
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(TOOLS) $(PLAIN_TOOLS)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(addsuffix .8,$(TOOLS) \
+		$(PLAIN_TOOLS)))
 
 clean:
 	$(Q)rm -rf $(OUT) $(BIN) $(SKEL)

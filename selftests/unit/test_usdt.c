@@ -8,11 +8,13 @@
  * container (its own mount namespace and root).
  */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -143,6 +145,166 @@ static void test_arg_grammar(void)
 			  !strcmp(spec, bad[i][1]),
 			  "unparsable: \"%s\", names \"%s\"", bad[i][0],
 			  bad[i][1]);
+}
+
+static void test_arg_decode(void)
+{
+	static const struct {
+		const char *spec, *type;
+		enum hl_usdt_arg_kind kind;
+		const char *reg, *loc;
+		int64_t val;
+		const char *problem;	/* substring, or NULL */
+	} cases[] = {
+		{ "-4@%r14d", "int32", HL_USDT_ARG_REG, "r14d", "%r14d", 0,
+		  NULL },
+		{ "1@%dil", "uint8", HL_USDT_ARG_REG, "dil", "%dil", 0, NULL },
+		{ "8@-8(%rbp)", "uint64", HL_USDT_ARG_MEM, "rbp", "-8(%rbp)",
+		  -8, NULL },
+		{ "-2@+12(%rsp)", "int16", HL_USDT_ARG_MEM, "rsp", "+12(%rsp)",
+		  12, NULL },
+		{ "4@(%r12)", "uint32", HL_USDT_ARG_MEM, "r12", "(%r12)", 0,
+		  NULL },
+		{ "-8@$5", "int64", HL_USDT_ARG_CONST, "", "$5", 5, NULL },
+		/* gas writes an unsigned byte of 200 as $-56 */
+		{ "1@$-56", "uint8", HL_USDT_ARG_CONST, "", "$-56", 200, NULL },
+		{ "-2@$65535", "int16", HL_USDT_ARG_CONST, "", "$65535", -1,
+		  NULL },
+		{ "-8@$-9223372036854775808", "int64", HL_USDT_ARG_CONST, "",
+		  "$-9223372036854775808", INT64_MIN, NULL },
+		{ "4f@%xmm0", "float32", HL_USDT_ARG_REG, "xmm0", "%xmm0", 0,
+		  "floating-point" },
+		{ "8f@%rax", "float64", HL_USDT_ARG_REG, "rax", "%rax", 0,
+		  "floating-point" },
+		{ "-4@40+CheckpointStats(%rip)", "int32", HL_USDT_ARG_OTHER, "",
+		  "40+CheckpointStats(%rip)", 0, "symbol-relative" },
+		{ "-4@NBuffers(%rip)", "int32", HL_USDT_ARG_OTHER, "",
+		  "NBuffers(%rip)", 0, "symbol-relative" },
+		{ "8@(%rax,%rbx,8)", "uint64", HL_USDT_ARG_OTHER, "",
+		  "(%rax,%rbx,8)", 0, "indexed" },
+		{ "%rdi", "?", HL_USDT_ARG_REG, "rdi", "%rdi", 0, "no size" },
+		{ "3@%rax", "?", HL_USDT_ARG_REG, "rax", "%rax", 0, "size" },
+		{ "8@%r16", "uint64", HL_USDT_ARG_REG, "r16", "%r16", 0,
+		  "register" },
+		{ "8@", "uint64", HL_USDT_ARG_OTHER, "", "", 0, "cannot" },
+		{ "8@$0x10", "uint64", HL_USDT_ARG_OTHER, "", "$0x10", 0,
+		  "cannot" },
+		{ "-8@$9223372036854775808", "int64", HL_USDT_ARG_OTHER, "",
+		  "$9223372036854775808", 0, "cannot" },
+		{ "8@%averylongname", "uint64", HL_USDT_ARG_OTHER, "",
+		  "%averylongname", 0, "cannot" },
+		{ "99999999@%rax", "?", HL_USDT_ARG_REG, "rax", "%rax", 0,
+		  "size" },
+	};
+	struct hl_usdt_arg a, bad;
+	const char *p, *why;
+	int n, index;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *want = cases[i].problem;
+
+		p = cases[i].spec;
+		n = hl_usdt_arg_next(&p, &a);
+		why = hl_usdt_arg_problem(&a);
+		tap_check(n && !*p && a.spec == cases[i].spec &&
+			  a.spec_len == (int)strlen(cases[i].spec) &&
+			  !strcmp(hl_usdt_arg_type(&a), cases[i].type) &&
+			  a.kind == cases[i].kind &&
+			  !strcmp(a.reg, cases[i].reg) &&
+			  a.loc_len == (int)strlen(cases[i].loc) &&
+			  !memcmp(a.loc, cases[i].loc, a.loc_len) &&
+			  a.val == cases[i].val &&
+			  (want ? why && strstr(why, want) : !why),
+			  "decode \"%s\": %s kind %d reg \"%s\" val %lld, %s",
+			  cases[i].spec, hl_usdt_arg_type(&a), a.kind, a.reg,
+			  (long long)a.val, why ? why : "libbpf can read it");
+	}
+
+	p = "  -4@%ebx   8@-8(%rbp) ";
+	n = 0;
+	while (hl_usdt_arg_next(&p, &a))
+		n++;
+	tap_check(n == 2 && !*p, "two specs among extra spaces: %d", n);
+	p = "";
+	tap_check(!hl_usdt_arg_next(&p, &a), "no specs in \"\"");
+
+	why = hl_usdt_args_problem("8@%rax -4@NBuffers(%rip) 8@%r16", &bad,
+				   &index);
+	tap_check(why && index == 1 && bad.spec_len == 17 &&
+		  !memcmp(bad.spec, "-4@NBuffers(%rip)", 17),
+		  "the first bad argument is reported: arg%d %.*s (%s)",
+		  index, bad.spec_len, bad.spec, why ? why : "none");
+}
+
+/* A whole file in memory, as the fuzzer hands it over. */
+static void *slurp(const char *path, size_t *size)
+{
+	struct stat st;
+	char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && !fstat(fd, &st) && (buf = malloc(st.st_size))) {
+		*size = 0;
+		while (*size < (size_t)st.st_size) {
+			ssize_t n = read(fd, buf + *size, st.st_size - *size);
+
+			if (n <= 0)
+				break;
+			*size += n;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+static void test_read_mem(void)
+{
+	char tmp[] = "/tmp/hl-usdt-XXXXXX", fifo[64];
+	struct hl_usdt_list f, m;
+	size_t size = 0, same = 0;
+	char *img = slurp(PG_BIN, &size);
+	int err, fd;
+
+	if (!tap_check(img && size > 4096, "read %s into memory", PG_BIN))
+		return;
+	err = hl_usdt_read(PG_BIN, &f);
+	tap_check(!err && !hl_usdt_read_mem(img, size, &m) && m.n == f.n &&
+		  m.machine == EM_X86_64 && f.machine == EM_X86_64,
+		  "from memory as from the file: %zu sites", m.n);
+	for (size_t i = 0; i < m.n && i < f.n; i++)
+		same += m.sites[i].pc == f.sites[i].pc &&
+			m.sites[i].semaphore == f.sites[i].semaphore &&
+			!strcmp(m.sites[i].args, f.sites[i].args) &&
+			!strcmp(m.sites[i].name, f.sites[i].name);
+	tap_check(same == f.n, "%zu of %zu sites the same", same, f.n);
+	hl_usdt_free(&m);
+	hl_usdt_free(&f);
+
+	/* cut before the section headers (at the end of the file) */
+	err = hl_usdt_read_mem(img, size / 2, &m);
+	tap_check(err == -EBADMSG && !m.n && !m.sites,
+		  "the first half of postgres: -EBADMSG (%d)", err);
+	err = hl_usdt_read_mem(img, 40, &m);
+	tap_check(err == -EBADMSG, "40 bytes of ELF header: -EBADMSG (%d)",
+		  err);
+	err = hl_usdt_read_mem(img, 3, &m);
+	tap_check(err == -ENOEXEC, "3 bytes: not ELF (%d)", err);
+	free(img);
+
+	err = hl_usdt_read("/tmp", &m);
+	tap_check(err == -EISDIR, "a directory: -EISDIR (%d)", err);
+	fd = mkstemp(tmp);
+	if (fd >= 0)
+		close(fd);
+	err = hl_usdt_read(tmp, &m);
+	tap_check(err == -ENOEXEC, "an empty file: -ENOEXEC (%d)", err);
+	unlink(tmp);
+	snprintf(fifo, sizeof(fifo), "/tmp/hl-usdt-fifo-%d", (int)getpid());
+	err = mkfifo(fifo, 0600) ? -errno : hl_usdt_read(fifo, &m);
+	tap_check(err == -ENOEXEC, "a FIFO with no writer: -ENOEXEC at once "
+		  "(%d)", err);
+	unlink(fifo);
 }
 
 static void test_no_markers(void)
@@ -319,11 +481,40 @@ static bool opens_as_exe(const char *path, pid_t pid)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/*
+ * The mapped file of pid named name (exactly): its path must open to the
+ * inode of /proc/PID/exe, and the list must also hold libc. want_path:
+ * the path it must have, or NULL for any.
+ */
+static void check_mapped(pid_t pid, const char *name, const char *want_path,
+			 const char *what)
+{
+	struct hl_mapped_file *files;
+	const struct hl_mapped_file *exe = NULL;
+	bool libc = false;
+	int n = hl_target_mapped_files(pid, &files);
+
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(files[i].name, name))
+			exe = &files[i];
+		libc |= strstr(files[i].name, "/libc.so.6") && files[i].path;
+	}
+	tap_check(n > 0 && exe && exe->path && opens_as_exe(exe->path, pid) &&
+		  (!want_path || !strcmp(exe->path, want_path)) && libc,
+		  "%s: %d mapped files, %s as %s, libc %s", what, n, name,
+		  exe && exe->path ? exe->path : "(none)",
+		  libc ? "too" : "missing");
+	if (n > 0)
+		hl_target_mapped_free(files, n);
+}
+
 static void test_self(const char *argv0)
 {
 	const char *base = strrchr(argv0, '/') ? strrchr(argv0, '/') : argv0;
-	char path[PATH_MAX];
+	char path[PATH_MAX], want[PATH_MAX + 32];
+	struct hl_mapped_file *files;
 	pid_t tgid = 0, ppid = 0;
+	ssize_t n;
 	int err;
 
 	err = hl_target_from_pid(getpid(), path, sizeof(path));
@@ -335,8 +526,13 @@ static void test_self(const char *argv0)
 	tap_check(!err && tgid == getpid() && ppid == getppid(),
 		  "own tgid %d and parent %d", tgid, ppid);
 	tap_check(hl_target_from_pid(0x3ffffe, path, sizeof(path)) == -ESRCH &&
-		  hl_target_tgid_and_parent(0x3ffffe, &tgid, &ppid) == -ESRCH,
+		  hl_target_tgid_and_parent(0x3ffffe, &tgid, &ppid) == -ESRCH &&
+		  hl_target_mapped_files(0x3ffffe, &files) == -ESRCH,
 		  "a pid that does not exist: -ESRCH");
+	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	snprintf(want, sizeof(want), "/proc/%d/root%s", getpid(), path);
+	check_mapped(getpid(), path, want, "own pid");
 	tap_check(hl_target_from_pid(2, path, sizeof(path)) == -ENOENT,
 		  "kthreadd has no executable: -ENOENT");
 	tap_check(hl_target_from_pid(getpid(), path, 8) == -ENAMETOOLONG,
@@ -369,6 +565,9 @@ static void test_deleted(void)
 	names[1] = NULL;
 	tap_check(hl_target_find_process(names, &n) == pid && n == 1,
 		  "found by name although deleted");
+	/* only map_files still reaches the file */
+	snprintf(path, sizeof(path), "%s (deleted)", copy);
+	check_mapped(pid, path, NULL, "deleted while running");
 	reap(pid);
 }
 
@@ -469,6 +668,7 @@ static void test_container(void)
 	tap_check(!err && !strcmp(path, want) && opens_as_exe(path, pid),
 		  "in a container: %s, same inode (err %d)", err ? "" : path,
 		  err);
+	check_mapped(pid, "/sleeper", want, "in a container");
 	reap(pid);
 	rmdir(root);
 }
@@ -505,6 +705,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_postgres();
 	test_arg_grammar();
+	test_arg_decode();
+	test_read_mem();
 	test_no_markers();
 	test_require();
 	test_self(argv[0]);

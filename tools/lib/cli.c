@@ -307,3 +307,32 @@ void hl_parse_args_pos(int argc, char **argv, const struct argp *tool,
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		exit(HL_EXIT_USAGE);
 }
+
+static const struct argp_option help_options[] = {
+	{ NULL, 0, NULL, 0, "Help:", -1 },
+	{ NULL, 'h', NULL, 0, "Give this help list", -1 },
+	{}
+};
+
+static error_t parse_help(int key, char *arg, struct argp_state *state)
+{
+	if (key != 'h')
+		return parse_init(key, arg, state);
+	argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+	return 0;
+}
+
+void hl_parse_plain_args(int argc, char **argv, const struct argp *tool)
+{
+	struct argp_child children[] = { { tool, 0, NULL, 0 }, {} };
+	struct argp argp = {
+		.options = help_options,
+		.parser = parse_help,
+		.children = children,
+	};
+
+	argp_err_exit_status = HL_EXIT_USAGE;
+	argv[0] = (char *)hl_tool;
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		exit(HL_EXIT_USAGE);
+}

@@ -44,4 +44,11 @@ void hl_parse_args_pos(int argc, char **argv, const struct argp *tool,
 		       const char *doc, const char *args_doc,
 		       unsigned int npos);
 
+/*
+ * For a tool that measures nothing (no BPF, none of the options above):
+ * parse argv with only its own argp (options, args_doc, doc) plus -h and
+ * -V, with the same conventions: bad input exits 2 with one line.
+ */
+void hl_parse_plain_args(int argc, char **argv, const struct argp *tool);
+
 #endif /* HOWLONG_CLI_H */

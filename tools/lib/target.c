@@ -54,15 +54,21 @@ static int copy_out(char *dst, size_t len, const char *src)
 	return 0;
 }
 
-/* Cut the " (deleted)" the kernel appends to the name of an unlinked
- * file; true if there was one. */
+/* Does name end in the " (deleted)" the kernel appends to the name of
+ * an unlinked file? */
+static bool is_deleted(const char *name)
+{
+	size_t n = strlen(name), d = strlen(DELETED);
+
+	return n >= d && !strcmp(name + n - d, DELETED);
+}
+
+/* Cut that suffix; true if there was one. */
 static bool strip_deleted(char *exe)
 {
-	size_t n = strlen(exe), d = strlen(DELETED);
-
-	if (n < d || strcmp(exe + n - d, DELETED))
+	if (!is_deleted(exe))
 		return false;
-	exe[n - d] = '\0';
+	exe[strlen(exe) - strlen(DELETED)] = '\0';
 	return true;
 }
 
@@ -107,6 +113,120 @@ int hl_target_from_pid(pid_t pid, char *path, size_t len)
 	if (!same_file(link, &want))
 		return -ENOENT;
 	return copy_out(path, len, link);
+}
+
+/* The file a maps line names opens, from here, as path? */
+static int open_mapped(const char *path, ino_t ino)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st))
+		err = -errno;
+	else if (st.st_ino != ino)
+		err = -ESTALE;	/* replaced: another file at that name */
+	close(fd);
+	return err;
+}
+
+/* Find a path for f, first mapped at [start, end) from inode ino. */
+static int locate_mapped(pid_t pid, struct hl_mapped_file *f,
+			 unsigned long start, unsigned long end, ino_t ino)
+{
+	char *path = NULL;
+	int err = -ENOENT;
+
+	if (!is_deleted(f->name) &&
+	    asprintf(&path, "/proc/%d/root%s", (int)pid, f->name) >= 0) {
+		err = open_mapped(path, ino);
+		if (!err) {
+			f->path = path;
+			return 0;
+		}
+		free(path);
+	}
+	if (asprintf(&path, "/proc/%d/map_files/%lx-%lx", (int)pid, start,
+		     end) < 0)
+		return -ENOMEM;
+	/* the link's inode is that of the mapping, by construction */
+	if (access(path, R_OK)) {
+		f->err = errno == ENOENT ? err : -errno;
+		free(path);
+		return 0;
+	}
+	f->path = path;
+	return 0;
+}
+
+static bool seen_name(const struct hl_mapped_file *f, int n,
+		      const char *name)
+{
+	for (int i = n - 1; i >= 0; i--)
+		if (!strcmp(f[i].name, name))
+			return true;
+	return false;
+}
+
+int hl_target_mapped_files(pid_t pid, struct hl_mapped_file **out)
+{
+	struct hl_mapped_file *files = NULL, *grown;
+	unsigned long start, end, ino;
+	char maps[64], *line = NULL, *name;
+	size_t cap = 0, len = 0;
+	int n = 0, err = 0, pos;
+	FILE *f;
+
+	*out = NULL;
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	f = pid > 0 ? fopen(maps, "re") : NULL;
+	if (!f)
+		return pid <= 0 || errno == ENOENT ? -ESRCH : -errno;
+	while (!err && getline(&line, &len, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		/* start-end perms offset dev inode   name */
+		if (sscanf(line, "%lx-%lx %*s %*x %*x:%*x %lu %n", &start, &end,
+			   &ino, &pos) != 3 || line[pos] != '/')
+			continue;
+		name = line + pos;
+		if (seen_name(files, n, name))
+			continue;
+		if ((size_t)n == cap) {
+			cap = cap ? 2 * cap : 32;
+			grown = realloc(files, cap * sizeof(*files));
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			files = grown;
+		}
+		files[n] = (struct hl_mapped_file){ .name = strdup(name) };
+		if (!files[n].name) {
+			err = -ENOMEM;
+			break;
+		}
+		err = locate_mapped(pid, &files[n++], start, end, ino);
+	}
+	if (!err && ferror(f))
+		err = -EIO;
+	free(line);
+	fclose(f);
+	if (err) {
+		hl_target_mapped_free(files, n);
+		return err;
+	}
+	*out = files;
+	return n;
+}
+
+void hl_target_mapped_free(struct hl_mapped_file *files, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(files[i].name);
+		free(files[i].path);
+	}
+	free(files);
 }
 
 int hl_target_tgid_and_parent(pid_t pid, pid_t *tgid, pid_t *ppid)

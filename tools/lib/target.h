@@ -40,6 +40,27 @@ pid_t hl_target_find_process(const char *const *names, int *nfound);
  * process pid, from /proc/PID/status. -ESRCH: no such thread. */
 int hl_target_tgid_and_parent(pid_t pid, pid_t *tgid, pid_t *ppid);
 
+/* A file mapped into a process (see hl_target_mapped_files). */
+struct hl_mapped_file {
+	char *name;	/* as /proc/PID/maps says, " (deleted)" and all */
+	char *path;	/* opens that very file from here; NULL: cannot */
+	int err;	/* why path is NULL: -errno */
+};
+
+/*
+ * The distinct files mapped into process pid, in address order: its
+ * executable, libraries, any mmap()ed file. Each path is
+ *  1. "/proc/PID/root" + name, if it opens to the inode mapped: through
+ *     the process's root, so that a container's file is found;
+ *  2. else "/proc/PID/map_files/START-END" of its first mapping: a file
+ *     deleted or replaced since it was mapped (a package upgrade); opening
+ *     it needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE.
+ * Returns how many (*out to free with hl_target_mapped_free) or -ESRCH
+ * (no such process), -EACCES (not ours, not root), -ENOMEM.
+ */
+int hl_target_mapped_files(pid_t pid, struct hl_mapped_file **out);
+void hl_target_mapped_free(struct hl_mapped_file *files, int n);
+
 /*
  * Run cmd (words split at spaces, no shell, looked up in PATH, stderr
  * discarded), take the first line it prints and append suffix: e.g.

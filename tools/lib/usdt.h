@@ -24,16 +24,25 @@ struct hl_usdt {
 struct hl_usdt_list {
 	struct hl_usdt *sites;	/* in note order */
 	size_t n;
+	uint16_t machine;	/* e_machine of the file, e.g. EM_X86_64 */
 };
 
 /*
  * Every marker site of the ELF file at path. A binary without
  * .note.stapsdt yields 0 sites and returns 0. Errors: -ENOEXEC for a file
- * that is not ELF (or has corrupt notes), -errno from open(), -ENOMEM.
+ * that is not ELF, -EBADMSG for an ELF file that is truncated or whose
+ * notes are corrupt, -EISDIR, -errno from open(), -ENOMEM.
  * Addresses are adjusted for prelinking by (.stapsdt.base address - the
  * note's base), as sys/sdt.h intends. Free with hl_usdt_free().
  */
 int hl_usdt_read(const char *path, struct hl_usdt_list *out);
+/*
+ * The same from an ELF image of size bytes in memory (what hl_usdt_read
+ * does with the file mapped; the fuzzer feeds it directly). libelf may
+ * convert the image in place, hence not const; it must stay until
+ * hl_usdt_read_mem returns, not longer: the list holds copies.
+ */
+int hl_usdt_read_mem(void *image, size_t size, struct hl_usdt_list *out);
 void hl_usdt_free(struct hl_usdt_list *l);
 
 /* First site of provider:name, or NULL; *nsites (if not NULL) gets the
@@ -41,6 +50,54 @@ void hl_usdt_free(struct hl_usdt_list *l);
 const struct hl_usdt *hl_usdt_find(const struct hl_usdt_list *l,
 				   const char *provider, const char *name,
 				   size_t *nsites);
+
+/*
+ * One argument spec of a site, decoded. sys/sdt.h writes each as
+ * "N@OPERAND": |N| the size in bytes, negative for a signed type, an "f"
+ * after N for floating point (sdt.h 4.x), OPERAND in the assembler's
+ * syntax (AT&T on x86). Old sdt.h (v1) wrote the operand alone.
+ */
+enum hl_usdt_arg_kind {
+	HL_USDT_ARG_REG,	/* in a register: %r14d */
+	HL_USDT_ARG_MEM,	/* in memory at off(%reg) or (%reg) */
+	HL_USDT_ARG_CONST,	/* a constant: $5 */
+	HL_USDT_ARG_OTHER,	/* any other operand: sym(%rip), indexed
+				 * (%rax,%rbx,8), or garbage */
+};
+
+struct hl_usdt_arg {
+	const char *spec;	/* the whole spec, in the args string */
+	int spec_len;
+	const char *loc;	/* the operand, after the "N@" */
+	int loc_len;
+	int size;		/* |N| (at most 65535); 0: no size given */
+	bool is_signed;		/* N < 0 */
+	bool is_float;		/* "Nf@" */
+	enum hl_usdt_arg_kind kind;
+	char reg[8];		/* REG, MEM: the register without '%' */
+	int64_t val;		/* MEM: the offset; CONST: the value as the
+				 * argument's type reads it (cast to
+				 * uint64_t when !is_signed) */
+};
+
+/*
+ * Decode the next space-separated spec of *args into *a and advance
+ * *args past it; false when none is left. Every spec decodes: what is
+ * not understood is HL_USDT_ARG_OTHER. a points into the args string.
+ */
+bool hl_usdt_arg_next(const char **args, struct hl_usdt_arg *a);
+/* The C-ish type: "int8" ... "uint64", "float32", "float64"; "?" for a
+ * size that is not 1, 2, 4 or 8 (4 or 8 for floats). */
+const char *hl_usdt_arg_type(const struct hl_usdt_arg *a);
+/* Why libbpf 1.1 cannot read this argument (a short phrase, e.g.
+ * "symbol-relative address"), or NULL if it can. x86-64 only: elsewhere
+ * this cannot judge and returns NULL. */
+const char *hl_usdt_arg_problem(const struct hl_usdt_arg *a);
+/* The first argument of a site that libbpf 1.1 cannot read: its problem,
+ * the argument in *bad and its 0-based number in *index (either may be
+ * NULL); NULL when all are fine. Beyond 12 arguments the 13th is bad. */
+const char *hl_usdt_args_problem(const char *args, struct hl_usdt_arg *bad,
+				 int *index);
 
 /*
  * Whether libbpf 1.1 can decode every argument of a site: x86-64 specs
@@ -55,7 +112,8 @@ bool hl_usdt_bad_arg(const char *args, char *buf, size_t len);
 
 /*
  * For tools: hl_usdt_read() or exit 1 with "PATH: cannot read markers:
- * REASON" ("PATH is not an ELF file" for -ENOEXEC).
+ * REASON" ("PATH is not an ELF file" for -ENOEXEC, "PATH: corrupt or
+ * truncated ELF file" for -EBADMSG).
  */
 void hl_usdt_read_or_die(const char *path, struct hl_usdt_list *out);
 
