@@ -105,12 +105,18 @@ static __noinline void hist_record_keyed(__u64 id, __u64 v,
 	}
 	k.slot = hist_bounded_slot(v);
 	c = bpf_map_lookup_elem(&hist_slots, &k);
-	if (c) {
-		(*c)++;
-	} else if (bpf_map_update_elem(&hist_slots, &k, &one, BPF_NOEXIST)) {
-		lost_inc(LOST_HIST_FULL);
-		return;
+	if (!c && bpf_map_update_elem(&hist_slots, &k, &one, BPF_NOEXIST)) {
+		/* Also when another CPU added this bucket a moment ago (two
+		 * threads in step): then it is there now, with our CPU's
+		 * copy at zero. */
+		c = bpf_map_lookup_elem(&hist_slots, &k);
+		if (!c) {
+			lost_inc(LOST_HIST_FULL);
+			return;
+		}
 	}
+	if (c)
+		(*c)++;
 	st->count++;
 	st->sum += v;
 	if (v > st->max)
