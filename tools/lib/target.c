@@ -378,28 +378,21 @@ static bool name_matches(const char *file, const char *name)
 	size_t n = strlen(name);
 
 	base = base ? base + 1 : file;
-	return !strncmp(base, name, n) && (!base[n] || base[n] == '.');
+	return !strncmp(base, name, n) &&
+	       (!base[n] || base[n] == '.' || !strcmp(base + n, " (deleted)"));
 }
 
 int hl_target_mapped(pid_t pid, const char *name, char *path, size_t len)
 {
-	char maps[64], line[PATH_MAX + 128], *file;
-	int err = -ENOENT;
-	FILE *f;
+	struct hl_mapped_file *files;
+	int n = hl_target_mapped_files(pid, &files), err = -ENOENT;
 
-	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
-	f = fopen(maps, "r");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while (err == -ENOENT && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		file = strchr(line, '/');
-		if (!file || !name_matches(file, name))
-			continue;
-		err = (size_t)snprintf(path, len, "/proc/%d/root%s", (int)pid,
-				       file) < len ? 0 : -ENAMETOOLONG;
-	}
-	fclose(f);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n && err == -ENOENT; i++)
+		if (files[i].path && name_matches(files[i].name, name))
+			err = copy_out(path, len, files[i].path);
+	hl_target_mapped_free(files, n);
 	return err;
 }
 

@@ -72,10 +72,10 @@ int hl_target_from_command(const char *cmd, const char *suffix, char *path,
 			   size_t len);
 
 /*
- * The file process pid maps whose base name is name, or starts with name
- * and a dot ("libc.so" finds libc.so.6), as a path through
- * /proc/PID/root (a container's file works too). -ENOENT: none mapped;
- * -ESRCH: no such process.
+ * The first file process pid maps whose base name is name, or starts with
+ * name and a dot ("libc.so" finds libc.so.6), as a path that opens it
+ * (see hl_target_mapped_files). -ENOENT: none mapped; -ESRCH: no such
+ * process.
  */
 int hl_target_mapped(pid_t pid, const char *name, char *path, size_t len);
 
