@@ -67,9 +67,17 @@ def match_ids(events, recs, what):
 
 
 def slack(events, recs):
-    """How far inside the bound: the smallest (span - interval)."""
+    """How far inside the bounds, median over the events: "interval -
+    slept (oversleep and marker traps), span - interval (the traps and
+    the program's clock reads)"."""
     by_id = {r.id: r for r in recs}
-    return min(by_id[e["arg0"]].span_ns - e["duration_ns"] for e in events)
+    over = sorted(e["duration_ns"] - by_id[e["arg0"]].slept_ns
+                  for e in events)
+    under = sorted(by_id[e["arg0"]].span_ns - e["duration_ns"]
+                   for e in events)
+    return "median %s above slept, %s below the span (max %s)" % (
+        report.fmt_ns(over[len(over) // 2]),
+        report.fmt_ns(under[len(under) // 2]), report.fmt_ns(under[-1]))
 
 
 @test("usdtlat/threads")
@@ -92,9 +100,9 @@ def threads():
     lo, hi = sum(r.slept_ns for r in recs), sum(r.span_ns for r in recs)
     check(lo <= h["sum_ns"] <= hi, "histogram sum %d outside [%d, %d]" % (
         h["sum_ns"], lo, hi))
-    return "24/24 pairs on 4 threads, each in [slept, span] (closest " \
-        "%s inside the span); histogram sum %s in [%s, %s]" % (
-            report.fmt_ns(slack(ev.events, recs)), report.fmt_ns(h["sum_ns"]),
+    return "24/24 pairs on 4 threads, each in [slept, span]: %s; " \
+        "histogram sum %s in [%s, %s]" % (
+            slack(ev.events, recs), report.fmt_ns(h["sum_ns"]),
             report.fmt_ns(lo), report.fmt_ns(hi))
 
 
@@ -138,8 +146,8 @@ def nested():
     for e in ev.events:
         want = "inner" if e["arg0"] % 2 else "outer"
         check(e["arg2"] == want, "event %r: arg2 %r" % (e, e["arg2"]))
-    return "%d pairs, 5 inner within 5 outer, each in its bound" % len(
-        ev.events)
+    return "%d pairs, 5 inner within 5 outer, each in its bound: %s" % (
+        len(ev.events), slack(ev.events, recs))
 
 
 @test("usdtlat/key")
@@ -159,8 +167,8 @@ def key():
     h = report.only_hist(rep)
     check(h["count"] == 0 and rep["unmatched"] == 6, "by thread: count %d,"
           " unmatched %d; expected 0 and 6" % (h["count"], rep["unmatched"]))
-    return "6/6 jobs paired across threads; by thread: 0 paired, 6 " \
-        "unmatched"
+    return "6/6 jobs paired across threads (%s); by thread: 0 paired, 6 " \
+        "unmatched" % slack(ev.events, recs)
 
 
 @test("usdtlat/expire")
