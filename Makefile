@@ -5,7 +5,9 @@
 TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat
 PLAIN_TOOLS := usdtlist
 
-VERSION := 0.1.0
+# The one version: tools' -V, man pages, the Debian package (a test
+# holds debian/changelog to it).
+VERSION := $(shell cat VERSION)
 ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 	-e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
 CLANG ?= clang
@@ -17,6 +19,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 PYTHON ?= /usr/bin/python3
 
 OUT := build
@@ -66,15 +69,33 @@ SKELS := $(patsubst %,$(SKEL)/%.skel.h,$(TOOLS))
 .SECONDARY: $(SKELS) $(patsubst %,$(OUT)/%.bpf.o,$(TOOLS)) \
 	$(patsubst %,$(OUT)/%.o,$(TOOLS)) $(LIB_OBJS)
 
-all: libbpf-check $(BINS)
+MANS := $(patsubst %,$(OUT)/man/%.8,$(TOOLS) $(PLAIN_TOOLS))
+COMPLETION := $(OUT)/completion/howlong.bash
+
+all: libbpf-check $(BINS) $(MANS) $(COMPLETION)
 
 libbpf-check:
 	@$(PKG_CONFIG) --atleast-version=$(LIBBPF_MIN) libbpf 2>/dev/null || { \
 		echo "error: libbpf >= $(LIBBPF_MIN) not found by pkg-config" \
 		"(install libbpf-dev, or run: sudo make deps)" >&2; exit 1; }
 
-$(OUT) $(OUT)/lib $(BIN) $(SKEL):
+$(OUT) $(OUT)/lib $(OUT)/man $(BIN) $(SKEL):
 	$(Q)mkdir -p $@
+
+# Man pages carry the version from VERSION.
+$(OUT)/man/%.8: man/%.8 VERSION | $(OUT)/man
+	$(call msg,MAN,$@)
+	$(Q)sed 's/@VERSION@/$(VERSION)/g' $< > $@
+
+# The bash completion knows every tool's name; its options it reads from
+# the tool's --help when completing.
+$(COMPLETION): completion/howlong.bash.in Makefile
+	$(Q)mkdir -p $(dir $@)
+	$(call msg,GEN,$@)
+	$(Q)sed 's/@TOOLS@/$(TOOLS) $(PLAIN_TOOLS)/g' $< > $@
+
+# -V prints VERSION.
+$(OUT)/lib/cli.o: VERSION
 
 # BPF objects: DWARF is stripped (BTF is kept: CO-RE and the skeleton need it).
 $(OUT)/%.bpf.o: progs/%.bpf.c $(VMLINUX) | $(OUT)
@@ -178,15 +199,23 @@ bench: all
 	$(Q)$(PYTHON) bench/pgquerylat.py
 	$(Q)$(PYTHON) bench/jvmpauselat.py
 
+# Every tool, its man page and its bash completion (one script serves
+# every tool: bash-completion loads it by the command's name).
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/
-	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/man8/
+	for t in $(TOOLS) $(PLAIN_TOOLS); do \
+		install -m 0644 $(COMPLETION) \
+			$(DESTDIR)$(COMPLETIONDIR)/$$t || exit 1; \
+	done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(TOOLS) $(PLAIN_TOOLS)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(addsuffix .8,$(TOOLS) \
-		$(PLAIN_TOOLS)))
+		$(PLAIN_TOOLS))) \
+		$(addprefix $(DESTDIR)$(COMPLETIONDIR)/,$(TOOLS) $(PLAIN_TOOLS))
 
 clean:
 	$(Q)rm -rf $(OUT) $(BIN) $(SKEL)
