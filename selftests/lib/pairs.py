@@ -35,10 +35,11 @@ class Rec:
 
 
 class Pairs:
-    def __init__(self, mode, *args):
-        if not os.access(PATH, os.X_OK):
-            raise Failure("%s not built (run: make check)" % PATH)
-        self.argv = [PATH, mode] + [str(a) for a in args]
+    def __init__(self, mode, *args, path=PATH):
+        """path: a copy of the program to run instead."""
+        if not os.access(path, os.X_OK):
+            raise Failure("%s not built (run: make check)" % path)
+        self.argv = [path, mode] + [str(a) for a in args]
         self.proc = None
         self.pid = None
 

@@ -42,7 +42,11 @@ class Result:
                 self.cmd(), self.rc, rc, first))
 
 
-def _argv(args, name="schedlat"):
+def _argv(args, name="schedlat", exe=None):
+    """exe: the command that runs the tool (e.g. in a chroot), instead of
+    bin/NAME."""
+    if exe:
+        return list(exe) + [str(a) for a in args]
     path = os.path.join(ROOT, "bin", name)
     if not os.access(path, os.X_OK):
         raise Failure("%s not built (run: make)" % path)
@@ -56,10 +60,11 @@ def _after_exit(what, before, owned):
             what, ", ".join(found)))
 
 
-def run(args, timeout=20, name="schedlat", prefix=()):
+def run(args, timeout=20, name="schedlat", prefix=(), exe=None):
     """Run the tool to completion; returns a Result. prefix: a command
-    that execs the tool (e.g. setpriv to drop privileges)."""
-    argv = _argv(args, name)
+    that execs the tool (e.g. setpriv to drop privileges); exe: as for
+    _argv()."""
+    argv = _argv(args, name, exe)
     what = name + " " + " ".join(argv[1:])
     before = bpfstate.snapshot()
     proc = subprocess.Popen(list(prefix) + argv, stdin=subprocess.DEVNULL,
@@ -87,9 +92,9 @@ class Tracer:
     stop() signals it and collects its output. Also a context manager that
     kills it on the way out if it is still running."""
 
-    def __init__(self, args, name="schedlat"):
+    def __init__(self, args, name="schedlat", exe=None):
         self.name = name
-        self.argv = _argv(args, name)
+        self.argv = _argv(args, name, exe)
         self.what = name + " " + " ".join(self.argv[1:])
         self.proc = None
         self.owned = None
