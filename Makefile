@@ -198,6 +198,7 @@ bench: all
 	$(Q)$(PYTHON) bench/schedlat.py
 	$(Q)$(PYTHON) bench/pgquerylat.py
 	$(Q)$(PYTHON) bench/jvmpauselat.py
+	$(Q)$(PYTHON) bench/sizes.py
 
 # Every tool, its man page and its bash completion (one script serves
 # every tool: bash-completion loads it by the command's name).

@@ -2,9 +2,12 @@
 Makefile, so a new tool is covered without touching the tests) and its
 one version (the VERSION file)."""
 import os
+import subprocess
 
 from lib.harness import fail
 from lib.tool import ROOT
+
+STATIC = os.path.join(ROOT, "build", "static")
 
 
 def tools():
@@ -22,3 +25,22 @@ def tools():
 def version():
     with open(os.path.join(ROOT, "VERSION")) as f:
         return f.read().strip()
+
+
+def static_build(timeout=600):
+    """make STATIC=1 of every tool into build/static (OUT, BIN and SKEL
+    pointed there: the dynamic build is untouched); incremental. Returns
+    the binaries' paths; fails with make's last line."""
+    bins = [os.path.join(STATIC, "bin", t) for t in tools()]
+    argv = ["make", "-s", "-j2", "-C", ROOT, "STATIC=1", "OUT=" + STATIC,
+            "BIN=" + os.path.join(STATIC, "bin"),
+            "SKEL=" + os.path.join(STATIC, "skel")] + bins
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        fail("make STATIC=1 took over %ds" % timeout)
+    if r.returncode:
+        fail("make STATIC=1 failed: %s" % (r.stderr.strip().splitlines()
+                                            or ["?"])[-1])
+    return bins

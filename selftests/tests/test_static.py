@@ -17,34 +17,18 @@ import subprocess
 import tempfile
 
 from lib import pairs, tool
+from lib import project
 from lib.project import tools, version
-from lib.harness import Failure, check, fail, test
-
-STATIC = os.path.join(tool.ROOT, "build", "static")
-BUILD_TIMEOUT = 600
-
+from lib.harness import Failure, check, test
 
 _built = []
 
 
 def build():
-    """The static binaries (make STATIC=1 into build/static, once)."""
-    if _built:
-        return _built[0]
-    bins = [os.path.join(STATIC, "bin", t) for t in tools()]
-    argv = ["make", "-s", "-j2", "-C", tool.ROOT, "STATIC=1",
-            "OUT=" + STATIC, "BIN=" + os.path.join(STATIC, "bin"),
-            "SKEL=" + os.path.join(STATIC, "skel")] + bins
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True,
-                           timeout=BUILD_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        fail("make STATIC=1 took over %ds" % BUILD_TIMEOUT)
-    if r.returncode:
-        fail("make STATIC=1 failed: %s" % (r.stderr.strip().splitlines()
-                                            or ["?"])[-1])
-    _built.append(bins)
-    return bins
+    """The static binaries, built once per run."""
+    if not _built:
+        _built.append(project.static_build())
+    return _built[0]
 
 
 class BareRoot:
