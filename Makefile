@@ -149,7 +149,8 @@ vmlinux:
 DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev pkg-config python3 libbpf-tools linux-perf \
 	postgresql postgresql-contrib openjdk-17-jdk-headless \
-	systemtap-sdt-dev libclang-rt-14-dev
+	systemtap-sdt-dev libclang-rt-14-dev \
+	debhelper dpkg-dev fakeroot build-essential lintian man-db
 deps:
 	$(Q)missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
