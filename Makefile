@@ -115,16 +115,16 @@ $(LINK_STAMP): | $(OUT)
 
 $(OUT)/lib/%.o: tools/lib/%.c $(LINK_STAMP) | $(OUT)/lib
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(OUT)/%.o: tools/%.c $(SKEL)/%.skel.h | $(OUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 # Plain tools: no skeleton to wait for, and linked without libbpf.
 $(patsubst %,$(OUT)/%.o,$(PLAIN_TOOLS)): $(OUT)/%.o: tools/%.c | $(OUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 $(addprefix $(BIN)/,$(PLAIN_TOOLS)): LDLIBS := $(PLAIN_LDLIBS)
 
 # An archive, so that each tool links only the library objects it uses.
@@ -166,7 +166,7 @@ $(OUT)/test:
 	$(Q)mkdir -p $@
 $(OUT)/test/%: selftests/unit/%.c $(LIB_OBJS) | $(OUT)/test
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
 # Test programs with USDT markers of their own (sys/sdt.h, from
 # systemtap-sdt-dev), optimised as real programs are: the markers' argument
