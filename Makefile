@@ -150,7 +150,8 @@ DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev pkg-config python3 libbpf-tools linux-perf \
 	postgresql postgresql-contrib openjdk-17-jdk-headless \
 	systemtap-sdt-dev libclang-rt-14-dev \
-	debhelper dpkg-dev fakeroot build-essential lintian man-db
+	debhelper dpkg-dev fakeroot build-essential lintian man-db \
+	bash-completion
 deps:
 	$(Q)missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
