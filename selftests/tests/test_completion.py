@@ -68,14 +68,18 @@ def bash(mode, body, env=None, source=True):
     return r.stdout
 
 
-def complete(line, mode):
-    """What completing at the end of line offers: COMPREPLY, a list."""
+def complete(line, mode, words_only=False):
+    """What completing at the end of line offers: COMPREPLY, a list.
+    words_only: set COMP_WORDS and COMP_CWORD alone, as some callers do
+    (test_package's check of the installed file)."""
     words, cword = comp_words(line)
     cmd = words[0]
-    body = """
-COMP_WORDBREAKS=%s
-COMP_LINE=%s
-COMP_POINT=${#COMP_LINE}
+    body = "COMP_WORDBREAKS=%s\n" % shlex.quote(WORDBREAKS)
+    body += "COMP_LINE=%s\nCOMP_POINT=${#COMP_LINE}\n" % shlex.quote(
+        line) if not words_only else "unset COMP_LINE COMP_POINT\n"
+    args = "" if words_only else '%s "${COMP_WORDS[COMP_CWORD]}" ' \
+        '"${COMP_WORDS[COMP_CWORD-1]}"' % shlex.quote(cmd)
+    body += """
 COMP_WORDS=(%s)
 COMP_CWORD=%d
 COMP_TYPE=9 COMP_KEY=9
@@ -83,17 +87,15 @@ COMP_TYPE=9 COMP_KEY=9
 spec=$(complete -p -- %s 2>/dev/null || complete -p -- %s)
 [[ $spec =~ -F\\ ([^ ]+) ]] || { echo "no -F function: $spec" >&2; exit 1; }
 COMPREPLY=()
-"${BASH_REMATCH[1]}" %s "${COMP_WORDS[COMP_CWORD]}" \
-	"${COMP_WORDS[COMP_CWORD-1]}"
+"${BASH_REMATCH[1]}" %s
 if ((${#COMPREPLY[@]})); then printf '%%s\\0' "${COMPREPLY[@]}"; fi
-""" % (shlex.quote(WORDBREAKS), shlex.quote(line),
-       " ".join(shlex.quote(w) for w in words), cword, shlex.quote(cmd),
-       shlex.quote(os.path.basename(cmd)), shlex.quote(cmd))
+""" % (" ".join(shlex.quote(w) for w in words), cword, shlex.quote(cmd),
+       shlex.quote(os.path.basename(cmd)), args)
     return [w for w in bash(mode, body).split("\0")[:-1]]
 
 
-def expect_set(line, mode, want, what):
-    got = complete(line, mode)
+def expect_set(line, mode, want, what, words_only=False):
+    got = complete(line, mode, words_only)
     check(set(got) == set(want), "%s: completing %r (%s) offered %s, "
           "expected %s%s" % (what, line, mode, sorted(got)[:12],
                              sorted(want)[:12], _diff(got, want)))
@@ -132,6 +134,9 @@ def options():
         want = {o for o, _ in help_opts(name)}
         for mode in MODES:
             expect_set(name + " -", mode, want, name)
+            expect_set(name + " --", mode, {o for o in want
+                                            if o.startswith("--")},
+                       name + " without COMP_LINE", words_only=True)
         n += len(want)
     # a tool named by its path completes the same
     expect_set("bin/usdtlist -", "plain", {o for o, _ in
