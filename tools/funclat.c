@@ -170,6 +170,7 @@ int main(int argc, char **argv)
 	int err;
 
 	hl_tool = "funclat";
+	hl_cli_user_space = true;
 	hl_parse_args_pos(argc, argv, &argp, doc,
 			  "BINARY:FUNCTION [interval [count]]", 1);
 	hl_setup("funclat");

@@ -236,6 +236,7 @@ int main(int argc, char **argv)
 	int err;
 
 	hl_tool = "jitlat";
+	hl_cli_user_space = true;
 	hl_parse_args(argc, argv, &argp, doc);
 	hl_setup("jitlat");
 	resolve_target();

@@ -237,6 +237,7 @@ int main(int argc, char **argv)
 	int err;
 
 	hl_tool = "jvmpauselat";
+	hl_cli_user_space = true;
 	hl_parse_args(argc, argv, &argp, doc);
 	hl_setup("jvmpauselat");
 	hl_jvm_find(cfg.jvm, hl_opts.filter.tgid, cfg.path, sizeof(cfg.path));

@@ -510,6 +510,7 @@ int main(int argc, char **argv)
 	int err;
 
 	hl_tool = "pgquerylat";
+	hl_cli_user_space = true;
 	hl_parse_args(argc, argv, &argp, doc);
 	hl_setup("pgquerylat");
 	resolve_target();

@@ -448,6 +448,7 @@ int main(int argc, char **argv)
 	int err;
 
 	hl_tool = "usdtlat";
+	hl_cli_user_space = true;
 	hl_parse_args_pos(argc, argv, &argp, doc,
 			  "BINARY PROVIDER:START PROVIDER:END "
 			  "[interval [count]]", 3);

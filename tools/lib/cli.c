@@ -259,8 +259,12 @@ static bool tool_has_key(const struct argp *tool, int key)
 	return false;
 }
 
+bool hl_cli_user_space;
+
 /* Common options minus those whose key the tool redefines (pgquerylat's
- * -t is a threshold: its backends have one thread each). */
+ * -t is a threshold: its backends have one thread each), and minus
+ * --attach for a tool that attaches to user space only: it has no
+ * kernel-side methods to choose from. */
 static const struct argp_option *common_for(const struct argp *tool)
 {
 	static struct argp_option opts[sizeof(common_options) /
@@ -268,9 +272,12 @@ static const struct argp_option *common_for(const struct argp *tool)
 	size_t n = 0;
 
 	for (const struct argp_option *o = common_options;
-	     o->name || o->key || o->doc; o++)
+	     o->name || o->key || o->doc; o++) {
+		if (o->key == OPT_ATTACH && hl_cli_user_space)
+			continue;
 		if (!o->key || !tool_has_key(tool, o->key))
 			opts[n++] = *o;
+	}
 	return opts;
 }
 

@@ -26,6 +26,10 @@ struct hl_opts {
 
 extern struct hl_opts hl_opts;
 
+/* Set before parsing by a tool that attaches to user space only (markers,
+ * uprobes): it then has no --attach. */
+extern bool hl_cli_user_space;
+
 /*
  * Parse argv with the common options plus the tool's own options and parser
  * (tool may be NULL). doc is the --help text: a summary, then "\v" and the
