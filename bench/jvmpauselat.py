@@ -215,16 +215,10 @@ def main():
                 "%Y-%m-%d %H:%M %Z"),
             "version": version, "bpftrace": bt}
     text = report(results, args.rounds, meta)
-    print(text)
     log("%.0f s" % (time.monotonic() - t0))
-    if not args.no_doc:
-        sl.write_section(SECTION, text)
+    sl.publish(SECTION, text, args.no_doc)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        log("bench/jvmpauselat.py: %s" % e)
-        sys.exit(1)
+    sl.run_main(main, "bench/jvmpauselat.py")

@@ -139,15 +139,9 @@ def main():
         "- jitlat's figure is per compilation; real compilations take tens "
         "of microseconds to milliseconds (see jitlat(8)).",
         ""])
-    print(text)
-    if not args.no_doc:
-        sl.write_section(SECTION, text)
+    sl.publish(SECTION, text, args.no_doc)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        log("bench/probecost.py: %s" % e)
-        sys.exit(1)
+    sl.run_main(main, "bench/probecost.py")

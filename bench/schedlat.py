@@ -814,6 +814,22 @@ def write_section(heading, text):
     os.replace(tmp, DOC)
 
 
+def publish(heading, text, no_doc):
+    """Print a tool's section and, unless no_doc, put it in the docs."""
+    print(text)
+    if not no_doc:
+        write_section(heading, text)
+
+
+def run_main(main, name):
+    """The other benches' entry point: a BenchError is one line, exit 1."""
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        log("%s: %s" % (name, e))
+        sys.exit(1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)

@@ -73,9 +73,7 @@ def main():
                 "%Y-%m-%d %H:%M %Z"), project.version()), "",
         "| tool | dynamic | stripped | needs | static | stripped |",
         "|---|---|---|---|---|---|"] + rows + [""])
-    print(text)
-    if not ap.parse_args().no_doc:
-        sl.write_section(SECTION, text)
+    sl.publish(SECTION, text, ap.parse_args().no_doc)
     return 0
 
 
