@@ -37,7 +37,6 @@ static struct {
 	char path[PATH_MAX];
 	bool per_compiler, has_threshold;
 	uint64_t threshold_ns, top, seen[JIT_COUNTERS];
-	struct hl_top *table;
 	struct hl_hist_maps maps;
 	struct jitlat_bpf *skel;
 } cfg;
@@ -192,7 +191,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct jit_event *e = data;
 	char text[JIT_CLASS_MAX + JIT_METHOD_MAX + JIT_SIG_MAX + 2];
 
-	(void)ctx;
 	if (size < sizeof(*e))
 		return 0;
 	if (!cfg.top) {
@@ -201,7 +199,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	snprintf(text, sizeof(text), "%.*s.%.*s %.*s", JIT_CLASS_MAX,
 		 e->klass, JIT_METHOD_MAX, e->method, JIT_SIG_MAX, e->sig);
-	hl_top_add(cfg.table, text, e->duration_ns, !e->success);
+	hl_top_add(((struct hl_event_source *)ctx)->top, text, e->duration_ns,
+		   !e->success);
 	return 0;
 }
 
@@ -213,16 +212,12 @@ static int run_events(void)
 		.noun = "compilations", .header = header,
 		.ring = cfg.skel->maps.events, .on_event = on_event,
 		.lost = &cfg.maps, .top_rows = cfg.top,
+		.top_kept = TOP_ROWS_KEPT,
 	};
-	int err;
 
 	snprintf(header, sizeof(header), "%-7s %-7s %-5s %9s %s", "PID",
 		 "TID", "COMP", "DURATION", "METHOD");
-	if (cfg.top && !(src.top = cfg.table = hl_top_new(TOP_ROWS_KEPT)))
-		hl_die("out of memory");
-	err = hl_events_serve(&src);
-	hl_top_free(cfg.table);
-	return err;
+	return hl_events_serve(&src);
 }
 
 int main(int argc, char **argv)

@@ -43,7 +43,6 @@ static struct {
 	uint64_t top;
 	__u32 postmaster, backend;
 	uint64_t seen[PG_COUNTERS];
-	struct hl_top *table;
 	struct hl_hist_maps maps;	/* for the lost count in event modes */
 	struct pgquerylat_bpf *skel;
 } cfg;
@@ -435,7 +434,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct hl_pg_title t;
 	size_t len;
 
-	(void)ctx;
 	if (size < sizeof(*e))
 		return 0;
 	/* The text follows the header, NUL included when it fit. */
@@ -458,7 +456,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		text = norm;
 	}
 	if (cfg.top)
-		hl_top_add(cfg.table, text, e->duration_ns, e->flags & PG_ERROR);
+		hl_top_add(((struct hl_event_source *)ctx)->top, text,
+			   e->duration_ns, e->flags & PG_ERROR);
 	else
 		print_event(e, text);
 	return 0;
@@ -472,19 +471,15 @@ static int run_events(void)
 		.noun = "slow statements", .header = header,
 		.ring = cfg.skel->maps.events, .on_event = on_event,
 		.lost = &cfg.maps, .top_rows = cfg.top,
+		.top_kept = TOP_ROWS_KEPT,
 	};
-	int err;
 
 	snprintf(header, sizeof(header), "%-7s %-12s %-12s %9s %s", "PID",
 		 "USER", "DB", "DURATION", "TEXT");
-	if (cfg.top && !(src.top = cfg.table = hl_top_new(TOP_ROWS_KEPT)))
-		hl_die("out of memory");
 	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
 			      &cfg.skel->bss->hist_buf, false))
 		hl_die("lost-sample map missing from the BPF object");
-	err = hl_events_serve(&src);
-	hl_top_free(cfg.table);
-	return err;
+	return hl_events_serve(&src);
 }
 
 static int run_hist(void)

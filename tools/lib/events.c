@@ -108,7 +108,9 @@ int hl_events_serve(struct hl_event_source *src)
 	struct ring_buffer *rb;
 	int err;
 
-	rb = ring_buffer__new(bpf_map__fd(src->ring), src->on_event, NULL,
+	if (src->top_rows && !(src->top = hl_top_new(src->top_kept)))
+		hl_die("out of memory");
+	rb = ring_buffer__new(bpf_map__fd(src->ring), src->on_event, src,
 			      NULL);
 	if (!rb)
 		hl_die("cannot open the event ring buffer: %s",
@@ -117,5 +119,7 @@ int hl_events_serve(struct hl_event_source *src)
 		printf("%s\n", src->header);
 	err = hl_events_run(rb, serve_tick, src, src->what);
 	ring_buffer__free(rb);
+	hl_top_free(src->top);
+	src->top = NULL;
 	return err;
 }

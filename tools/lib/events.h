@@ -19,8 +19,9 @@ struct hl_hist_maps;
 struct hl_top;
 
 /* An event-mode tool: each occurrence arrives through ring, and is either
- * printed as it comes (threshold mode, top == NULL) or added to top, which
- * is printed and emptied at every interval end. */
+ * printed as it comes (threshold mode, top_rows == 0) or added to top,
+ * which is printed and emptied at every interval end. on_event gets the
+ * source itself as its ctx. */
 struct hl_event_source {
 	const char *tool;	/* "jitlat": names the top lines */
 	const char *what;	/* "JIT compilations": the Tracing line */
@@ -30,8 +31,9 @@ struct hl_event_source {
 	ring_buffer_sample_fn on_event;
 	struct hl_hist_maps *lost;	/* where the lost counts are */
 	const char *lost_why;	/* NULL: "the event buffer was full" */
-	struct hl_top *top;
-	size_t top_rows;
+	size_t top_rows;	/* --top N: rows printed, 0 for none */
+	size_t top_kept;	/* distinct texts kept per interval */
+	struct hl_top *top;	/* made by hl_events_serve() */
 };
 
 /* Runs src until the count or a signal; returns the exit code. */
