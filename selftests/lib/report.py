@@ -235,12 +235,48 @@ def parse_text(out):
     return rep
 
 
+TOP_ROW_KEYS = {"text", "calls", "total_ns", "mean_ns", "p50_ns", "p99_ns",
+                "errors"}
+
+
+def check_top(t, tool):
+    """A "top" line (docs/json.md): header fields, nothing lost, rows
+    well-formed and consistent, ordered by total time."""
+    check({"type", "tool", "time", "interval_ns", "lost", "rows"} <= set(t),
+          "top line lacks fields: %r" % sorted(t))
+    check(t["tool"] == tool and isinstance(t["time"], str) and
+          TIME_RE.match(t["time"]) and uint(t["interval_ns"]) and
+          t["lost"] == 0,
+          "bad top line header (or events lost) %r" % {
+              k: v for k, v in t.items() if k != "rows"})
+    check(isinstance(t["rows"], list), "top rows is not a list")
+    for r in t["rows"]:
+        check(isinstance(r, dict) and TOP_ROW_KEYS <= set(r),
+              "top row lacks fields: %r" % r)
+        check(isinstance(r["text"], str) and all(
+            uint(r[k]) for k in TOP_ROW_KEYS - {"text"}),
+            "top row fields of the wrong type: %r" % r)
+        check(r["calls"] > 0 and r["errors"] <= r["calls"],
+              "top row calls/errors inconsistent: %r" % r)
+        check(abs(r["mean_ns"] - r["total_ns"] / r["calls"]) <= 1,
+              "top row mean_ns %d is not total_ns/calls (%d/%d)" % (
+                  r["mean_ns"], r["total_ns"], r["calls"]))
+        check(r["p50_ns"] <= r["p99_ns"], "top row p50 > p99: %r" % r)
+    totals = [r["total_ns"] for r in t["rows"]]
+    check(totals == sorted(totals, reverse=True),
+          "top rows not ordered by total_ns: %r" % totals)
+    return t
+
+
 class ToolOutput:
     """A -j run of a tool, split by line type, every line checked: hist
-    lines against docs/json.md (with the tool's extra counters), event and
-    top lines by the tool's own check_event and check_top."""
+    lines against docs/json.md (with the tool's extra counters), event
+    lines by the tool's own check_event, top lines by check_top(). A tool
+    without events (check_event None) or top tables (tops False) fails on
+    such a line."""
 
-    def __init__(self, result, tool, counters, check_event, check_top):
+    def __init__(self, result, tool, counters=(), check_event=None,
+                 tops=False):
         self.result = result
         self.hists, self.events, self.tops = [], [], []
         for obj in parse_lines(result.out_bytes, result.cmd()):
@@ -248,10 +284,10 @@ class ToolOutput:
             if kind == "hist":
                 self.hists.append(check_report(obj, tool=tool,
                                                counters=counters))
-            elif kind == "event":
+            elif kind == "event" and check_event:
                 self.events.append(check_event(obj))
-            elif kind == "top":
-                self.tops.append(check_top(obj))
+            elif kind == "top" and tops:
+                self.tops.append(check_top(obj, tool))
             else:
                 fail("%s: unexpected line %r" % (result.cmd(), obj))
 

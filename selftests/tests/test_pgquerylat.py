@@ -42,8 +42,6 @@ BOUND = 5 * MS              # pg_sleep(X) lasts [X, X + BOUND]
 PROTOCOL_NS = 1 * MS        # what a statement adds to its execution
 PGSS_PER_CALL = 50000       # pgquerylat - pg_stat_statements, per statement
 EVENT_KEYS = {"type", "tool", "time", "pid", "duration_ns", "text", "error"}
-TOP_ROW_KEYS = {"text", "calls", "total_ns", "mean_ns", "p50_ns", "p99_ns",
-                "errors"}
 
 
 def need_tool():
@@ -55,8 +53,7 @@ def Output(result):
     line against docs/json.md, every event and top line as documented.
     --phases has no statements, so no "errors" count either."""
     counters = () if "--phases" in result.cmd() else ("errors",)
-    return report.ToolOutput(result, TOOL, counters, check_event,
-                             check_top)
+    return report.ToolOutput(result, TOOL, counters, check_event, tops=True)
 
 
 def _time_ok(v):
@@ -77,32 +74,6 @@ def check_event(e):
     check(isinstance(e["text"], str) and isinstance(e["error"], bool),
           "event text/error not string/boolean: %r" % e)
     return e
-
-
-def check_top(t):
-    check({"type", "tool", "time", "interval_ns", "lost", "rows"} <= set(t),
-          "top line lacks fields: %r" % sorted(t))
-    check(t["tool"] == TOOL and _time_ok(t["time"]) and
-          _uint(t["interval_ns"]) and t["lost"] == 0,
-          "bad top line header (or statements lost) %r" % {
-              k: v for k, v in t.items() if k != "rows"})
-    check(isinstance(t["rows"], list), "top rows is not a list")
-    for r in t["rows"]:
-        check(isinstance(r, dict) and TOP_ROW_KEYS <= set(r),
-              "top row lacks fields: %r" % r)
-        check(isinstance(r["text"], str) and all(
-            _uint(r[k]) for k in TOP_ROW_KEYS - {"text"}),
-            "top row fields of the wrong type: %r" % r)
-        check(r["calls"] > 0 and r["errors"] <= r["calls"],
-              "top row calls/errors inconsistent: %r" % r)
-        check(abs(r["mean_ns"] - r["total_ns"] / r["calls"]) <= 1,
-              "top row mean_ns %d is not total_ns/calls (%d/%d)" % (
-                  r["mean_ns"], r["total_ns"], r["calls"]))
-        check(r["p50_ns"] <= r["p99_ns"], "top row p50 > p99: %r" % r)
-    totals = [r["total_ns"] for r in t["rows"]]
-    check(totals == sorted(totals, reverse=True),
-          "top rows not ordered by total_ns: %r" % totals)
-    return t
 
 
 def traced(tracer_args, work):
