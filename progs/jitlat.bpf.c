@@ -116,20 +116,25 @@ int BPF_USDT(begin_ev, const char *comp, long comp_len, const char *klass,
 	return 0;
 }
 
-SEC("usdt")
-int BPF_USDT(end_hist, const char *comp, long comp_len, const char *klass,
-	     long klass_len, const char *method, long method_len,
-	     const char *sig, long sig_len, long success)
+/* end's 9th argument, success; BPF_USDT would read all nine. */
+static __always_inline long success_of(struct pt_regs *ctx)
 {
-	end(success, false);
+	long ok = 0;
+
+	bpf_usdt_arg(ctx, 8, &ok);
+	return ok;
+}
+
+SEC("usdt")
+int BPF_USDT(end_hist)
+{
+	end(success_of(ctx), false);
 	return 0;
 }
 
 SEC("usdt")
-int BPF_USDT(end_ev, const char *comp, long comp_len, const char *klass,
-	     long klass_len, const char *method, long method_len,
-	     const char *sig, long sig_len, long success)
+int BPF_USDT(end_ev)
 {
-	end(success, true);
+	end(success_of(ctx), true);
 	return 0;
 }
