@@ -34,9 +34,4 @@ struct pause_event {
 	struct pause_op_name op;
 };
 
-enum pause_counter {
-	PAUSE_CNT_NO_OP,	/* pauses in which no VM operation began */
-	PAUSE_COUNTERS,		/* at most HL_COUNTERS */
-};
-
 #endif /* HOWLONG_JVMPAUSELAT_H */

@@ -259,17 +259,14 @@ static const char *join_reasons(char why[][160])
 
 static char attach_failure[HL_METHODS * 162 + 160];
 
-/* --attach names a kernel-side method: a usage error for a tool that has
- * none of that kind (marker tools). */
+/* --attach names a method this tool does not have: a usage error, not a
+ * failed attach (user-space tools hide --attach: hl_cli_user_space). */
 static void check_forced_method(const struct hl_skel_ops *ops)
 {
 	for (int m = 0; m < HL_METHODS; m++)
 		if ((ops->methods & (1U << m)) &&
 		    !strcmp(hl_opts.attach, method_names[m]))
 			return;
-	if (!(ops->methods & ~HL_USER_METHODS))
-		hl_usage_error("--attach does not apply: %s attaches to "
-			       "user space only", hl_tool);
 	hl_usage_error("invalid attach method '%s' for %s", hl_opts.attach,
 		       hl_tool);
 }

@@ -19,9 +19,6 @@ enum hl_method {
 	HL_METHODS,
 };
 
-/* Methods that attach to user space, where --attach has no choice. */
-#define HL_USER_METHODS ((1U << HL_USDT) | (1U << HL_UPROBE))
-
 #define HL_TRACEPOINT_METHODS \
 	((1U << HL_TP_BTF) | (1U << HL_RAW_TP) | (1U << HL_TRACEPOINT))
 
