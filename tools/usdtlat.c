@@ -51,6 +51,7 @@ static struct {
 	bool by_key, has_by, has_threshold;
 	int key_start, key_end;
 	struct arg_ref by, shown[USDT_SHOWN];
+	char by_label[8];	/* "arg11": the --by key's name */
 	int nshown;
 	uint64_t threshold_ns, timeout_ns, seen[USDT_COUNTERS];
 	struct hl_hist_maps maps;
@@ -159,6 +160,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_KEY: parse_key(arg); break;
 	case OPT_BY:
 		cfg.by = parse_arg_ref(arg, "--by");
+		snprintf(cfg.by_label, sizeof(cfg.by_label), "arg%d", cfg.by.n);
 		cfg.has_by = true;
 		break;
 	case 'a':
@@ -351,8 +353,7 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 	struct usdt_name name;
 	__u64 id = h->id;
 
-	snprintf(scratch, len, "arg%d", cfg.by.n);
-	l[0].name = scratch;
+	l[0].name = cfg.by_label;
 	if (!cfg.by.str) {
 		l[0].str = NULL;
 		l[0].num = id;
@@ -362,8 +363,8 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 				 &name, sizeof(name), 0))
 		strcpy(name.s, "?");
 	name.s[sizeof(name.s) - 1] = '\0';
-	snprintf(scratch + 8, len - 8, "%s", name.s);
-	l[0].str = scratch + 8;
+	snprintf(scratch, len, "%s", name.s);
+	l[0].str = scratch;
 	return 1;
 }
 
