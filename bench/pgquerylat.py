@@ -1090,10 +1090,5 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        sys.exit("bench/pgquerylat.py: %s" % e)
-    except KeyboardInterrupt:
-        sys.exit("bench/pgquerylat.py: interrupted (tools stopped, server "
-                 "removed, bpf_stats restored)")
+    sl.run_main(main, "bench/pgquerylat.py",
+                "tools stopped, server removed, bpf_stats restored")

@@ -821,13 +821,15 @@ def publish(heading, text, no_doc):
         write_section(heading, text)
 
 
-def run_main(main, name):
-    """The other benches' entry point: a BenchError is one line, exit 1."""
+def run_main(main, name, cleaned="tools stopped"):
+    """Every bench's entry point: a BenchError or ^C is one line, exit 1;
+    cleaned says what was put back on the way out."""
     try:
         sys.exit(main())
     except BenchError as e:
-        log("%s: %s" % (name, e))
-        sys.exit(1)
+        sys.exit("%s: %s" % (name, e))
+    except KeyboardInterrupt:
+        sys.exit("%s: interrupted (%s)" % (name, cleaned))
 
 
 def main():
@@ -922,10 +924,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        sys.exit("bench/schedlat.py: %s" % e)
-    except KeyboardInterrupt:
-        sys.exit("bench/schedlat.py: interrupted (tools stopped, "
-                 "bpf_stats restored)")
+    run_main(main, "bench/schedlat.py", "tools stopped, bpf_stats restored")
