@@ -51,13 +51,21 @@ static __always_inline void lost_inc(__u32 reason)
 		(*c)++;
 }
 
-static __always_inline __u32 hist_bounded_slot(__u64 v)
+/*
+ * hist_slot(), with the bound that it guarantees made visible to the
+ * verifier. Written in C, clang checks the bound on one register and
+ * indexes with a copy of it, which verifiers before 6.x cannot follow
+ * ("R0 unbounded memory access"); here the clamp is done on the very
+ * register that every later copy is made from.
+ */
+static __always_inline __u64 hist_bounded_slot(__u64 v)
 {
-	__u32 s = hist_slot(v);
+	__u64 s = hist_slot(v);
 
-	/* Tell the verifier what hist_slot() guarantees. */
-	if (s >= HIST_SLOTS)
-		s = HIST_SLOTS - 1;
+	asm volatile("if %[s] < %[n] goto +1;"
+		     "%[s] = %[last];"
+		     : [s] "+r"(s)
+		     : [n] "i"(HIST_SLOTS), [last] "i"(HIST_SLOTS - 1));
 	return s;
 }
 
