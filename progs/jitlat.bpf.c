@@ -19,6 +19,7 @@
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
 #include "lib/counters.bpf.h"
+#include "lib/tstore.bpf.h"
 #include "lib/ustr.bpf.h"
 #include "jitlat.h"
 
@@ -32,12 +33,7 @@ struct compile {
 	struct jit_event ev;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct compile);
-} compiles SEC(".maps");
+DEFINE_THREAD_STORAGE(compiles, struct compile, 4096);
 
 static __always_inline __u32 compiler_of(const char *name, long len)
 {
@@ -56,8 +52,7 @@ static __always_inline struct compile *begin(const char *comp, long comp_len)
 
 	if (!task_matches((struct task_struct___hl *)bpf_get_current_task()))
 		return NULL;
-	c = bpf_task_storage_get(&compiles, bpf_get_current_task_btf(), NULL,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	c = compiles_get(true);
 	if (!c)
 		return NULL;
 	c->ev.compiler = compiler_of(comp, comp_len);
@@ -67,9 +62,7 @@ static __always_inline struct compile *begin(const char *comp, long comp_len)
 
 static __always_inline void end(long success, bool send)
 {
-	struct compile *c = bpf_task_storage_get(&compiles,
-						 bpf_get_current_task_btf(),
-						 NULL, 0);
+	struct compile *c = compiles_get(false);
 	__u64 d;
 
 	if (!c || !c->start_ns)

@@ -26,6 +26,7 @@
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
 #include "lib/ustr.bpf.h"
+#include "lib/tstore.bpf.h"
 #include "jvmpauselat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -39,12 +40,7 @@ struct pause {
 	struct pause_event ev;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct pause);
-} pauses SEC(".maps");
+DEFINE_THREAD_STORAGE(pauses, struct pause, 1024);
 
 /* --per-op: the name behind each key's hash, for user space. */
 struct {
@@ -56,9 +52,7 @@ struct {
 
 static __always_inline struct pause *open_pause(void)
 {
-	struct pause *p = bpf_task_storage_get(&pauses,
-					       bpf_get_current_task_btf(),
-					       NULL, 0);
+	struct pause *p = pauses_get(false);
 
 	return p && p->start_ns ? p : NULL;
 }
@@ -72,8 +66,7 @@ int BPF_USDT(sp_begin)
 
 	if (!task_matches((struct task_struct___hl *)bpf_get_current_task()))
 		return 0;
-	p = bpf_task_storage_get(&pauses, bpf_get_current_task_btf(), NULL,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	p = pauses_get(true);
 	if (!p) {
 		lost_inc(LOST_START_FULL);
 		return 0;

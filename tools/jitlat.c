@@ -15,6 +15,7 @@
 #include "attach.h"
 #include "cli.h"
 #include "events.h"
+#include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
 #include "jvm.h"
@@ -104,6 +105,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)m;
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
+	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
 	skel->rodata->key_mode = cfg.per_compiler ? JIT_KEY_COMPILER :
 						    JIT_KEY_NONE;
 	skel->rodata->threshold_ns = cfg.top ? 0 : cfg.threshold_ns;
@@ -120,7 +122,8 @@ static const struct hl_marker_prog markers[] = {
 
 static int attach_markers(struct jitlat_bpf *skel)
 {
-	return hl_attach_markers(skel->obj, cfg.path, markers);
+	return hl_attach_markers(skel->obj, cfg.path, markers,
+				 hl_opts.filter.tgid);
 }
 
 static void resolve_target(void)

@@ -16,6 +16,7 @@
 #include "attach.h"
 #include "cli.h"
 #include "events.h"
+#include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
 #include "jvm.h"
@@ -108,6 +109,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)m;
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
+	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
 	skel->rodata->per_op = cfg.per_op;
 	skel->rodata->threshold_ns = cfg.threshold_ns;
 	bpf_program__set_autoload(skel->progs.label_op, labels);
@@ -120,7 +122,8 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 
 static int attach_markers(struct jvmpauselat_bpf *skel)
 {
-	return hl_attach_markers(skel->obj, cfg.path, markers);
+	return hl_attach_markers(skel->obj, cfg.path, markers,
+				 hl_opts.filter.tgid);
 }
 
 /* "young", "full", "concurrent", or NULL for a pause that collected

@@ -14,6 +14,7 @@
 #include "attach.h"
 #include "cgroup.h"
 #include "cli.h"
+#include "kfeatures.h"
 #include "hist_maps.h"
 #include "session.h"
 #include "util.h"
@@ -83,6 +84,10 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	bool ts = cfg.own_timestamps;
 
 	(void)ctx;
+	/* The tp_btf timestamps live in task storage (5.11); elsewhere the
+	 * raw_tp programs keep them in a hash. */
+	if (ts && m == HL_TP_BTF && !hl_features()->task_storage)
+		return -EOPNOTSUPP;
 	skel->rodata->filter_cfg = hl_opts.filter;
 	skel->rodata->key_mode = cfg.key;
 	if (!hl_select_programs(skel->obj, m, ts ? "_ts" : "_si"))

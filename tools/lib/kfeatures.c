@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "cli.h"
+#include "kfeatures.h"
+#include "lean_btf.h"
+#include "util.h"
+
+static bool helper_in_uprobes(enum bpf_func_id id)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, id, NULL) == 1;
+}
+
+static const char *yes(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+const struct hl_features *hl_features(void)
+{
+	static struct hl_features f;
+	static bool probed;
+
+	if (probed)
+		return &f;
+	probed = true;
+	f.task_storage = helper_in_uprobes(BPF_FUNC_task_storage_get) &&
+			 helper_in_uprobes(BPF_FUNC_get_current_task_btf);
+	f.attach_cookie = helper_in_uprobes(BPF_FUNC_get_attach_cookie);
+	if (hl_opts.verbose)
+		hl_warn("kernel: task storage %s, attach cookies %s",
+			yes(f.task_storage), yes(f.attach_cookie));
+	return &f;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+bool hl_tstore_setup(struct bpf_object *obj)
+{
+	bool task = hl_features()->task_storage;
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+
+		if (ends_with(name, "__task"))
+			bpf_map__set_autocreate(map, task);
+		else if (ends_with(name, "__tid") || ends_with(name, "__zero"))
+			bpf_map__set_autocreate(map, !task);
+	}
+	return task;
+}
+
+bool hl_kernel_has_kfunc(const char *name)
+{
+	int found = lean_btf_has_func(name);
+
+	if (hl_opts.verbose)
+		hl_warn("kernel: kfunc %s %s", name,
+			found < 0 ? "unknown (BTF unreadable)" : yes(found));
+	return found == 1;
+}
