@@ -20,16 +20,35 @@
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
 #include "lib/counters.bpf.h"
+#include "lib/tstore.bpf.h"
 #include "funclat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+DEFINE_THREAD_STORAGE(stacks, struct func_stack, 16384);
+
+/* Before 5.15 a uprobe has no attach cookie to say which function it is
+ * in: user space then maps the addresses the probes sit at instead. */
+const volatile bool have_cookie = true;
+
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct func_stack);
-} stacks SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FUNC_MAX);
+	__type(key, __u64);
+	__type(value, __u32);
+} fn_of_ip SEC(".maps");
+
+static __always_inline __u32 function_of(struct pt_regs *ctx)
+{
+	__u64 ip;
+	__u32 *fn;
+
+	if (have_cookie)
+		return bpf_get_attach_cookie(ctx);
+	ip = PT_REGS_IP(ctx);	/* a uprobe's handler sees the probe's */
+	fn = bpf_map_lookup_elem(&fn_of_ip, &ip);
+	return fn ? *fn : FUNC_MAX;
+}
 
 /* Drop the frames of calls that were left without returning: their
  * entry stack pointer is below sp (or at it, for a new call: entering). */
@@ -56,13 +75,12 @@ int func_entry(struct pt_regs *ctx)
 	struct task_struct___hl *t = (void *)bpf_get_current_task();
 	__u64 sp = PT_REGS_SP(ctx);
 	struct func_stack *st;
+	__u32 d, fn = function_of(ctx);
 	struct func_frame *f;
-	__u32 d;
 
-	if (!task_matches(t))
+	if (fn >= FUNC_MAX || !task_matches(t))
 		return 0;
-	st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), NULL,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	st = stacks_get(true);
 	if (!st) {
 		lost_inc(LOST_START_FULL);
 		return 0;
@@ -74,7 +92,7 @@ int func_entry(struct pt_regs *ctx)
 		return 0;
 	}
 	f = &st->f[d & (FUNC_DEPTH - 1)];
-	f->fn = bpf_get_attach_cookie(ctx);
+	f->fn = fn;
 	f->sp = sp;
 	f->ts = bpf_ktime_get_ns();
 	return 0;
@@ -88,8 +106,7 @@ int func_return(struct pt_regs *ctx)
 	struct func_frame *f;
 	__u32 d;
 
-	st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), NULL,
-				  0);
+	st = stacks_get(false);
 	if (!st || !st->depth)
 		return 0;
 	if (st->depth > FUNC_DEPTH) {

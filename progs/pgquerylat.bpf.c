@@ -9,9 +9,12 @@
  * query__start/query__done pair (simple protocol only) is kept as an
  * option.
  *
- * "_hist" programs only fill the histogram; "_ev" programs (sleepable, so
- * that bpf_copy_from_user can fault the text's pages in) keep the text and
- * send finished statements to user space for --threshold and --top.
+ * "_hist" programs only fill the histogram; "_ev" programs keep the text
+ * and send finished statements to user space for --threshold and --top.
+ * Where the kernel has bpf_copy_from_user_str (6.12), they are sleepable
+ * and read the text with it, faulting its pages in; elsewhere the "_evr"
+ * twins read it with bpf_probe_read_user_str, which gives up on a page
+ * that is not present (the text is then counted as missing).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -24,14 +27,17 @@
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
 #include "lib/counters.bpf.h"
+#include "lib/tstore.bpf.h"
 #include "pgquerylat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Faults the user pages in, unlike bpf_probe_read_user_str (6.12+). */
+/* Faults the user pages in, unlike bpf_probe_read_user_str (6.12+).
+ * Weak: only the "_ev" programs call it, and they are loaded only where
+ * the kernel has it. */
 extern int bpf_copy_from_user_str(void *dst, __u32 dst__sz,
 				  const void *unsafe_ptr__ign,
-				  __u64 flags) __ksym;
+				  __u64 flags) __ksym __weak;
 
 const volatile __u32 key_mode = PG_KEY_NONE;
 const volatile __u32 postmaster_pid = 0;	/* its backends only */
@@ -49,12 +55,7 @@ struct stmt {
 	char text[PG_TEXT_MAX];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct stmt);
-} stmts SEC(".maps");
+DEFINE_THREAD_STORAGE(stmts, struct stmt, 4096);
 
 /* Backend pid -> process title, saved at its first statement: short
  * connections are gone before user space could read /proc. */
@@ -74,12 +75,7 @@ struct phases {
 	__u32 depth[PHASE_SLOTS];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct phases);
-} phase_ts SEC(".maps");
+DEFINE_THREAD_STORAGE(phase_ts, struct phases, 4096);
 
 static __always_inline bool backend_matches(void)
 {
@@ -95,8 +91,7 @@ static __always_inline bool backend_matches(void)
 
 static __always_inline struct stmt *stmt_of_current(bool create)
 {
-	return bpf_task_storage_get(&stmts, bpf_get_current_task_btf(), NULL,
-				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	return stmts_get(create);
 }
 
 /* ROLLBACK aborts the transaction on purpose: not an error. */
@@ -212,18 +207,30 @@ int BPF_USDT(status_hist, const char *text)
 	return 0;
 }
 
-SEC("usdt")
-int BPF_USDT(status_ev, const char *text)
+static __always_inline void status_text(const char *text, bool sleepable)
 {
 	struct stmt *s;
 
 	if (!text) {
 		end(true);
-		return 0;
+		return;
 	}
 	s = begin(text);
 	if (s)
-		read_text(s, text, true);
+		read_text(s, text, sleepable);
+}
+
+SEC("usdt")
+int BPF_USDT(status_ev, const char *text)
+{
+	status_text(text, true);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(status_evr, const char *text)
+{
+	status_text(text, false);
 	return 0;
 }
 
@@ -245,6 +252,16 @@ int BPF_USDT(query_start_ev, const char *text)
 }
 
 SEC("usdt")
+int BPF_USDT(query_start_evr, const char *text)
+{
+	struct stmt *s = begin(text);
+
+	if (s)
+		read_text(s, text, false);
+	return 0;
+}
+
+SEC("usdt")
 int BPF_USDT(query_done_hist)
 {
 	end(false);
@@ -253,6 +270,13 @@ int BPF_USDT(query_done_hist)
 
 SEC("usdt")
 int BPF_USDT(query_done_ev)
+{
+	end(true);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(query_done_evr)
 {
 	end(true);
 	return 0;
@@ -288,8 +312,7 @@ int BPF_USDT(phase_begin)
 	if (!p || !backend_matches() ||
 	    !task_matches((struct task_struct___hl *)bpf_get_current_task()))
 		return 0;
-	ph = bpf_task_storage_get(&phase_ts, bpf_get_current_task_btf(), NULL,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	ph = phase_ts_get(true);
 	if (!ph)
 		return 0;
 	p &= PHASE_SLOTS - 1;
@@ -306,8 +329,7 @@ int BPF_USDT(phase_end)
 
 	if (!p)
 		return 0;
-	ph = bpf_task_storage_get(&phase_ts, bpf_get_current_task_btf(), NULL,
-				  0);
+	ph = phase_ts_get(false);
 	p &= PHASE_SLOTS - 1;
 	if (!ph || !ph->depth[p] || --ph->depth[p])
 		return 0;

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <linux/types.h>
+#include <bpf/bpf.h>
 #include "lib/common.h"
 #include "funclat.h"
 #include "funclat.skel.h"
 #include "attach.h"
 #include "cli.h"
+#include "kfeatures.h"
 #include "elfsym.h"
 #include "hist_maps.h"
 #include "report.h"
@@ -107,6 +109,10 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)m;
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
+	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
+	skel->rodata->have_cookie = hl_features()->attach_cookie;
+	bpf_map__set_autocreate(skel->maps.fn_of_ip,
+				!hl_features()->attach_cookie);
 	return hl_hist_maps_size(skel->obj, true);
 }
 
@@ -126,9 +132,44 @@ static int attach_one(struct bpf_program *prog, size_t i, bool ret)
 	return 0;
 }
 
+/* Without attach cookies the program knows a function by the address its
+ * probe sits at: where -p's process maps it, or, in an executable that is
+ * not position independent, its own address. */
+static void check_addressable(void)
+{
+	if (hl_features()->attach_cookie || hl_opts.filter.tgid ||
+	    cfg.funcs.fixed)
+		return;
+	hl_die("%s is position independent: timing it in every process "
+	       "needs BPF attach cookies (Linux 5.15); on this kernel, "
+	       "pass -p PID", cfg.path);
+}
+
+static int map_addresses(struct funclat_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.fn_of_ip), err;
+	uint64_t addr;
+
+	for (__u32 i = 0; i < cfg.funcs.n; i++) {
+		addr = cfg.funcs.f[i].addr;
+		if (!cfg.funcs.fixed) {
+			err = hl_target_address(hl_opts.filter.tgid, cfg.path,
+						cfg.funcs.f[i].offset, &addr);
+			if (err)
+				return err;
+		}
+		if (bpf_map_update_elem(fd, &addr, &i, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
 static int attach_functions(struct funclat_bpf *skel)
 {
 	int err = 0;
+
+	if (!hl_features()->attach_cookie && (err = map_addresses(skel)))
+		return err;
 
 	for (size_t i = 0; i < cfg.funcs.n && !err; i++) {
 		err = attach_one(skel->progs.func_entry, i, false);
@@ -175,6 +216,7 @@ int main(int argc, char **argv)
 			  "BINARY:FUNCTION [interval [count]]", 1);
 	hl_setup("funclat");
 	find_functions();
+	check_addressable();
 	if (hl_opts.verbose)
 		for (size_t i = 0; i < cfg.funcs.n; i++)
 			hl_warn("probing %s:%s at file offset 0x%llx",

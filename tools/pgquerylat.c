@@ -17,6 +17,7 @@
 #include "attach.h"
 #include "cli.h"
 #include "events.h"
+#include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
 #include "pg.h"
@@ -165,12 +166,27 @@ static const struct hl_marker_prog markers[] = {
 	{}
 };
 
+/* The statement text is read by the "_ev" programs where the kernel can
+ * fault its pages in, by their "_evr" twins elsewhere. */
+static const char *events_suffix(void)
+{
+	return hl_kernel_has_kfunc("bpf_copy_from_user_str") ? "_ev" : "_evr";
+}
+
+static bool sleepable(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 3 && !strcmp(name + len - 3, "_ev");
+}
+
 static void select_programs(struct bpf_object *obj)
 {
 	const char *skip = cfg.classic ? "status_" : "query_";
 	struct bpf_program *prog;
 
-	hl_select_programs(obj, HL_USDT, events_mode() ? "_ev" : "_hist");
+	hl_select_programs(obj, HL_USDT, events_mode() ? events_suffix() :
+			   "_hist");
 	bpf_object__for_each_program(prog, obj) {
 		const char *name = bpf_program__name(prog);
 
@@ -184,7 +200,7 @@ static void select_programs(struct bpf_object *obj)
 		if (!strncmp(name, skip, strlen(skip)))
 			bpf_program__set_autoload(prog, false);
 		/* Sleepable: bpf_copy_from_user_str may fault pages in. */
-		if (bpf_program__autoload(prog) && strstr(name, "_ev"))
+		if (bpf_program__autoload(prog) && sleepable(name))
 			bpf_program__set_flags(prog, BPF_F_SLEEPABLE);
 	}
 }
@@ -196,6 +212,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)m;
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
+	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
 	skel->rodata->key_mode = keyed() ? PG_KEY_PID : PG_KEY_NONE;
 	skel->rodata->postmaster_pid = cfg.postmaster;
 	skel->rodata->backend_pid = cfg.backend;
@@ -213,8 +230,8 @@ static int attach_one(struct bpf_program *prog, const char *marker,
 	LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = cookie);
 	struct bpf_link *link;
 
-	link = bpf_program__attach_usdt(prog, -1, cfg.path, PROVIDER, marker,
-					&opts);
+	link = bpf_program__attach_usdt(prog, hl_marker_pid(cfg.backend),
+					cfg.path, PROVIDER, marker, &opts);
 	if (!link)
 		return -errno;
 	hl_keep_link(link);
@@ -241,7 +258,7 @@ static int attach_markers(struct pgquerylat_bpf *skel)
 {
 	if (cfg.phases)
 		return attach_phases(skel);
-	return hl_attach_markers(skel->obj, cfg.path, markers);
+	return hl_attach_markers(skel->obj, cfg.path, markers, cfg.backend);
 }
 
 static void check_markers(void)

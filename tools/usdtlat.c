@@ -277,7 +277,8 @@ static int attach_markers(struct usdtlat_bpf *skel)
 		{}
 	};
 
-	return hl_attach_markers(skel->obj, cfg.path, markers);
+	return hl_attach_markers(skel->obj, cfg.path, markers,
+				 hl_opts.filter.tgid);
 }
 
 /* A START open longer than the timeout will not end (its END was missed

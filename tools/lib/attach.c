@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
@@ -11,6 +12,7 @@
 #include <sys/syscall.h>
 #include "attach.h"
 #include "cli.h"
+#include "kfeatures.h"
 #include "lean_btf.h"
 #include "util.h"
 
@@ -31,6 +33,8 @@ static const char *const method_prefixes[HL_METHODS][2] = {
 };
 
 static char last_libbpf_msg[256];
+/* The last program the verifier refused, and why (its log's last word). */
+static char rejected_prog[64], rejected_why[160];
 
 #define MAX_LINKS 256	/* funclat: two per function */
 static struct bpf_link *links[MAX_LINKS];
@@ -58,8 +62,13 @@ static const struct hl_marker_prog *marker_of(const char *prog,
 	return NULL;
 }
 
+pid_t hl_marker_pid(pid_t pid)
+{
+	return pid > 0 && !hl_features()->attach_cookie ? pid : -1;
+}
+
 int hl_attach_markers(struct bpf_object *obj, const char *path,
-		      const struct hl_marker_prog *table)
+		      const struct hl_marker_prog *table, pid_t pid)
 {
 	const struct hl_marker_prog *m;
 	struct bpf_program *prog;
@@ -71,8 +80,8 @@ int hl_attach_markers(struct bpf_object *obj, const char *path,
 		m = marker_of(bpf_program__name(prog), table);
 		if (!m)
 			return -ENOENT;
-		link = bpf_program__attach_usdt(prog, -1, path, m->provider,
-						m->name, NULL);
+		link = bpf_program__attach_usdt(prog, hl_marker_pid(pid), path,
+						m->provider, m->name, NULL);
 		if (!link)
 			return -errno;
 		hl_keep_link(link);
@@ -85,12 +94,50 @@ const char *hl_method_name(enum hl_method m)
 	return m < HL_METHODS ? method_names[m] : "?";
 }
 
+/* The verifier's reason is the last line of its log that is not a
+ * statistic ("processed N insns", "verification time"). */
+static void note_rejection(const char *msg)
+{
+	const char *log = strstr(msg, "-- BEGIN PROG LOAD LOG --\n");
+	const char *end = strstr(msg, "-- END PROG LOAD LOG --");
+	const char *prog = strstr(msg, "prog '");
+	const char *p, *line = NULL, *stop = NULL;
+	int n;
+
+	if (!log || !end || !prog ||
+	    sscanf(prog, "prog '%63[^']'", rejected_prog) != 1)
+		return;
+	log += strlen("-- BEGIN PROG LOAD LOG --\n");
+	for (p = log; p < end; p = strchr(p, '\n') + 1) {
+		const char *nl = memchr(p, '\n', end - p);
+
+		if (!nl)
+			break;
+		if (nl > p && strncmp(p, "processed ", 10) &&
+		    strncmp(p, "verification time", 17)) {
+			line = p;
+			stop = nl;
+		}
+	}
+	n = line ? (int)(stop - line) : 0;
+	snprintf(rejected_why, sizeof(rejected_why), "%.*s", n, line);
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
 	va_list copy;
 	size_t len;
 
+	if (level == LIBBPF_WARN && strstr(fmt, "PROG LOAD LOG")) {
+		char *msg = NULL;
+
+		va_copy(copy, ap);
+		if (vasprintf(&msg, fmt, copy) >= 0)
+			note_rejection(msg);
+		va_end(copy);
+		free(msg);
+	}
 	if (level == LIBBPF_WARN) {
 		va_copy(copy, ap);
 		vsnprintf(last_libbpf_msg, sizeof(last_libbpf_msg), fmt, copy);
@@ -207,6 +254,7 @@ static void *try_method(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 	void *skel;
 
 	last_libbpf_msg[0] = '\0';
+	rejected_prog[0] = rejected_why[0] = '\0';
 	if (m == HL_TRACEPOINT && (*err = ensure_tracefs()))
 		return NULL;
 	skel = ops->open(&opts);
@@ -230,6 +278,20 @@ static void *try_method(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 
 static const char *hint(int err)
 {
+	static char why[sizeof(rejected_prog) + sizeof(rejected_why) + 80];
+
+	/* Root or the capabilities were checked at start-up: an EACCES
+	 * with a verifier log is the verifier, not a privilege. */
+	if (rejected_prog[0]) {
+		snprintf(why, sizeof(why), "the kernel's verifier rejected "
+			 "program %s%s%s (-v shows its log)", rejected_prog,
+			 rejected_why[0] ? ": " : "", rejected_why);
+		return why;
+	}
+	if (err == -EOPNOTSUPP && !hl_features()->attach_cookie)
+		return "attaching to a position-independent binary or a "
+		       "shared library in every process needs BPF attach "
+		       "cookies (Linux 5.15); on this kernel, pass -p PID";
 	if (err == -EPERM || err == -EACCES)
 		return "needs root or CAP_BPF+CAP_PERFMON (lockdown or a "
 		       "security module may also refuse BPF)";

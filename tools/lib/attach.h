@@ -7,6 +7,7 @@
 #ifndef HOWLONG_ATTACH_H
 #define HOWLONG_ATTACH_H
 
+#include <sys/types.h>
 #include <bpf/libbpf.h>
 #include "usdt.h"
 
@@ -81,10 +82,16 @@ int hl_select_programs(struct bpf_object *obj, enum hl_method m,
 void hl_keep_link(struct bpf_link *link);
 void hl_drop_links(void);
 
+/* The process to attach markers to: every process (-1), except on kernels
+ * without attach cookies, where libbpf needs the process (pid, from -p;
+ * 0: none) of a position-independent binary or a shared library. */
+pid_t hl_marker_pid(pid_t pid);
+
 /* Attaches every autoloaded program of obj to its marker (the first entry
  * whose prefix matches) in the binary at path, for every process that
- * maps it, and keeps the links. 0, or -errno (-ENOENT: no entry). */
+ * maps it (see hl_marker_pid()), and keeps the links. 0, or -errno
+ * (-ENOENT: no entry). */
 int hl_attach_markers(struct bpf_object *obj, const char *path,
-		      const struct hl_marker_prog *table);
+		      const struct hl_marker_prog *table, pid_t pid);
 
 #endif /* HOWLONG_ATTACH_H */

@@ -152,6 +152,11 @@ int hl_funcs_find(const char *path, const char *glob, struct hl_func_list *out)
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	err = elf && elf_kind(elf) == ELF_K_ELF ? scan(elf, glob, out) :
 						  -ENOEXEC;
+	if (!err) {
+		GElf_Ehdr eh;
+
+		out->fixed = gelf_getehdr(elf, &eh) && eh.e_type == ET_EXEC;
+	}
 	elf_end(elf);
 	close(fd);
 	if (err)

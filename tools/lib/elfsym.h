@@ -6,6 +6,7 @@
 #ifndef HOWLONG_ELFSYM_H
 #define HOWLONG_ELFSYM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,8 @@ struct hl_func_list {
 	struct hl_func *f;	/* by address; one per address */
 	size_t n;
 	size_t ifuncs;		/* matching GNU indirect functions, skipped */
+	bool fixed;		/* an executable that is not position
+				 * independent: loaded at addr, always */
 };
 
 /*

@@ -682,6 +682,26 @@ struct btf *lean_btf_load(void)
 	return btf;
 }
 
+int lean_btf_has_func(const char *name)
+{
+	struct lb_ctx c = { .fd = -1 };
+	const struct btf_type *t;
+	uint32_t off, size;
+	int err, found = 0;
+
+	err = open_btf(&c, btf_path ? btf_path : LB_DEFAULT_PATH);
+	for (off = 0; !err && !found && off < c.type_len; off += size) {
+		t = c.type_len - off < sizeof(*t) ? NULL :
+		    at(&c, c.type_start + off, sizeof(*t), LB_BUF_SZ);
+		if (!t || !shape(t, &size) || size > c.type_len - off)
+			err = t ? -EINVAL : -EIO;
+		else if (btf_is_func(t) && t->name_off < c.str_len)
+			found = !strcmp(c.strs + t->name_off, name);
+	}
+	drop_source(&c);
+	return err ? err : found;
+}
+
 #ifdef HL_STATIC
 /* -Wl,--wrap=btf__load_vmlinux_btf sends libbpf.a's calls here */
 struct btf *__wrap_btf__load_vmlinux_btf(void);

@@ -58,4 +58,9 @@ void lean_btf_want_name(const char *name);
  * move by copying. */
 struct btf *lean_btf_load(void);
 
+/* 1 if the kernel BTF (or --btf's) has a function named @name: a kfunc
+ * the kernel offers, say; 0 if not, -errno if it cannot be read. One pass
+ * over the type headers, nothing kept. */
+int lean_btf_has_func(const char *name);
+
 #endif /* HOWLONG_LEAN_BTF_H */

@@ -220,6 +220,36 @@ int hl_target_mapped_files(pid_t pid, struct hl_mapped_file **out)
 	return n;
 }
 
+int hl_target_address(pid_t pid, const char *path, uint64_t file_off,
+		      uint64_t *addr)
+{
+	unsigned long start, end, off, ino;
+	char maps[64], *line = NULL;
+	struct stat st;
+	size_t len = 0;
+	int err = -ENOENT;
+	FILE *f;
+
+	if (stat(path, &st))
+		return -errno;
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (err == -ENOENT && getline(&line, &len, f) > 0) {
+		if (sscanf(line, "%lx-%lx %*s %lx %*x:%*x %lu", &start, &end,
+			   &off, &ino) != 4 || ino != st.st_ino)
+			continue;
+		if (file_off >= off && file_off - off < end - start) {
+			*addr = start + (file_off - off);
+			err = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return err;
+}
+
 void hl_target_mapped_free(struct hl_mapped_file *files, int n)
 {
 	for (int i = 0; i < n; i++) {

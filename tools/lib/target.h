@@ -9,6 +9,7 @@
 #define HOWLONG_TARGET_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
@@ -60,6 +61,14 @@ struct hl_mapped_file {
  */
 int hl_target_mapped_files(pid_t pid, struct hl_mapped_file **out);
 void hl_target_mapped_free(struct hl_mapped_file *files, int n);
+
+/*
+ * Where the byte at file_off of the file at path sits in process pid's
+ * memory (the file is found in /proc/PID/maps by its inode). -ENOENT:
+ * that part of the file is not mapped there; -ESRCH: no such process.
+ */
+int hl_target_address(pid_t pid, const char *path, uint64_t file_off,
+		      uint64_t *addr);
 
 /*
  * Run cmd (words split at spaces, no shell, looked up in PATH, stderr
