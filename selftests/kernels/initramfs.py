@@ -1,0 +1,127 @@
+"""The initramfs that turns the host's root into the guest's.
+
+One base archive per kernel, cached beside it: busybox-static, the modules
+that reach the host's / (9p, or virtiofs where the kernel has no 9p, as
+the -cloud flavours) and the overlay over it, and init.sh as /init.  What
+one run needs (its command, its cwd) goes into a second small archive
+that vm.py appends: the kernel unpacks concatenated archives in order.
+"""
+
+import lzma
+import os
+import stat
+import subprocess
+
+BUSYBOX = "/bin/busybox"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# virtio_console carries the command's output and status to the host.
+MODULES = ["virtio_pci", "virtio_console", "9pnet_virtio", "9p",
+           "virtiofs", "overlay"]
+
+
+class Cpio:
+    """A newc archive written in memory; ownership root, mtime 0."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.ino = 1
+
+    def _entry(self, name, mode, body=b"", rdev=(0, 0)):
+        name = name.lstrip("/").encode() + b"\0"
+        fields = (self.ino, mode, 0, 0, 1, 0, len(body), 0, 0,
+                  rdev[0], rdev[1], len(name), 0)
+        self.ino += 1
+        self.data += b"070701" + b"".join(b"%08X" % f for f in fields)
+        self.data += name
+        self.data += b"\0" * (-len(self.data) % 4)
+        self.data += body
+        self.data += b"\0" * (-len(self.data) % 4)
+
+    def dir(self, name):
+        self._entry(name, stat.S_IFDIR | 0o755)
+
+    def file(self, name, body, mode=0o644):
+        self._entry(name, stat.S_IFREG | mode, body)
+
+    def symlink(self, name, target):
+        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def chardev(self, name, major, minor):
+        self._entry(name, stat.S_IFCHR | 0o600, rdev=(major, minor))
+
+    def bytes(self):
+        self._entry("TRAILER!!!", 0)
+        return bytes(self.data) + b"\0" * (-len(self.data) % 512)
+
+
+def _depends(kernel, module):
+    """Module files to load for MODULE, in order; [] if built in or absent."""
+    p = subprocess.run(["modprobe", "-d", kernel.root, "-S", kernel.version,
+                        "--show-depends", module],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       text=True)
+    return [line.split()[1] for line in p.stdout.splitlines()
+            if line.startswith("insmod ")]
+
+
+def _has(kernel, module):
+    """Whether MODULE exists at all, as a module or built in."""
+    return subprocess.run(["modprobe", "-d", kernel.root, "-S",
+                           kernel.version, "--show-depends", module],
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def root_fs(kernel):
+    """How the guest reaches the host's /: 9p where it can, else virtiofs."""
+    return "9p" if _has(kernel, "9p") else "virtiofs"
+
+
+def build(kernel):
+    """Path of KERNEL's base archive, built on first use."""
+    path = os.path.join(kernel.dir, "initramfs", "base.cpio")
+    if os.path.exists(path):
+        return path
+    fs = root_fs(kernel)
+    want = [m for m in MODULES if m != ("virtiofs" if fs == "9p" else "9p")]
+    order = []
+    for m in want:
+        if not _has(kernel, m):
+            raise RuntimeError("%s has no module %s" % (kernel.name, m))
+        for f in _depends(kernel, m):
+            if f not in order:
+                order.append(f)
+
+    a = Cpio()
+    for d in ("bin", "dev", "proc", "sys", "lower", "rw", "newroot",
+              "modules"):
+        a.dir(d)
+    a.chardev("dev/console", 5, 1)
+    with open(BUSYBOX, "rb") as f:
+        a.file("bin/busybox", f.read(), 0o755)
+    a.symlink("bin/sh", "busybox")
+    names = []
+    for f in order:
+        # Busybox's insmod takes no compressed module, and not every
+        # kernel here can decompress one: unpack .ko.xz now.
+        with open(f, "rb") as m:
+            body = m.read()
+        if f.endswith(".xz"):
+            body = lzma.decompress(body)
+        name = os.path.basename(f).split(".ko")[0] + ".ko"
+        a.file("modules/" + name, body)
+        names.append(name)
+    a.file("modules/order", "".join(n + "\n" for n in names).encode())
+    conf = ("ROOTFS=%s\nKVER='%s'\nKNAME='%s'\nMODDIR='%s'\n"
+            % (fs, kernel.version, kernel.name,
+               os.path.realpath(kernel.moddir)))
+    a.file("howlong.conf", conf.encode())
+    with open(os.path.join(HERE, "init.sh"), "rb") as f:
+        a.file("init", f.read(), 0o755)
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "wb") as f:
+        f.write(a.bytes())
+    os.replace(path + ".tmp", path)
+    return path
