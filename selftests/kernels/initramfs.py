@@ -7,17 +7,23 @@ one run needs (its command, its cwd) goes into a second small archive
 that vm.py appends: the kernel unpacks concatenated archives in order.
 """
 
+import hashlib
 import lzma
 import os
+import shutil
 import stat
 import subprocess
+
+import kernels
 
 BUSYBOX = "/bin/busybox"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # virtio_console carries the command's output and status to the host.
-MODULES = ["virtio_pci", "virtio_console", "9pnet_virtio", "9p",
-           "virtiofs", "overlay"]
+MODULES = {
+    "9p": ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay"],
+    "virtiofs": ["virtio_pci", "virtio_console", "virtiofs", "overlay"],
+}
 
 
 class Cpio:
@@ -78,17 +84,30 @@ def root_fs(kernel):
     return "9p" if _has(kernel, "9p") else "virtiofs"
 
 
+def _recipe_hash():
+    """What the archive is made from, so that a changed init or recipe
+    is never masked by an archive built before."""
+    h = hashlib.sha256()
+    for f in (os.path.join(HERE, "init.sh"), os.path.abspath(__file__),
+              BUSYBOX):
+        with open(f, "rb") as fp:
+            h.update(fp.read())
+    return h.hexdigest()[:12]
+
+
 def build(kernel):
     """Path of KERNEL's base archive, built on first use."""
-    path = os.path.join(kernel.dir, "initramfs", "base.cpio")
+    d = os.path.join(kernel.dir, "initramfs")
+    path = os.path.join(d, "base-%s.cpio" % _recipe_hash())
     if os.path.exists(path):
         return path
+    shutil.rmtree(d, ignore_errors=True)
     fs = root_fs(kernel)
-    want = [m for m in MODULES if m != ("virtiofs" if fs == "9p" else "9p")]
     order = []
-    for m in want:
+    for m in MODULES[fs]:
         if not _has(kernel, m):
-            raise RuntimeError("%s has no module %s" % (kernel.name, m))
+            raise kernels.KernelError("%s has no module %s"
+                                      % (kernel.name, m))
         for f in _depends(kernel, m):
             if f not in order:
                 order.append(f)
