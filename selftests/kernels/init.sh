@@ -97,7 +97,7 @@ stage2() {
 	echo start >&3
 	# The host's /bin/sh, not busybox: busybox may run its own applets
 	# in place of the programs the command names.
-	/bin/sh /run/howlong/run >"$out" 2>&1 </dev/null 3>&-
+	/bin/sh /run/howlong/run "$out"
 	echo "exit $?" >&3
 	exec 3>&-
 	$B sync

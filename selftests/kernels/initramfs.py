@@ -10,9 +10,9 @@ that vm.py appends: the kernel unpacks concatenated archives in order.
 import hashlib
 import lzma
 import os
-import shutil
 import stat
 import subprocess
+import tempfile
 
 import kernels
 
@@ -101,7 +101,6 @@ def build(kernel):
     path = os.path.join(d, "base-%s.cpio" % _recipe_hash())
     if os.path.exists(path):
         return path
-    shutil.rmtree(d, ignore_errors=True)
     fs = root_fs(kernel)
     order = []
     for m in MODULES[fs]:
@@ -139,8 +138,16 @@ def build(kernel):
     with open(os.path.join(HERE, "init.sh"), "rb") as f:
         a.file("init", f.read(), 0o755)
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "wb") as f:
+    # Runs may build at the same time: each writes its own file and the
+    # last rename wins; an archive of an older recipe goes, the file a
+    # running qemu has open stays readable.
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
         f.write(a.bytes())
-    os.replace(path + ".tmp", path)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    for f in os.listdir(d):
+        if f != os.path.basename(path) and f.startswith("base"):
+            os.unlink(os.path.join(d, f))
     return path

@@ -2,19 +2,21 @@
 """Run a command under another kernel: a qemu guest whose root is the
 host's / (read-only, under a tmpfs overlay).
 
-    vm.py run KERNEL [--timeout S] [--mem MB] [--console] -- CMD ARGS...
+    vm.py run KERNEL [--timeout S] [--mem MB] [-v] [--kernel-log FILE]
+              -- CMD ARGS...
     vm.py fetch KERNEL...
     vm.py list
 
 run streams the command's stdout and stderr (merged) to stdout and exits
 with its status; 124 on timeout, 125 if the guest failed to boot (one line
-on stderr, and the tail of the kernel's console with --console or -v).
+on stderr, and the tail of the kernel's console with -v).
 Output and status travel on two virtio serial ports, not on the console,
 so that no kernel message can mix with them or fake an exit status.
 """
 
 import argparse
 import os
+import re
 import select
 import shlex
 import shutil
@@ -64,7 +66,10 @@ def _run_archive(argv, cwd):
     """The per-run initramfs part: /howlong/run, a sh script."""
     a = initramfs.Cpio()
     a.dir("howlong")
-    script = ("cd %s || exit 125\nexec %s\n"
+    # $1 is the output port.  The redirections are the script's own, so
+    # that what the waiting shell says ("Killed") stays on the console.
+    script = ("exec >\"$1\" 2>&1 </dev/null 3>&-\n"
+              "cd %s || exit 125\nexec %s\n"
               % (shlex.quote(cwd), " ".join(shlex.quote(x) for x in argv)))
     a.file("howlong/run", script.encode(), 0o755)
     return a.bytes()
@@ -105,12 +110,23 @@ def _tail(path, n=25):
     return "\n".join(lines[-n:])
 
 
+def _remove_stale_tmp():
+    """Temp dirs of runs that were SIGKILLed (their qemu and virtiofsd
+    died with them, by PR_SET_PDEATHSIG, but could not clean up)."""
+    top = tempfile.gettempdir()
+    for d in os.listdir(top):
+        m = re.fullmatch(r"howlong-vm-(\d+)-\w+", d)
+        if m and not os.path.exists("/proc/" + m.group(1)):
+            shutil.rmtree(os.path.join(top, d), ignore_errors=True)
+
+
 class Run:
     """One boot of KERNEL running ARGV; run() returns its exit status."""
 
     def __init__(self, kernel, argv, cwd=None, timeout=600, mem=4096,
-                 out=None, verbose=False):
+                 out=None, verbose=False, kernel_log=None):
         self.kernel, self.argv = kernel, argv
+        self.kernel_log = kernel_log
         self.cwd = cwd or os.getcwd()
         self.timeout, self.mem, self.verbose = timeout, mem, verbose
         self.out = out or sys.stdout.buffer
@@ -124,9 +140,11 @@ class Run:
         k = self.kernel
         accel = (["-accel", "kvm", "-cpu", "host"] if kvm_usable()
                  else ["-accel", "tcg,thread=multi", "-cpu", "max"])
-        # quiet: the console is only a log; loglevel keeps warnings in it.
-        append = ("console=ttyS0 panic=-1 quiet loglevel=4 "
-                  "rdinit=/init")
+        # The console is only a log, kept on request; quiet otherwise,
+        # since every byte through the emulated UART costs boot time.
+        append = "console=ttyS0 panic=-1 rdinit=/init"
+        if not self.kernel_log:
+            append += " quiet loglevel=4"
         cmd = [QEMU] + accel + [
             "-smp", "2", "-m", str(self.mem),
             "-nographic", "-no-reboot", "-nic", "none",
@@ -169,7 +187,8 @@ class Run:
 
     def run(self):
         self.qemu = self.vfsd = None
-        tmp = tempfile.mkdtemp(prefix="howlong-vm-")
+        _remove_stale_tmp()
+        tmp = tempfile.mkdtemp(prefix="howlong-vm-%d-" % os.getpid())
         try:
             return self._run(tmp)
         except VMError as e:
@@ -181,6 +200,12 @@ class Run:
         finally:
             _kill(self.qemu)
             _kill(self.vfsd)
+            if self.kernel_log:
+                try:
+                    shutil.copyfile(os.path.join(tmp, "console.log"),
+                                    self.kernel_log)
+                except OSError:
+                    pass
             shutil.rmtree(tmp, ignore_errors=True)
 
     def _run(self, tmp):
@@ -261,6 +286,8 @@ def main():
     r.add_argument("--mem", type=int, default=4096, help="MB")
     r.add_argument("-v", "--verbose", action="store_true",
                    help="boot time; console tail on failure")
+    r.add_argument("--kernel-log", metavar="FILE",
+                   help="write the guest's whole kernel log to FILE")
     r.add_argument("cmd", nargs="*", help="after --")
     f = sub.add_parser("fetch", help="download and unpack kernels")
     f.add_argument("kernel", nargs="+", choices=list(kernels.KERNELS))
@@ -293,7 +320,7 @@ def main():
         signal.signal(signal.SIGTERM, _interrupted)
         k = kernels.get(a.kernel, log=lambda m: print(m, file=sys.stderr))
         return Run(k, cmd, timeout=a.timeout, mem=a.mem,
-                   verbose=a.verbose).run()
+                   verbose=a.verbose, kernel_log=a.kernel_log).run()
     except kernels.KernelError as e:
         print("vm: %s" % e, file=sys.stderr)
         return BOOT_FAIL_RC
