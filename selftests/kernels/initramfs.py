@@ -112,9 +112,9 @@ def build(kernel):
                 order.append(f)
 
     a = Cpio()
-    for d in ("bin", "dev", "proc", "sys", "lower", "rw", "newroot",
+    for sub in ("bin", "dev", "proc", "sys", "lower", "rw", "newroot",
               "modules"):
-        a.dir(d)
+        a.dir(sub)
     a.chardev("dev/console", 5, 1)
     with open(BUSYBOX, "rb") as f:
         a.file("bin/busybox", f.read(), 0o755)

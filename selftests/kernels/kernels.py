@@ -45,22 +45,22 @@ class Kernel:
         self.version = info["version"]  # uname -r
         self.root = os.path.join(CACHE, name, "root")
         self.vmlinuz = os.path.join(self.root, "boot",
-                        "vmlinuz-" + self.version)
+                                    "vmlinuz-" + self.version)
         self.moddir = os.path.join(self.root, "lib", "modules",
-                       self.version)
+                                   self.version)
         self.dir = os.path.join(CACHE, name)
 
     def __repr__(self):
         return "%s %s (%s %s)" % (self.name, self.version,
-                      self.package, self.pkg_version)
+                                  self.package, self.pkg_version)
 
 
 def _run(cmd, **kw):
     p = subprocess.run(cmd, stdout=subprocess.PIPE,
-               stderr=subprocess.PIPE, text=True, **kw)
+                       stderr=subprocess.PIPE, text=True, **kw)
     if p.returncode:
         raise KernelError("%s failed: %s" % (" ".join(cmd),
-                             p.stderr.strip()))
+                                             p.stderr.strip()))
     return p.stdout
 
 
@@ -91,8 +91,8 @@ def _apt_opts(suite):
     # The stock keyring still holds the bullseye archive keys.
     with open(src, "w") as f:
         f.write("deb [signed-by=/usr/share/keyrings/"
-            "debian-archive-keyring.gpg] %s %s main\n"
-            % (_mirror(), suite))
+                "debian-archive-keyring.gpg] %s %s main\n"
+                % (_mirror(), suite))
     opts = APT_COMMON + [
         "-o", "Dir::Etc::sourcelist=" + src,
         "-o", "Dir::Etc::sourceparts=/nonexistent",
@@ -123,7 +123,7 @@ def newest_package(name):
             found.append((int(m.group(1)), pkg))
     if not found:
         raise KernelError("no package matching %s in %s"
-                  % (pattern, suite or "the configured sources"))
+                          % (pattern, suite or "the configured sources"))
     return max(found)[1], opts
 
 
@@ -135,7 +135,7 @@ def cached(name):
     """The cached kernel NAME, or None."""
     if name not in KERNELS:
         raise KernelError("unknown kernel %s (known: %s)"
-                  % (name, " ".join(KERNELS)))
+                          % (name, " ".join(KERNELS)))
     try:
         with open(_info_path(name)) as f:
             return Kernel(name, json.load(f))
@@ -181,7 +181,7 @@ def fetch(name, log=print):
         if f.endswith(".deb") and f != debs[0]:
             os.unlink(os.path.join(d, f))
     info = {"package": pkg, "pkg_version": pkg_version,
-        "version": version}
+            "version": version}
     with open(_info_path(name) + ".tmp", "w") as f:
         json.dump(info, f)
     os.replace(_info_path(name) + ".tmp", _info_path(name))
