@@ -22,13 +22,15 @@
 #include <bpf/bpf_core_read.h>
 #include "lib/hist.bpf.h"
 #include "lib/filter.bpf.h"
+#include "lib/tstore.bpf.h"
 #include "schedlat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 key_mode = SCHEDLAT_KEY_NONE;
 
-/* Timestamps for the fallback: task storage with tp_btf, else a hash. */
+/* Timestamps for the fallback: task storage with tp_btf where the kernel
+ * has it (5.11), else a hash by thread id; user space creates one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -168,28 +170,38 @@ static __always_inline void stamp_task(struct task_struct___hl *t, __u64 now)
 		lost_inc(LOST_START_FULL);
 }
 
+static __always_inline void stamp_btf(struct task_struct___hl *t, __u64 now)
+{
+	if (have_task_storage)
+		stamp_task(t, now);
+	else
+		stamp_tid(t->pid, now);
+}
+
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(wakeup_btf_ts, struct task_struct___hl *p)
 {
-	stamp_task(p, bpf_ktime_get_ns());
+	stamp_btf(p, bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(wakeup_new_btf_ts, struct task_struct___hl *p)
 {
-	stamp_task(p, bpf_ktime_get_ns());
+	stamp_btf(p, bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(switch_btf_ts, bool preempt, struct task_struct___hl *prev,
-	     struct task_struct___hl *next, unsigned int prev_state)
+	     struct task_struct___hl *next)
 {
 	__u64 now = bpf_ktime_get_ns(), start, *ts;
 
-	if ((preempt || !prev_state) && prev->pid)
-		stamp_task(prev, now);
+	if ((preempt || task_runnable(prev)) && prev->pid)
+		stamp_btf(prev, now);
+	if (!have_task_storage)
+		return end_tid(next, next->pid, now);
 	ts = bpf_task_storage_get(&start_task, (void *)next, NULL, 0);
 	if (!ts || !*ts)
 		return 0;
@@ -214,11 +226,11 @@ int BPF_PROG(wakeup_new_raw_ts, struct task_struct___hl *p)
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(switch_raw_ts, bool preempt, struct task_struct___hl *prev,
-	     struct task_struct___hl *next, unsigned int prev_state)
+	     struct task_struct___hl *next)
 {
 	__u64 now = bpf_ktime_get_ns();
 
-	if (preempt || !prev_state)
+	if (preempt || task_runnable(prev))
 		stamp_tid(BPF_CORE_READ(prev, pid), now);
 	return end_tid(next, BPF_CORE_READ(next, pid), now);
 }

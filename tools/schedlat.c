@@ -82,18 +82,17 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 {
 	struct schedlat_bpf *skel = s;
 	bool ts = cfg.own_timestamps;
+	/* Only tp_btf programs pass a task that task storage accepts. */
+	bool task_storage = m == HL_TP_BTF && hl_features()->task_storage;
 
 	(void)ctx;
-	/* The tp_btf timestamps live in task storage (5.11); elsewhere the
-	 * raw_tp programs keep them in a hash. */
-	if (ts && m == HL_TP_BTF && !hl_features()->task_storage)
-		return -EOPNOTSUPP;
 	skel->rodata->filter_cfg = hl_opts.filter;
 	skel->rodata->key_mode = cfg.key;
 	if (!hl_select_programs(skel->obj, m, ts ? "_ts" : "_si"))
 		return -ENOENT;
-	bpf_map__set_autocreate(skel->maps.start_task, ts && m == HL_TP_BTF);
-	bpf_map__set_autocreate(skel->maps.start_tid, ts && m != HL_TP_BTF);
+	skel->rodata->have_task_storage = task_storage;
+	bpf_map__set_autocreate(skel->maps.start_task, ts && task_storage);
+	bpf_map__set_autocreate(skel->maps.start_tid, ts && !task_storage);
 	return hl_hist_maps_size(skel->obj, cfg.key != SCHEDLAT_KEY_NONE);
 }
 

@@ -53,6 +53,7 @@ struct mm_struct___hl {
 } __hl_core;
 
 struct task_struct___hl {
+	unsigned int __state;
 	int pid;
 	int tgid;
 	char comm[16];
@@ -63,6 +64,22 @@ struct task_struct___hl {
 	struct mm_struct___hl *mm;
 	struct css_set___hl *cgroups;
 } __hl_core;
+
+/* Before 5.14 the state was a long named state. */
+struct task_struct___hl_pre514 {
+	long state;
+} __hl_core;
+
+/* TASK_RUNNING: a task switched out in this state stays on the run queue
+ * (sched_switch passes the state as an argument only since 5.18). */
+static __always_inline bool task_runnable(struct task_struct___hl *t)
+{
+	struct task_struct___hl_pre514 *old = (void *)t;
+
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state) == 0;
+	return BPF_CORE_READ(old, state) == 0;
+}
 
 struct rq___hl {
 	__u64 clock;
