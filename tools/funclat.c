@@ -118,7 +118,9 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 
 static int attach_one(struct bpf_program *prog, size_t i, bool ret)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = i, .retprobe = ret);
+	/* a cookie where the kernel has them, else map_addresses() */
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret,
+		    .bpf_cookie = hl_features()->attach_cookie ? i : 0);
 	/* With -p, only that process's copy is probed: a library's
 	 * function in every process would cost them all a trap per call. */
 	pid_t pid = hl_opts.filter.tgid ? (pid_t)hl_opts.filter.tgid : -1;

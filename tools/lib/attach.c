@@ -15,6 +15,7 @@
 #include "kfeatures.h"
 #include "lean_btf.h"
 #include "util.h"
+#include "verifier.h"
 
 #define KERNEL_BTF "/sys/kernel/btf/vmlinux"
 #define TRACEFS "/sys/kernel/tracing"
@@ -94,35 +95,6 @@ const char *hl_method_name(enum hl_method m)
 	return m < HL_METHODS ? method_names[m] : "?";
 }
 
-/* The verifier's reason is the last line of its log that is not a
- * statistic ("processed N insns", "verification time"). */
-static void note_rejection(const char *msg)
-{
-	const char *log = strstr(msg, "-- BEGIN PROG LOAD LOG --\n");
-	const char *end = strstr(msg, "-- END PROG LOAD LOG --");
-	const char *prog = strstr(msg, "prog '");
-	const char *p, *line = NULL, *stop = NULL;
-	int n;
-
-	if (!log || !end || !prog ||
-	    sscanf(prog, "prog '%63[^']'", rejected_prog) != 1)
-		return;
-	log += strlen("-- BEGIN PROG LOAD LOG --\n");
-	for (p = log; p < end; p = strchr(p, '\n') + 1) {
-		const char *nl = memchr(p, '\n', end - p);
-
-		if (!nl)
-			break;
-		if (nl > p && strncmp(p, "processed ", 10) &&
-		    strncmp(p, "verification time", 17)) {
-			line = p;
-			stop = nl;
-		}
-	}
-	n = line ? (int)(stop - line) : 0;
-	snprintf(rejected_why, sizeof(rejected_why), "%.*s", n, line);
-}
-
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
@@ -134,7 +106,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 
 		va_copy(copy, ap);
 		if (vasprintf(&msg, fmt, copy) >= 0)
-			note_rejection(msg);
+			hl_verifier_reason(msg, rejected_prog,
+					   sizeof(rejected_prog), rejected_why,
+					   sizeof(rejected_why));
 		va_end(copy);
 		free(msg);
 	}
@@ -189,6 +163,8 @@ void hl_setup(const char *tool)
 	if (hl_opts.btf_path)
 		lean_btf_set_path(hl_opts.btf_path);
 	libbpf_set_print(libbpf_print);
+	if (hl_opts.verbose)
+		hl_features();	/* says what the kernel has */
 	block_signals();
 }
 
@@ -276,8 +252,10 @@ static void *try_method(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 	return NULL;
 }
 
-static const char *hint(int err)
+static const char *hint(int err, unsigned int methods)
 {
+	const unsigned int user = (1U << HL_USDT) | (1U << HL_UPROBE);
+
 	static char why[sizeof(rejected_prog) + sizeof(rejected_why) + 80];
 
 	/* Root or the capabilities were checked at start-up: an EACCES
@@ -288,7 +266,8 @@ static const char *hint(int err)
 			 rejected_why[0] ? ": " : "", rejected_why);
 		return why;
 	}
-	if (err == -EOPNOTSUPP && !hl_features()->attach_cookie)
+	if (err == -EOPNOTSUPP && (methods & user) &&
+	    !hl_features()->attach_cookie)
 		return "attaching to a position-independent binary or a "
 		       "shared library in every process needs BPF attach "
 		       "cookies (Linux 5.15); on this kernel, pass -p PID";
@@ -363,7 +342,7 @@ void *hl_try_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 			first_err = err;
 	}
 	snprintf(attach_failure, sizeof(attach_failure), "cannot attach (%s): %s",
-		 join_reasons(why), hint(first_err));
+		 join_reasons(why), hint(first_err, ops->methods));
 	return NULL;
 }
 
