@@ -7,7 +7,8 @@ Pins itself to one CPU, names itself (comm given in hex: any bytes), starts
 its worker threads (named <comm>-<i>), prints "ready <pid> <tid>..." and
 blocks on stdin. On each "go" line the workers (or, with no worker threads,
 the main thread) alternate spin_us of spinning with sleep_us of sleep for
-duration seconds, then "done" is printed and everything blocks again. EOF
+duration seconds, then "done N" is printed (N: how many sleeps were asked
+for, by all threads) and everything blocks again. EOF
 on stdin ends it. Between rounds every thread is blocked, so the scheduler
 statistics of a round are exactly what happened between "go" and "done".
 """
@@ -26,12 +27,16 @@ def set_comm(name):
 
 
 def pattern(duration, spin, sleep):
+    """Returns how many sleeps it asked for."""
     end = time.monotonic() + duration
+    sleeps = 0
     while time.monotonic() < end:
         t = time.perf_counter()
         while time.perf_counter() - t < spin:
             pass
         time.sleep(sleep)
+        sleeps += 1
+    return sleeps
 
 
 def worker(name, started, go, done, args):
@@ -39,8 +44,8 @@ def worker(name, started, go, done, args):
     started.put(threading.get_native_id())
     while True:
         go.get()
-        pattern(args.duration, args.spin_us / 1e6, args.sleep_us / 1e6)
-        done.put(1)
+        done.put(pattern(args.duration, args.spin_us / 1e6,
+                         args.sleep_us / 1e6))
 
 
 def main():
@@ -71,11 +76,11 @@ def main():
         if gos:
             for go in gos:
                 go.put(1)
-            for _ in gos:
-                done.get()
+            sleeps = sum(done.get() for _ in gos)
         else:
-            pattern(args.duration, args.spin_us / 1e6, args.sleep_us / 1e6)
-        print("done", flush=True)
+            sleeps = pattern(args.duration, args.spin_us / 1e6,
+                             args.sleep_us / 1e6)
+        print("done", sleeps, flush=True)
 
 
 if __name__ == "__main__":

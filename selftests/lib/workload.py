@@ -41,23 +41,43 @@ def unique_comm(tag):
 
 
 class Waits:
-    """Run-queue waits as the kernel counts them: count and sum in ns."""
+    """Run-queue waits as the kernel counts them: count and sum in ns.
+    Also, from other counters of the kernel: switches (voluntary and
+    involuntary context switches, /proc/PID/task/TID/status) and cpu_ns
+    (time on a CPU, the scheduler's exec_runtime)."""
 
-    def __init__(self, count=0, total=0):
+    def __init__(self, count=0, total=0, switches=0, cpu_ns=0):
         self.count, self.sum = count, total
+        self.switches, self.cpu_ns = switches, cpu_ns
 
     def __add__(self, other):
-        return Waits(self.count + other.count, self.sum + other.sum)
+        return Waits(self.count + other.count, self.sum + other.sum,
+                     self.switches + other.switches,
+                     self.cpu_ns + other.cpu_ns)
+
+    def __sub__(self, other):
+        return Waits(self.count - other.count, self.sum - other.sum,
+                     self.switches - other.switches,
+                     self.cpu_ns - other.cpu_ns)
 
     @property
     def avg(self):
         return self.sum / self.count if self.count else 0.0
 
 
+def context_switches(pid, tid):
+    n = 0
+    with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+        for line in f:
+            if line.split(":")[0].endswith("ctxt_switches"):
+                n += int(line.split(":")[1])
+    return n
+
+
 def schedstat(pid, tid):
     with open("/proc/%d/task/%d/schedstat" % (pid, tid)) as f:
-        _, delay, count = (int(x) for x in f.read().split()[:3])
-    return Waits(count, delay)
+        cpu, delay, count = (int(x) for x in f.read().split()[:3])
+    return Waits(count, delay, context_switches(pid, tid), cpu)
 
 
 class Hogs:
@@ -113,10 +133,13 @@ class Victim:
         self.proc.stdin.flush()
 
     def wait_done(self):
+        """Returns how many sleeps the round asked for."""
         line = self.lines.readline(self.duration + 20)
-        if line != b"done":
+        if not line or line.split()[0] != b"done":
             raise Failure("victim %d did not finish its round (%r)" % (
                 self.pid, line))
+        self.sleeps = int(line.split()[1])
+        return self.sleeps
 
     def comm_of(self, tid):
         return comm_of(self.pid, tid)
@@ -127,7 +150,8 @@ class Victim:
         prev = None
         while True:
             cur = {t: schedstat(self.pid, t) for t in self.tids}
-            flat = {t: (w.count, w.sum) for t, w in cur.items()}
+            flat = {t: (w.count, w.sum, w.switches, w.cpu_ns)
+                    for t, w in cur.items()}
             blocked = all(task_state(self.pid, t) in ("S", "D")
                           for t in self.tids)
             if blocked and flat == prev:
@@ -245,14 +269,15 @@ class Scenario:
         """Run one round of every victim at once; returns
         {victim: {tid: Waits}}, the kernel's waits in the window."""
         before = {v: v.waits() for v in victims}
+        self.started = time.monotonic_ns()
         for v in victims:
             v.go()
         for v in victims:
             v.wait_done()
         after = {v: v.waits() for v in victims}
-        return {v: {t: Waits(after[v][t].count - before[v][t].count,
-                             after[v][t].sum - before[v][t].sum)
-                    for t in v.tids} for v in victims}
+        self.ended = time.monotonic_ns()
+        return {v: {t: after[v][t] - before[v][t] for t in v.tids}
+                for v in victims}
 
     def stop_tracers(self):
         """SIGINT every tracer; returns their Results (exit 0 required)."""

@@ -1,0 +1,37 @@
+"""What the running kernel offers BPF, read from its BTF: the ground truth
+for the tools' own start-up probe, which loads programs to find out.
+
+A helper or kfunc exists when its name is in the BTF strings: helper ids
+are the enumerators of enum bpf_func_id (BPF_FUNC_<name>), kfuncs are
+functions. Tests use this to expect a tool to work, or to say in one line
+why it cannot, on whatever kernel runs them (make check-kernels).
+"""
+import functools
+import os
+
+BTF = "/sys/kernel/btf/vmlinux"
+
+
+@functools.lru_cache(maxsize=None)
+def _strings():
+    with open(BTF, "rb") as f:
+        return f.read()
+
+
+def has_name(name):
+    return b"\0" + name.encode() + b"\0" in _strings()
+
+
+def attach_cookies():
+    """bpf_get_attach_cookie(): Linux 5.15."""
+    return has_name("BPF_FUNC_get_attach_cookie")
+
+
+def task_storage():
+    """Task-local storage for tracing programs: Linux 5.11."""
+    return (has_name("BPF_FUNC_task_storage_get") and
+            has_name("BPF_FUNC_get_current_task_btf"))
+
+
+def release():
+    return os.uname().release

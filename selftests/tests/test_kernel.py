@@ -1,0 +1,85 @@
+"""The tools on whatever kernel runs the tests: the ones the kernel matrix
+boots (make check-kernels: 5.10, 6.1, 6.12 under qemu) and this machine's.
+
+schedlat is checked against counters of another layer of the kernel than
+the sched_info accounting its default algorithm reads: every wait ends in
+a context switch in, so the victim's waits in a window are exactly its
+context switches (/proc/PID/task/TID/status); and a victim can only wait
+while it is neither running (its exec_runtime) nor asleep (at least the
+sleeps it asked for), inside the window's own clock readings. These hold
+under emulation too, where microsecond tolerances do not.
+
+The start-up probe each tool makes (-v says what it found) is compared
+with the kernel's BTF (lib/kernel.py).
+"""
+from lib import kernel, report, tool, workload
+from lib.harness import check, test
+
+METHODS = ("tp_btf", "raw_tp", "tracepoint")
+ALGOS = (("", []), ("+own-ts", ["--own-timestamps"]))
+SLEEP_US = 1000
+
+
+def yes(b):
+    return "yes" if b else "no"
+
+
+@test("kernel/features")
+def features():
+    """-v reports what the kernel offers, as its BTF says."""
+    r = tool.run(["-v", "1", "1"])
+    r.expect_rc(0)
+    want = "kernel: task storage %s, attach cookies %s" % (
+        yes(kernel.task_storage()), yes(kernel.attach_cookies()))
+    check(want in r.err, "schedlat -v does not say %r: %r" % (
+        want, r.err[:300]))
+    check("attached with " in r.err, "schedlat -v does not say how it "
+          "attached: %r" % r.err[:300])
+    return "%s: %s" % (kernel.release(), want[len("kernel: "):])
+
+
+def bounds(sc, victim, waits):
+    """The most a victim can have waited in the window: its time neither
+    on a CPU nor in a sleep it asked for."""
+    return (sc.ended - sc.started) - waits.cpu_ns - victim.sleeps * \
+        SLEEP_US * 1000
+
+
+def schedlat_against_switches(method, algo_args):
+    with workload.Scenario(hogs=2) as sc:
+        v = sc.victim(workload.unique_comm("krn"), sleep_us=SLEEP_US)
+        sc.tracer(["-j", "-v", "-t", v.pid, "--attach", method] + algo_args)
+        waits = workload.total(sc.window([v])[v])
+        r, = sc.stop_tracers()
+    said = "attached with %s" % method
+    check(said in r.err, "%s: stderr does not say %r" % (r.cmd(), said))
+    rep = report.final_report(r)
+    h = report.only_hist(rep)
+    most = bounds(sc, v, waits)
+    check(waits.switches > 100, "only %d context switches in the window"
+          % waits.switches)
+    # Own timestamps may miss a wakeup that raced the switch: 1% then.
+    slack = 0 if not algo_args else max(2, waits.switches // 100)
+    check(abs(h["count"] - waits.switches) <= slack,
+          "%d waits, the victim was switched in %d times" % (
+              h["count"], waits.switches))
+    check(0 < h["sum_ns"] <= most, "waited %s in all, but the victim was "
+          "off a CPU and not asleep for at most %s" % (
+              report.fmt_ns(h["sum_ns"]), report.fmt_ns(most)))
+    check(h["max_ns"] <= most, "longest wait %s > %s" % (
+        report.fmt_ns(h["max_ns"]), report.fmt_ns(most)))
+    return "%d waits = %d switches in; sum %s <= %s (not running, not " \
+        "asleep)%s" % (h["count"], waits.switches, report.fmt_ns(
+            h["sum_ns"]), report.fmt_ns(most),
+            ", lost %d" % rep["lost"] if rep["lost"] else "")
+
+
+def register(method, suffix, algo_args):
+    def run():
+        return schedlat_against_switches(method, algo_args)
+    test("kernel/schedlat/%s%s" % (method, suffix))(run)
+
+
+for _m in METHODS:
+    for _suffix, _args in ALGOS:
+        register(_m, _suffix, _args)
