@@ -140,7 +140,7 @@ static int attach_one(struct bpf_program *prog, size_t i, bool ret)
 static void check_addressable(void)
 {
 	if (hl_features()->attach_cookie || hl_opts.filter.tgid ||
-	    cfg.funcs.fixed)
+	    hl_elf_fixed(cfg.path))
 		return;
 	hl_die("%s is position independent: timing it in every process "
 	       "needs BPF attach cookies (Linux 5.15); on this kernel, "
@@ -154,7 +154,7 @@ static int map_addresses(struct funclat_bpf *skel)
 
 	for (__u32 i = 0; i < cfg.funcs.n; i++) {
 		addr = cfg.funcs.f[i].addr;
-		if (!cfg.funcs.fixed) {
+		if (hl_opts.filter.tgid) {
 			err = hl_target_address(hl_opts.filter.tgid, cfg.path,
 						cfg.funcs.f[i].offset, &addr);
 			if (err)

@@ -19,6 +19,7 @@
 #include "events.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
+#include "elfsym.h"
 #include "json.h"
 #include "pg.h"
 #include "report.h"
@@ -297,6 +298,13 @@ static void resolve_target(void)
 	}
 	hl_pg_find_binary(cfg.bin, pid, cfg.path, sizeof(cfg.path));
 	check_markers();
+	/* Without attach cookies libbpf attaches a position-independent
+	 * binary's markers to one process only, and a server's backends
+	 * are processes of their own. */
+	if (!cfg.backend && !hl_features()->attach_cookie &&
+	    !hl_elf_fixed(cfg.path))
+		hl_die("timing every backend needs BPF attach cookies (Linux "
+		       "5.15); on this kernel, pass -p with one backend's pid");
 }
 
 static int counters(struct hl_label *c, int max)

@@ -152,16 +152,31 @@ int hl_funcs_find(const char *path, const char *glob, struct hl_func_list *out)
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	err = elf && elf_kind(elf) == ELF_K_ELF ? scan(elf, glob, out) :
 						  -ENOEXEC;
-	if (!err) {
-		GElf_Ehdr eh;
 
-		out->fixed = gelf_getehdr(elf, &eh) && eh.e_type == ET_EXEC;
-	}
 	elf_end(elf);
 	close(fd);
 	if (err)
 		hl_funcs_free(out);
 	return err;
+}
+
+bool hl_elf_fixed(const char *path)
+{
+	GElf_Ehdr eh;
+	bool fixed;
+	Elf *elf;
+	int fd;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	fixed = elf && gelf_getehdr(elf, &eh) && eh.e_type == ET_EXEC;
+	elf_end(elf);
+	close(fd);
+	return fixed;
 }
 
 void hl_funcs_free(struct hl_func_list *l)

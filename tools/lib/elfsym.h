@@ -21,8 +21,6 @@ struct hl_func_list {
 	struct hl_func *f;	/* by address; one per address */
 	size_t n;
 	size_t ifuncs;		/* matching GNU indirect functions, skipped */
-	bool fixed;		/* an executable that is not position
-				 * independent: loaded at addr, always */
 };
 
 /*
@@ -36,5 +34,9 @@ struct hl_func_list {
  */
 int hl_funcs_find(const char *path, const char *glob, struct hl_func_list *out);
 void hl_funcs_free(struct hl_func_list *l);
+
+/* An executable that is not position independent (ET_EXEC): loaded at
+ * the addresses it names, in every process. False if unreadable. */
+bool hl_elf_fixed(const char *path);
 
 #endif /* HOWLONG_ELFSYM_H */
