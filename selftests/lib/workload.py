@@ -67,10 +67,11 @@ class Waits:
 
 def context_switches(pid, tid):
     n = 0
-    with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+    # binary: the Name line holds the comm, any bytes
+    with open("/proc/%d/task/%d/status" % (pid, tid), "rb") as f:
         for line in f:
-            if line.split(":")[0].endswith("ctxt_switches"):
-                n += int(line.split(":")[1])
+            if line.split(b":")[0].endswith(b"ctxt_switches"):
+                n += int(line.split(b":")[1])
     return n
 
 
