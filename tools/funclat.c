@@ -137,16 +137,6 @@ static int attach_one(struct bpf_program *prog, size_t i, bool ret)
 /* Without attach cookies the program knows a function by the address its
  * probe sits at: where -p's process maps it, or, in an executable that is
  * not position independent, its own address. */
-static void check_addressable(void)
-{
-	if (hl_features()->attach_cookie || hl_opts.filter.tgid ||
-	    hl_elf_fixed(cfg.path))
-		return;
-	hl_die("%s is position independent: timing it in every process "
-	       "needs BPF attach cookies (Linux 5.15); on this kernel, "
-	       "pass -p PID", cfg.path);
-}
-
 static int map_addresses(struct funclat_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.fn_of_ip), err;
@@ -218,7 +208,7 @@ int main(int argc, char **argv)
 			  "BINARY:FUNCTION [interval [count]]", 1);
 	hl_setup("funclat");
 	find_functions();
-	check_addressable();
+	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
 	if (hl_opts.verbose)
 		for (size_t i = 0; i < cfg.funcs.n; i++)
 			hl_warn("probing %s:%s at file offset 0x%llx",

@@ -130,6 +130,7 @@ static void resolve_target(void)
 {
 	hl_jvm_find(cfg.jvm, hl_opts.filter.tgid, cfg.path, sizeof(cfg.path));
 	hl_usdt_require_all(cfg.path, markers);
+	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
 }
 
 static int counters(struct hl_label *c, int max)

@@ -245,6 +245,7 @@ int main(int argc, char **argv)
 	hl_setup("jvmpauselat");
 	hl_jvm_find(cfg.jvm, hl_opts.filter.tgid, cfg.path, sizeof(cfg.path));
 	hl_usdt_require_all(cfg.path, markers);
+	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
 	if (hl_opts.verbose)
 		hl_warn("attaching to %s", cfg.path);
 	cfg.skel = hl_open_attach(&jvmpauselat_bpf_ops, prepare, NULL, &method);

@@ -19,7 +19,6 @@
 #include "events.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
-#include "elfsym.h"
 #include "json.h"
 #include "pg.h"
 #include "report.h"
@@ -301,8 +300,7 @@ static void resolve_target(void)
 	/* Without attach cookies libbpf attaches a position-independent
 	 * binary's markers to one process only, and a server's backends
 	 * are processes of their own. */
-	if (!cfg.backend && !hl_features()->attach_cookie &&
-	    !hl_elf_fixed(cfg.path))
+	if (!hl_addressable(cfg.path, cfg.backend))
 		hl_die("timing every backend needs BPF attach cookies (Linux "
 		       "5.15); on this kernel, pass -p with one backend's pid");
 }

@@ -221,6 +221,7 @@ static void resolve_target(void)
 	s = hl_usdt_find(&l, cfg.end.provider, cfg.end.name, NULL);
 	cfg.end.nargs = s->nargs;
 	hl_usdt_free(&l);
+	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
 }
 
 static void check_arg(int n, const struct marker *m, const char *what)

@@ -156,11 +156,12 @@ def need(name):
     _argv((), name)
 
 
-def one_line_error(name, args, rc, names=(), prefix=()):
+def one_line_error(name, args, rc, names=(), prefix=(), exe=None):
     """Run a bad command line: it must exit rc with exactly one line on
     stderr, nothing on stdout, and that line must contain each of names
-    (an entry "a|b" accepts either). Returns the line."""
-    r = run(args, name=name, prefix=prefix)
+    (an entry "a|b" accepts either). Returns the line. exe: as for
+    run()."""
+    r = run(args, name=name, prefix=prefix, exe=exe)
     r.expect_rc(rc)
     if r.out:
         raise Failure("%s wrote to stdout: %r" % (r.cmd(), r.out[:80]))

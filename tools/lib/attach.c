@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include "attach.h"
 #include "cli.h"
+#include "elfsym.h"
 #include "kfeatures.h"
 #include "lean_btf.h"
 #include "util.h"
@@ -61,6 +62,20 @@ static const struct hl_marker_prog *marker_of(const char *prog,
 		if (!strncmp(prog, t->prefix, strlen(t->prefix)))
 			return t;
 	return NULL;
+}
+
+bool hl_addressable(const char *path, pid_t pid)
+{
+	return hl_features()->attach_cookie || pid > 0 || hl_elf_fixed(path);
+}
+
+void hl_check_addressable(const char *path, pid_t pid)
+{
+	if (hl_addressable(path, pid))
+		return;
+	hl_die("%s is position independent: timing it in every process "
+	       "needs BPF attach cookies (Linux 5.15); on this kernel, pass "
+	       "-p PID", path);
 }
 
 pid_t hl_marker_pid(pid_t pid)
@@ -252,10 +267,8 @@ static void *try_method(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 	return NULL;
 }
 
-static const char *hint(int err, unsigned int methods)
+static const char *hint(int err)
 {
-	const unsigned int user = (1U << HL_USDT) | (1U << HL_UPROBE);
-
 	static char why[sizeof(rejected_prog) + sizeof(rejected_why) + 80];
 
 	/* Root or the capabilities were checked at start-up: an EACCES
@@ -266,11 +279,6 @@ static const char *hint(int err, unsigned int methods)
 			 rejected_why[0] ? ": " : "", rejected_why);
 		return why;
 	}
-	if (err == -EOPNOTSUPP && (methods & user) &&
-	    !hl_features()->attach_cookie)
-		return "attaching to a position-independent binary or a "
-		       "shared library in every process needs BPF attach "
-		       "cookies (Linux 5.15); on this kernel, pass -p PID";
 	if (err == -EPERM || err == -EACCES)
 		return "needs root or CAP_BPF+CAP_PERFMON (lockdown or a "
 		       "security module may also refuse BPF)";
@@ -342,7 +350,7 @@ void *hl_try_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 			first_err = err;
 	}
 	snprintf(attach_failure, sizeof(attach_failure), "cannot attach (%s): %s",
-		 join_reasons(why), hint(first_err, ops->methods));
+		 join_reasons(why), hint(first_err));
 	return NULL;
 }
 

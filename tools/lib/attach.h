@@ -7,6 +7,7 @@
 #ifndef HOWLONG_ATTACH_H
 #define HOWLONG_ATTACH_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 #include <bpf/libbpf.h>
 #include "usdt.h"
@@ -81,6 +82,13 @@ int hl_select_programs(struct bpf_object *obj, enum hl_method m,
  * by hl_drop_links() before the skeleton. */
 void hl_keep_link(struct bpf_link *link);
 void hl_drop_links(void);
+
+/* False if the kernel cannot tell probes in a position-independent
+ * binary or a shared library apart without a process (no attach cookies,
+ * before 5.15) and none is given (pid 0). */
+bool hl_addressable(const char *path, pid_t pid);
+/* The same, as one line and exit 1 for false. */
+void hl_check_addressable(const char *path, pid_t pid);
 
 /* The process to attach markers to: every process (-1), except on kernels
  * without attach cookies, where libbpf needs the process (pid, from -p;
