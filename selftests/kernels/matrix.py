@@ -30,11 +30,8 @@ DEFAULT = ["5.10", "6.1", "6.1-cloud", "6.12"]
 # bounds, no microsecond tolerances. run.py -k takes substrings.
 QUICK = [
     "kernel/", "unit/", "cli/", "output/json", "filters/pid-threads",
-    "funclat/", "usdtlat/", "usdtlist/",
-    "pgquerylat/simple-protocol", "pgquerylat/extended-protocol",
-    "pgquerylat/pid-backend", "pgquerylat/errors", "pgquerylat/threshold",
-    "jitlat/count", "jitlat/pid-other-jvm",
-    "jvmpauselat/every-pause", "jvmpauselat/pid-other-jvm",
+    "funclat/", "usdtlat/", "usdtlist/", "pgquerylat/bad-",
+    "jitlat/count", "jvmpauselat/concurrent-gc",
 ]
 
 TOOLS = ["schedlat", "pgquerylat", "jitlat", "jvmpauselat", "usdtlat",
@@ -45,11 +42,14 @@ SCHEDLAT_AREAS = ("kernel", "accuracy", "filters", "output", "cli")
 
 
 def tool_of(name):
-    area = name.split("/")[0]
+    area, rest = (name.split("/", 1) + [""])[:2]
     if area in TOOLS:
         return area
-    if area == "kernel" and name.split("/")[1] in TOOLS:
-        return name.split("/")[1]
+    for t in TOOLS:
+        if area == "kernel" and rest.startswith(t):
+            return t
+    if name == "kernel/every-process":
+        return "every process"
     return "schedlat" if area in SCHEDLAT_AREAS else "other"
 
 
@@ -165,8 +165,9 @@ def write_doc(path, results, full):
             for r in results) + " |",
         "|---|" + "---|" * len(results),
     ]
-    for tool in TOOLS:
-        lines.append("| %s | %s |" % (tool, " | ".join(
+    for tool in TOOLS + ["every process", "other"]:
+        lines.append("| %s | %s |" % (
+            tool if tool != "other" else "other tests", " | ".join(
             cell(r, tool) for r in results)))
     lines += [
         "| what the kernel has | %s |" % " | ".join(

@@ -12,6 +12,8 @@ under emulation too, where microsecond tolerances do not.
 The start-up probe each tool makes (-v says what it found) is compared
 with the kernel's BTF (lib/kernel.py).
 """
+import os
+
 from lib import kernel, report, tool, workload
 from lib.harness import check, test
 
@@ -35,7 +37,9 @@ def features():
         want, r.err[:300]))
     check("attached with " in r.err, "schedlat -v does not say how it "
           "attached: %r" % r.err[:300])
-    return "%s: %s" % (kernel.release(), want[len("kernel: "):])
+    return "%s: %s, bpf_copy_from_user_str %s" % (
+        kernel.release(), want[len("kernel: "):],
+        yes(kernel.has_name("bpf_copy_from_user_str")))
 
 
 def bounds(sc, victim, waits):
@@ -83,3 +87,63 @@ def register(method, suffix, algo_args):
 for _m in METHODS:
     for _suffix, _args in ALGOS:
         register(_m, _suffix, _args)
+
+
+# ---- user-space tools: one process everywhere, every process where the
+# kernel can tell a position-independent binary's probes apart ----
+
+def every_process_targets():
+    from lib import jvm, pairs, pg
+    return [
+        ("usdtlat", [pairs.PATH, "hltest:req__start", "hltest:req__done"]),
+        ("funclat", [pairs.PATH + ":work_a"]),
+        ("pgquerylat", ["--bin", os.path.join(pg.bindir(), "postgres")]),
+        ("jitlat", ["--jvm", jvm.LIBJVM]),
+        ("jvmpauselat", ["--jvm", jvm.LIBJVM]),
+    ]
+
+
+@test("kernel/every-process")
+def every_process():
+    """Without -p each user-space tool probes its binary for every
+    process: it attaches and ends cleanly where the kernel has attach
+    cookies (5.15); elsewhere it exits 1 with one line naming the kernel
+    version and -p (every target here is position independent or a
+    shared library)."""
+    said = []
+    for name, args in every_process_targets():
+        tool.need(name)
+        if kernel.attach_cookies():
+            with tool.Tracer(["-j"] + args, name=name) as t:
+                t.stop().expect_rc(0)
+            said.append(name)
+        else:
+            tool.one_line_error(name, ["-j"] + args, 1, ["Linux 5.15",
+                                                         "-p"])
+            said.append(name + " says why")
+    return "%s: %s" % ("attach cookies" if kernel.attach_cookies() else
+                       "no attach cookies", ", ".join(said))
+
+
+@test("kernel/pgquerylat-backend")
+def pgquerylat_backend():
+    """-p BACKEND, which every kernel can do: one session's pg_sleep()s
+    counted exactly, each at least as long as it slept."""
+    from lib import pg
+    tool.need("pgquerylat")
+    n, x = 6, 0.02
+    with pg.Cluster() as c, c.connect() as a, c.connect() as b:
+        def work():
+            a.send("SELECT pg_sleep(%g);\n" % x * n)
+            b.send("SELECT pg_sleep(%g);\n" % x * 3)
+            a.wait()
+            b.wait()
+        (r,), _ = tool.traced("pgquerylat", [["-j", "-p", a.pid]], work)
+    h = report.ToolOutput(r, "pgquerylat", ("errors",)).final_hist()
+    check(h["count"] == n, "count %d, session %d ran %d" % (
+        h["count"], a.pid, n))
+    check(h["min_ns"] >= x * 1e9, "min %s below pg_sleep(%g)" % (
+        report.fmt_ns(h["min_ns"]), x))
+    return "%d/%d statements of one backend, min %s, max %s" % (
+        h["count"], n, report.fmt_ns(h["min_ns"]),
+        report.fmt_ns(h["max_ns"]))
