@@ -32,7 +32,7 @@ from lib.harness import check, test
 MAN_DIR = os.path.join(clihelp.ROOT, "man")
 BUILT_DIR = os.path.join(clihelp.ROOT, "build", "man")
 SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS",
-            "OVERHEAD", "EXAMPLES", "SEE ALSO")
+            "OVERHEAD", "EXAMPLES", "KERNEL", "SEE ALSO")
 REFERENCE = "schedlat"      # the page that documents the common options
 REF_TEXT = "As in %s(8)" % REFERENCE
 # .TP items end at any of these; .TQ adds a tag line to the current one.
