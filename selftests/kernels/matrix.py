@@ -31,7 +31,7 @@ DEFAULT = ["5.10", "6.1", "6.1-cloud", "6.12"]
 QUICK = [
     "kernel/", "unit/", "cli/", "output/json", "filters/pid-threads",
     "funclat/", "usdtlat/", "usdtlist/", "pgquerylat/bad-",
-    "jitlat/count", "jvmpauselat/concurrent-gc",
+    "jitlat/count", "jvmpauselat/pid-labels",
 ]
 
 TOOLS = ["schedlat", "pgquerylat", "jitlat", "jvmpauselat", "usdtlat",
@@ -111,7 +111,8 @@ def run_kernel(name, full, timeout):
     except kernels.KernelError as e:
         res.summary = "cannot fetch: %s" % e
         return res
-    argv = ["python3", "selftests/run.py"]
+    argv = [os.environ.get("PYTHON", "/usr/bin/python3"),
+            "selftests/run.py"]
     if not full:
         for k in QUICK:
             argv += ["-k", k]
