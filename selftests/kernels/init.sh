@@ -81,6 +81,9 @@ stage1() {
 	mount --bind "$n$MODDIR" "$n/lib/modules/$KVER" ||
 		die "cannot bind $MODDIR"
 	hostname "howlong-$KNAME"
+	# Loopback, as on any machine: tests talk to servers on 127.0.0.1.
+	ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up ||
+		die "cannot bring up lo"
 
 	mkdir -p $n/run/howlong
 	cp /bin/busybox /init /howlong/run $n/run/howlong/

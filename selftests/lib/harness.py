@@ -16,6 +16,12 @@ class Failure(Exception):
     """The current test failed; the message is its one-line reason."""
 
 
+class Done(Exception):
+    """The test has checked all that applies on this machine (e.g. that a
+    tool says in one line why this kernel cannot do what the test does)
+    and ends early; the message is its detail, saying what was checked."""
+
+
 def test(name):
     def register(fn):
         if any(t[0] == name for t in _TESTS):
@@ -57,6 +63,8 @@ def run_one(name, fn, after_test=None):
     start = time.monotonic()
     try:
         detail = fn() or ""
+    except Done as e:
+        detail = str(e)
     except Failure as e:
         reason = str(e)
     except Exception as e:  # a bug in the test itself: still one line

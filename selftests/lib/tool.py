@@ -11,7 +11,7 @@ import signal
 import subprocess
 
 from lib import bpfstate
-from lib.harness import Failure, note_failure, test
+from lib.harness import Done, Failure, note_failure, test
 from lib.procs import LineReader, die_with_parent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -174,6 +174,27 @@ def one_line_error(name, args, rc, names=(), prefix=(), exe=None):
             raise Failure("%s: error does not say %r: %r" % (
                 r.cmd(), n, lines[0]))
     return lines[0]
+
+
+def no_pid(args):
+    return "-p" not in args
+
+
+def one_process_only(name, arg_lists, every=no_pid, what="-p PID"):
+    """On a kernel without attach cookies a user-space tool can probe a
+    position-independent binary or a library in one process only: each
+    argument list that asks for every process (every(args)) must exit 1
+    with one line naming Linux 5.15 and what, and the test ends there
+    (harness.Done). Elsewhere, or if none asks, nothing happens."""
+    from lib import kernel
+    lists = [[str(a) for a in args] for args in arg_lists]
+    if kernel.attach_cookies() or not any(every(a) for a in lists):
+        return
+    for args in lists:
+        if every(args):
+            one_line_error(name, args, 1, ["Linux 5.15", what])
+    raise Done("no attach cookies (%s): %s said in one line that it needs "
+               "%s" % (kernel.release(), name, what))
 
 
 def start_all(name, arg_lists):

@@ -10,7 +10,7 @@ never returns), then work_a once more.
 """
 import os
 
-from lib import kernel, pairs, report, tool
+from lib import pairs, report, tool
 from lib.harness import check, test
 
 TOOL = "funclat"
@@ -96,9 +96,7 @@ def by_path():
     cookies cannot tell a position-independent program's functions apart
     that way: funclat must say so in one line."""
     tool.need(TOOL)
-    if not kernel.attach_cookies():
-        return tool.one_line_error(TOOL, ["-j", pairs.PATH + ":work_b"], 1,
-                                   ["Linux 5.15", "-p PID"])
+    tool.one_process_only(TOOL, [["-j", pairs.PATH + ":work_b"]])
     (out,), recs = run([["-j", pairs.PATH + ":work_b"]])
     check_calls(out.final_hist("function")["work_b"],
                 [r for r in recs if r.what == "work_b"], "work_b")

@@ -65,6 +65,7 @@ def Output(result):
 
 
 def start_all(tracer_args):
+    tool.one_process_only(TOOL, tracer_args)
     return tool.start_all(TOOL, tracer_args)
 
 

@@ -83,6 +83,7 @@ def Output(result):
 
 def traced(arg_lists, fn):
     """tool.traced(), each output checked."""
+    tool.one_process_only(TOOL, arg_lists)
     results, ret = tool.traced(TOOL, arg_lists, fn)
     return [Output(r) for r in results], ret
 
