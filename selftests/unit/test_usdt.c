@@ -427,15 +427,34 @@ static bool temp_copy(const char *from, char *path)
 }
 
 /* Wait up to 5 s until pid's exe link reads want. */
+/* libc is mapped: the dynamic loader, which runs after exec, is done
+ * with it (on a slow machine that takes a while). */
+static bool libc_mapped(pid_t pid)
+{
+	char maps[32], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	f = fopen(maps, "r");
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, "/libc.so.6");
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* pid runs want, with libc mapped. */
 static bool exe_becomes(pid_t pid, const char *want)
 {
 	char link[32], buf[PATH_MAX];
 	ssize_t n;
 
 	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 1000; i++) {
 		n = readlink(link, buf, sizeof(buf) - 1);
-		if (n > 0 && (buf[n] = '\0', !strcmp(buf, want)))
+		if (n > 0 && (buf[n] = '\0', !strcmp(buf, want)) &&
+		    libc_mapped(pid))
 			return true;
 		usleep(10000);
 	}
