@@ -221,7 +221,6 @@ static void resolve_target(void)
 	s = hl_usdt_find(&l, cfg.end.provider, cfg.end.name, NULL);
 	cfg.end.nargs = s->nargs;
 	hl_usdt_free(&l);
-	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
 }
 
 static void check_arg(int n, const struct marker *m, const char *what)
@@ -458,6 +457,7 @@ int main(int argc, char **argv)
 	hl_setup("usdtlat");
 	resolve_target();
 	check_args();
+	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
 	if (hl_opts.verbose)
 		hl_warn("attaching to %s", cfg.path);
 	cfg.skel = hl_open_attach(&usdtlat_bpf_ops, prepare, NULL, &method);

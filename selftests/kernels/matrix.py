@@ -14,6 +14,7 @@ import argparse
 import datetime
 import io
 import os
+import re
 import sys
 import time
 
@@ -95,7 +96,8 @@ class Result:
                     t[1] += 1
                     t[2].append(line)
                 if name == "kernel/features" and line.startswith("ok"):
-                    self.features = line.split(": ", 1)[-1].split("  [")[0]
+                    self.features = re.sub(r"\s*\[[0-9.]+s\]$", "",
+                                           line.split(": ", 1)[-1])
             elif line.endswith(" failed") and " passed, " in line:
                 self.summary = line
 
