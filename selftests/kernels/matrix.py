@@ -15,6 +15,7 @@ import datetime
 import io
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -137,11 +138,31 @@ def cell(res, tool):
         return "not run"
     passed, failed, _ = t
     return ("**FAIL** %d of %d" % (failed, passed + failed) if failed
-            else "ok, %d/%d checks" % (passed, passed))
+            else "ok, %d/%d tests" % (passed, passed))
+
+
+def ways(res):
+    """The ways the tools take on this kernel, from what it has."""
+    f = res.features
+    if not f:
+        return "-"
+    return "; ".join([
+        "per-thread state in " + ("task storage" if "task storage yes" in f
+                                  else "a tid hash"),
+        "probes told apart by " + ("attach cookie" if "cookies yes" in f
+                                   else "address (-p for a PIE)"),
+        "SQL text by " + ("bpf_copy_from_user_str" if "user_str yes" in f
+                          else "bpf_probe_read_user_str")])
 
 
 def secs(v):
     return "%.0f s" % v if v is not None else "-"
+
+
+def commit():
+    r = subprocess.run(["git", "-C", ROOT, "describe", "--always",
+                        "--dirty"], capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
 
 
 def write_doc(path, results, full):
@@ -149,19 +170,25 @@ def write_doc(path, results, full):
     lines = [
         "# Portability: the tools on the kernels users run",
         "",
-        "Written by `make check-kernels%s` on %s, from commit tree of %s."
-        % (" FULL=1" if full else "", now.strftime("%Y-%m-%d %H:%M UTC"),
-           os.uname().release + " (build host)"),
+        "Written by `make check-kernels%s` on %s, at commit %s (tools "
+        "built on Linux %s)." % (" FULL=1" if full else "",
+                                 now.strftime("%Y-%m-%d %H:%M UTC"),
+                                 commit(), os.uname().release),
         "Each kernel is Debian's own package, booted under qemu "
         "(emulation) with",
         "the build host's root as a read-only overlay; inside, the "
         "selftests run the",
         "tools against real workloads and check counts and bounds "
         "against ground",
-        "truth (selftests/kernels/README.md). A cell counts the checks "
+        "truth (selftests/kernels/README.md). A cell counts the tests "
         "of that tool;",
         "`kernel/*` tests are written for any kernel, the others are "
         "the suite's own.",
+        "schedlat is run on each of its attach methods (tp_btf, raw_tp, "
+        "tracepoint)",
+        "with both algorithms, its counts held to the victim's context "
+        "switches;",
+        "the user-space tools attach uprobes and USDT probes with libbpf.",
         "",
         "| tool | " + " | ".join(
             "%s (%s)" % (r.name, r.kernel.pkg_version if r.kernel else "?")
@@ -175,6 +202,7 @@ def write_doc(path, results, full):
     lines += [
         "| what the kernel has | %s |" % " | ".join(
             r.features or "-" for r in results),
+        "| ways taken | %s |" % " | ".join(ways(r) for r in results),
         "| boot / tests | %s |" % " | ".join(
             "%s / %s" % (secs(r.boot), secs(r.run)) for r in results),
         "| result | %s |" % " | ".join(r.summary for r in results),
