@@ -133,6 +133,19 @@ class Tracer:
         _after_exit(self.what, self.before, self.owned)
         return self.result
 
+    def wait_exit(self, timeout=15):
+        """Wait for the tool to exit by itself; returns the Result."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            raise Failure("%s did not exit within %ds" % (self.what,
+                                                          timeout))
+        self.result = Result(self.argv[1:], self.proc.returncode, out,
+                             self.stderr.seen + err, self.name)
+        _after_exit(self.what, self.before, self.owned)
+        return self.result
+
     def _kill(self):
         if self.proc.poll() is None:
             self.proc.kill()

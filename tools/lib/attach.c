@@ -17,6 +17,7 @@
 #include "lean_btf.h"
 #include "util.h"
 #include "verifier.h"
+#include "watch.h"
 
 #define KERNEL_BTF "/sys/kernel/btf/vmlinux"
 #define TRACEFS "/sys/kernel/tracing"
@@ -177,6 +178,8 @@ void hl_setup(const char *tool)
 		       "this kernel's BTF", KERNEL_BTF);
 	if (hl_opts.btf_path)
 		lean_btf_set_path(hl_opts.btf_path);
+	if (hl_opts.filter.tgid)
+		hl_watch_process(hl_opts.filter.tgid);
 	libbpf_set_print(libbpf_print);
 	if (hl_opts.verbose)
 		hl_features();	/* says what the kernel has */

@@ -12,6 +12,7 @@
 #include "session.h"
 #include "top.h"
 #include "util.h"
+#include "watch.h"
 
 /* hl_setup() blocked SIGINT and SIGTERM; a signalfd lets one epoll_wait
  * watch them and the ring buffer together. */
@@ -33,7 +34,8 @@ static int open_watch(struct ring_buffer *rb, int *sfd)
 	*sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (*sfd < 0 || ep < 0 || watch(ep, *sfd) ||
-	    watch(ep, ring_buffer__epoll_fd(rb)))
+	    watch(ep, ring_buffer__epoll_fd(rb)) ||
+	    (hl_watch_fd() >= 0 && watch(ep, hl_watch_fd())))
 		hl_die("cannot wait for events: %s", strerror(errno));
 	return ep;
 }
@@ -56,14 +58,15 @@ int hl_events_run(struct ring_buffer *rb, hl_tick_fn tick, void *ctx,
 		  const char *what)
 {
 	uint64_t since = hl_now_ns(), deadline = 0, done = 0, now;
-	struct epoll_event ev[2];
+	struct epoll_event ev[3];
 	int sfd, ep = open_watch(rb, &sfd), n, stop = 0;
+	bool gone = false;
 
 	if (hl_opts.interval_ns)
 		deadline = since + hl_opts.interval_ns;
 	fprintf(stderr, "Tracing %s... Hit Ctrl-C to end.\n", what);
 	while (!stop) {
-		n = epoll_wait(ep, ev, 2, timeout_ms(deadline));
+		n = epoll_wait(ep, ev, 3, timeout_ms(deadline));
 		if (n < 0 && errno != EINTR)
 			hl_die("epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n; i++)
@@ -72,6 +75,7 @@ int hl_events_run(struct ring_buffer *rb, hl_tick_fn tick, void *ctx,
 		if (ring_buffer__consume(rb) < 0)
 			hl_warn("cannot read events");
 		hl_housekeeping(false);
+		stop |= gone = hl_watched_exited();
 		now = hl_now_ns();
 		if (!stop && (!deadline || now < deadline))
 			continue;
@@ -85,7 +89,7 @@ int hl_events_run(struct ring_buffer *rb, hl_tick_fn tick, void *ctx,
 	}
 	close(ep);
 	close(sfd);
-	return HL_EXIT_OK;
+	return gone ? hl_watched_gone() : HL_EXIT_OK;
 }
 
 static void serve_tick(uint64_t length_ns, bool last, void *ctx)

@@ -7,8 +7,10 @@
 #include "cli.h"
 #include "session.h"
 #include "util.h"
+#include "watch.h"
 
 #define HOUSEKEEPING_NS 1000000000ULL
+#define WATCH_NS 500000000ULL	/* how often the -p process is looked at */
 
 static void (*housekeeping)(void);
 static uint64_t housekeeping_due;
@@ -92,10 +94,17 @@ static int report(struct hl_hist_maps *maps, const struct hl_report *r,
 	return HL_EXIT_OK;
 }
 
+/* The next time to look at the -p process, if there is one. */
+static uint64_t watch_due(void)
+{
+	return hl_watching() ? hl_now_ns() + WATCH_NS : 0;
+}
+
 int hl_session_run(struct hl_hist_maps *maps, const struct hl_report *r,
 		   const char *what)
 {
 	uint64_t since = hl_now_ns(), deadline = 0, done = 0;
+	bool gone = false;
 	int sig, err;
 
 	fprintf(stderr, "Tracing %s... Hit Ctrl-C to end.\n", what);
@@ -103,12 +112,15 @@ int hl_session_run(struct hl_hist_maps *maps, const struct hl_report *r,
 		if (hl_opts.interval_ns)
 			deadline = (deadline ? deadline : since) +
 				   hl_opts.interval_ns;
-		while (!(sig = wait_signal(earliest(deadline,
-						    hl_housekeeping(false)))) &&
-		       (!deadline || hl_now_ns() < deadline))
+		while (!(sig = wait_signal(earliest(earliest(deadline,
+				hl_housekeeping(false)), watch_due()))) &&
+		       (!deadline || hl_now_ns() < deadline) &&
+		       !(gone = hl_watched_exited()))
 			;
 		err = report(maps, r, &since);
 		done++;
+		if (gone)
+			return err ? err : hl_watched_gone();
 		if (sig || err || (hl_opts.count && done >= hl_opts.count) ||
 		    !hl_opts.interval_ns)
 			return err;
