@@ -64,7 +64,7 @@ LIB_OBJS := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
 BINS := $(addprefix $(BIN)/,$(TOOLS) $(PLAIN_TOOLS))
 SKELS := $(patsubst %,$(SKEL)/%.skel.h,$(TOOLS))
 
-.PHONY: all clean check deps vmlinux install uninstall bench libbpf-check
+.PHONY: all clean check check-fresh deps vmlinux install uninstall bench libbpf-check
 .DELETE_ON_ERROR:
 # Keep generated skeletons and objects between builds (they are pattern-rule
 # intermediates); a bare .SECONDARY would also stop the link stamp below
@@ -202,6 +202,11 @@ $(OUT)/fuzz/usdt_notes: selftests/fuzz/usdt_notes.c tools/lib/usdt.c \
 
 check: all $(TEST_BINS) $(TEST_PROGS) $(FUZZ_BINS)
 	$(Q)$(PYTHON) selftests/run.py
+
+# The README's quick start, as written, in a new minimal Debian 12 root
+# (mmdebstrap, chroot; selftests/freshroot/run). Not part of check.
+check-fresh:
+	$(Q)$(PYTHON) selftests/freshroot/run
 
 bench: all
 	$(Q)$(PYTHON) bench/schedlat.py
