@@ -26,7 +26,10 @@ OUT := build
 BIN := bin
 SKEL := skel
 VMLINUX := vmlinux/$(ARCH)/vmlinux.h
-MULTIARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
+# Variables that ask a tool (cc, pkg-config, bpftool) are recursively
+# expanded (=): evaluated when a recipe uses them, so that in `make deps all`
+# they see what `deps` has just installed, not the bare machine make parsed.
+MULTIARCH = $(shell $(CC) -dumpmachine 2>/dev/null)
 
 ifeq ($(V),1)
 Q :=
@@ -41,7 +44,7 @@ WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 $(WARN) -I$(SKEL) -Iprogs -Itools/lib \
 	-DHOWLONG_VERSION='"$(VERSION)"' -MMD -MP
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(dir $(VMLINUX)) -Iprogs -I/usr/include/$(MULTIARCH) -MMD -MP
 
 ifeq ($(STATIC),1)
@@ -49,11 +52,11 @@ ifeq ($(STATIC),1)
 # tools/lib/lean_btf.c (dynamic builds interpose the symbol instead).
 LDFLAGS += -static -Wl,--wrap=btf__load_vmlinux_btf
 override CFLAGS += -DHL_STATIC
-LDLIBS := $(shell $(PKG_CONFIG) --static --libs libbpf libelf zlib 2>/dev/null) -lm
-PLAIN_LDLIBS := $(shell $(PKG_CONFIG) --static --libs libelf zlib 2>/dev/null)
+LDLIBS = $(shell $(PKG_CONFIG) --static --libs libbpf libelf zlib 2>/dev/null) -lm
+PLAIN_LDLIBS = $(shell $(PKG_CONFIG) --static --libs libelf zlib 2>/dev/null)
 else
-LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null) -lelf -lz -lm
-PLAIN_LDLIBS := -lelf
+LDLIBS = $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null) -lelf -lz -lm
+PLAIN_LDLIBS = -lelf
 endif
 
 LIB_SRCS := $(wildcard tools/lib/*.c)
@@ -61,7 +64,7 @@ LIB_OBJS := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
 BINS := $(addprefix $(BIN)/,$(TOOLS) $(PLAIN_TOOLS))
 SKELS := $(patsubst %,$(SKEL)/%.skel.h,$(TOOLS))
 
-.PHONY: all clean check deps vmlinux install uninstall bench libbpf-check
+.PHONY: all clean check check-fresh deps vmlinux install uninstall bench libbpf-check
 .DELETE_ON_ERROR:
 # Keep generated skeletons and objects between builds (they are pattern-rule
 # intermediates); a bare .SECONDARY would also stop the link stamp below
@@ -125,7 +128,7 @@ $(OUT)/%.o: tools/%.c $(SKEL)/%.skel.h | $(OUT)
 $(patsubst %,$(OUT)/%.o,$(PLAIN_TOOLS)): $(OUT)/%.o: tools/%.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
-$(addprefix $(BIN)/,$(PLAIN_TOOLS)): LDLIBS := $(PLAIN_LDLIBS)
+$(addprefix $(BIN)/,$(PLAIN_TOOLS)): LDLIBS = $(PLAIN_LDLIBS)
 
 # An archive, so that each tool links only the library objects it uses.
 LIB_ARCHIVE := $(OUT)/libhowlong.a
@@ -151,7 +154,11 @@ DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
 	postgresql postgresql-contrib openjdk-17-jdk-headless \
 	systemtap-sdt-dev libclang-rt-14-dev \
 	debhelper dpkg-dev fakeroot build-essential lintian man-db \
-	bash-completion
+	bash-completion mount
+# `make deps all`, `make -j deps check`: nothing is built before deps is done.
+ifneq ($(filter deps,$(MAKECMDGOALS)),)
+.NOTPARALLEL:
+endif
 deps:
 	$(Q)missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -195,6 +202,11 @@ $(OUT)/fuzz/usdt_notes: selftests/fuzz/usdt_notes.c tools/lib/usdt.c \
 
 check: all $(TEST_BINS) $(TEST_PROGS) $(FUZZ_BINS)
 	$(Q)$(PYTHON) selftests/run.py
+
+# The README's quick start, as written, in a new minimal Debian 12 root
+# (mmdebstrap, chroot; selftests/freshroot/run). Not part of check.
+check-fresh:
+	$(Q)$(PYTHON) selftests/freshroot/run
 
 bench: all
 	$(Q)$(PYTHON) bench/schedlat.py

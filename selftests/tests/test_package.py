@@ -2,9 +2,10 @@
 operator would use it.
 
 A copy of the source tree (git ls-files, or the tree less bin/ build/
-skel/) in a temporary directory is built with `dpkg-buildpackage -us -uc
--b` in a clean environment, once per run: the test that needs the package
-first builds it, the others reuse it (or its failure). Then: lintian,
+skel/ when it is no checkout or git is missing) in a temporary directory
+is built with `dpkg-buildpackage -us -uc -b` in a clean environment,
+once per run: the test that needs the package first builds it, the
+others reuse it (or its failure). Then: lintian,
 the package's files against the Makefile's tools, the one version
 (VERSION = debian/changelog = the package = man pages = -V), and the
 package installed with dpkg, its tools run from /usr/sbin, removed again.
@@ -68,11 +69,15 @@ def clean_env():
 def source_files():
     """The tree's files, relative to ROOT: git's view (tracked, and new
     files not ignored) when ROOT is a checkout, else everything but
-    OUTPUTS and caches."""
-    r = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--cached",
-                        "--others", "--exclude-standard"],
-                       capture_output=True, timeout=60)
-    if r.returncode == 0 and r.stdout:
+    OUTPUTS and caches (also when git is not installed: a tree copied
+    to a new machine)."""
+    try:
+        r = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--cached",
+                            "--others", "--exclude-standard"],
+                           capture_output=True, timeout=60)
+    except FileNotFoundError:
+        r = None
+    if r and r.returncode == 0 and r.stdout:
         names = {n.decode() for n in r.stdout.split(b"\0") if n}
         return sorted(n for n in names
                       if os.path.lexists(os.path.join(ROOT, n)))
