@@ -64,7 +64,7 @@ LIB_OBJS := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
 BINS := $(addprefix $(BIN)/,$(TOOLS) $(PLAIN_TOOLS))
 SKELS := $(patsubst %,$(SKEL)/%.skel.h,$(TOOLS))
 
-.PHONY: all clean check check-fresh deps vmlinux install uninstall bench libbpf-check
+.PHONY: all clean check check-fresh check-kernels deps vmlinux install uninstall bench libbpf-check
 .DELETE_ON_ERROR:
 # Keep generated skeletons and objects between builds (they are pattern-rule
 # intermediates); a bare .SECONDARY would also stop the link stamp below
@@ -159,8 +159,12 @@ DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
 ifneq ($(filter deps,$(MAKECMDGOALS)),)
 .NOTPARALLEL:
 endif
-deps:
-	$(Q)missing=$$(for p in $(DEB_PKGS); do \
+# What the checks of other machines need besides: a new Debian root
+# (check-fresh), other kernels under qemu (check-kernels).
+FRESH_DEB_PKGS := mmdebstrap
+KERNEL_DEB_PKGS := qemu-system-x86 busybox-static kmod cpio xz-utils
+# $(call apt_install,PACKAGES): install those not installed yet.
+apt_install = missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -168,6 +172,8 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+deps:
+	$(Q)$(call apt_install,$(DEB_PKGS))
 
 TEST_BINS := $(patsubst selftests/unit/%.c,$(OUT)/test/%,$(wildcard selftests/unit/*.c))
 $(OUT)/test:
@@ -206,7 +212,18 @@ check: all $(TEST_BINS) $(TEST_PROGS) $(FUZZ_BINS)
 # The README's quick start, as written, in a new minimal Debian 12 root
 # (mmdebstrap, chroot; selftests/freshroot/run). Not part of check.
 check-fresh:
+	$(Q)$(call apt_install,$(FRESH_DEB_PKGS))
 	$(Q)$(PYTHON) selftests/freshroot/run
+
+# The tools on other kernels: Debian's 5.10, 6.1 (generic, cloud) and 6.12
+# booted under qemu, the tests that hold under emulation run inside
+# (selftests/kernels); writes docs/portability.md. KERNELS= picks some,
+# FULL=1 runs the whole suite in each.
+KERNELS ?= 5.10 6.1 6.1-cloud 6.12
+check-kernels: all $(TEST_BINS) $(TEST_PROGS) $(FUZZ_BINS)
+	$(Q)$(call apt_install,$(KERNEL_DEB_PKGS))
+	$(Q)$(PYTHON) selftests/kernels/matrix.py $(if $(filter 1,$(FULL)),--full) \
+		$(KERNELS)
 
 bench: all
 	$(Q)$(PYTHON) bench/schedlat.py

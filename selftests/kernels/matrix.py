@@ -84,6 +84,7 @@ class Result:
         self.features = ""
         self.boot = self.run = None
         self.summary = "did not run"
+        self.notes = []
 
     def take(self, lines):
         for line in lines:
@@ -127,7 +128,36 @@ def run_kernel(name, full, timeout):
     if res.rc in (vm.TIMEOUT_RC, vm.BOOT_FAIL_RC):
         res.summary = "timed out" if res.rc == vm.TIMEOUT_RC else \
             "did not boot"
+    else:
+        rerun_jvm_crashes(res, argv[:2], timeout)
     return res
+
+
+# HotSpot's JIT-compiled code crashes now and then under qemu's emulation,
+# with no tracer attached too (seen on 5.10: 1 run in 6, SIGSEGV in C1
+# code): not the tool's doing. Such a test is run once more, in a new
+# boot, and the doc says so.
+JVM_CRASH = re.compile(r"^FAIL (\S+): java \w+: exited .*bug report")
+
+
+def rerun_jvm_crashes(res, runner, timeout):
+    for t in list(res.tools.values()):
+        for line in list(t[2]):
+            m = JVM_CRASH.match(line)
+            if not m:
+                continue
+            out = Prefixed(res.name + "*")
+            vm.Run(res.kernel, runner + ["-k", m.group(1)], cwd=ROOT,
+                   timeout=timeout, out=out).run()
+            if any(l.startswith("ok   %s " % m.group(1)) for l in out.lines):
+                t[0] += 1
+                t[1] -= 1
+                t[2].remove(line)
+                res.notes.append("%s: the JVM crashed under emulation; "
+                                 "passed when run again" % m.group(1))
+    if res.rc == 1 and not any(t[1] for t in res.tools.values()):
+        res.rc = 0
+        res.summary += " (%d rerun)" % len(res.notes)
 
 
 def cell(res, tool):
@@ -219,6 +249,10 @@ def write_doc(path, results, full):
         "read with",
         "bpf_probe_read_user_str without bpf_copy_from_user_str (6.12).",
     ]
+    notes = [(r.name, n) for r in results for n in r.notes]
+    if notes:
+        lines += ["", "## Run again", ""]
+        lines += ["- %s: %s" % (k, n) for k, n in notes]
     fails = [(r.name, l) for r in results for t in r.tools.values()
              for l in t[2]]
     if fails:
