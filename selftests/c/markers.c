@@ -8,6 +8,9 @@
  *   markers fire      reach every marker site once, and exit
  *   markers wait      fire, print "ready", then block until stdin closes
  *                     (a process for -p to look at)
+ *   markers spin      print "ready"; for each number N read from stdin,
+ *                     fire two markers (one guarded) N times and print
+ *                     "ns" and the time per round
  *
  * The markers: every integer width and signedness, a string and a
  * pointer, constants, an argument in memory, floating point (which
@@ -19,6 +22,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "markers.h"
 
@@ -120,6 +124,37 @@ static int wait_for_stdin(void)
 	return 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* For each "N" line on stdin: N rounds of an unguarded and a guarded
+ * marker, then "ns PER_ROUND" (what a tool attached elsewhere costs this
+ * process). */
+static int spin(void)
+{
+	unsigned long n;
+	uint64_t t0;
+
+	puts("ready");
+	fflush(stdout);
+	while (scanf("%lu", &n) == 1) {
+		t0 = now_ns();
+		for (unsigned long i = 0; i < n; i++) {
+			fire_no_args();
+			fire_guarded(i, "spin");
+		}
+		printf("ns %.1f\n", n ? (double)(now_ns() - t0) / n : 0.0);
+		if (fflush(stdout))
+			return 1;
+	}
+	return 0;
+}
+
 static const struct mode {
 	const char *name;
 	int (*run)(void);
@@ -127,6 +162,7 @@ static const struct mode {
 	{ "declare", declare },
 	{ "fire", fire },
 	{ "wait", wait_for_stdin },
+	{ "spin", spin },
 };
 
 int main(int argc, char **argv)
@@ -135,6 +171,6 @@ int main(int argc, char **argv)
 	     i++)
 		if (!strcmp(argv[1], modes[i].name))
 			return modes[i].run();
-	fprintf(stderr, "usage: %s declare|fire|wait\n", argv[0]);
+	fprintf(stderr, "usage: %s declare|fire|wait|spin\n", argv[0]);
 	return 2;
 }

@@ -11,10 +11,12 @@ after --timeout and are counted in "lost".
 """
 import collections
 import os
+import subprocess
 import time
 
-from lib import pairs, report, tool
-from lib.harness import check, test
+from lib import markers, pairs, report, tool
+from lib.harness import Failure, check, test
+from lib.procs import die_with_parent
 
 TOOL = "usdtlat"
 EVENT_KEYS = {"type", "tool", "time", "pid", "tid", "end_tid",
@@ -227,3 +229,76 @@ BAD = {
                       ["--attach"]),
 }
 tool.register_bad(TOOL, BAD, _start)
+
+
+# ---- -p: that process only ----
+
+def load_base(pid, path):
+    """Where process pid has the start of the file at path mapped."""
+    ino = os.stat(path).st_ino
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            w = line.split()
+            if len(w) >= 6 and int(w[4]) == ino and int(w[2], 16) == 0:
+                return int(w[0].split("-")[0], 16)
+    raise Failure("process %d does not map %s" % (pid, path))
+
+
+def probed(pid, path, site, sema):
+    """(breakpoint at the site, semaphore value), read from pid's memory."""
+    base = load_base(pid, path)
+    with open("/proc/%d/mem" % pid, "rb") as f:
+        f.seek(base + site)
+        first = f.read(1)
+        f.seek(base + sema)
+        count = int.from_bytes(f.read(2), "little")
+    return first == b"\xcc", count
+
+
+class Spinner:
+    """build/test-progs/markers spin: a process that waits on stdin."""
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([markers.need_markers(), "spin"],
+                                     stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     preexec_fn=die_with_parent)
+        check(self.proc.stdout.readline() == b"ready\n", "spin: no ready")
+        self.pid = self.proc.pid
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        return False
+
+
+@test("usdtlat/pid-only")
+def pid_only():
+    """-p A probes A alone: in A the START site becomes a breakpoint and
+    the guarded END marker's semaphore is raised; in B, the same program
+    running beside it, neither, as read from each process's memory (so
+    B pays nothing for A's tracing)."""
+    tool.need(TOOL)
+    path = markers.need_markers()
+    sites = markers.by_marker(markers.readelf_sites(path))
+    site = sites[("hltest", "no__args")][0].pc
+    sema = sites[("hltest", "guarded")][0].semaphore
+    check(sema, "hltest:guarded has no semaphore")
+    with Spinner() as a, Spinner() as b:
+        with tool.Tracer(["-p", a.pid, path, "hltest:no__args",
+                          "hltest:guarded"], name=TOOL) as t:
+            in_a = probed(a.pid, path, site, sema)
+            in_b = probed(b.pid, path, site, sema)
+            t.stop().expect_rc(0)
+        after = probed(a.pid, path, site, sema)
+    check(in_a == (True, 1), "traced process: breakpoint %s, semaphore %d"
+          % in_a)
+    check(in_b == (False, 0), "other process: breakpoint %s, semaphore %d"
+          % in_b)
+    check(after == (False, 0), "after detaching: breakpoint %s, semaphore "
+          "%d" % after)
+    return "traced: int3 at the site, semaphore 1; the other: neither; " \
+        "both gone after"

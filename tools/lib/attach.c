@@ -81,7 +81,7 @@ void hl_check_addressable(const char *path, pid_t pid)
 
 pid_t hl_marker_pid(pid_t pid)
 {
-	return pid > 0 && !hl_features()->attach_cookie ? pid : -1;
+	return pid > 0 ? pid : -1;
 }
 
 int hl_attach_markers(struct bpf_object *obj, const char *path,

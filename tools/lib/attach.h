@@ -90,9 +90,9 @@ bool hl_addressable(const char *path, pid_t pid);
 /* The same, as one line and exit 1 for false. */
 void hl_check_addressable(const char *path, pid_t pid);
 
-/* The process to attach markers to: every process (-1), except on kernels
- * without attach cookies, where libbpf needs the process (pid, from -p;
- * 0: none) of a position-independent binary or a shared library. */
+/* The process to attach markers to: the one -p names (pid; 0: none),
+ * so that no other process takes the traps or has a marker's semaphore
+ * raised, else every process that maps the binary (-1). */
 pid_t hl_marker_pid(pid_t pid);
 
 /* Attaches every autoloaded program of obj to its marker (the first entry
