@@ -3,15 +3,17 @@
  * schedlat: run-queue latency, from the moment a task is queued runnable
  * (woken, new, or preempted) until it gets the CPU.
  *
- * Preferred algorithm ("_si" programs): the kernel already stamps every
- * enqueue in task->sched_info.last_queued with the run-queue clock and, right
- * after the sched_switch tracepoint, adds rq->clock - last_queued to the
- * task's run_delay (/proc/PID/schedstat). Reading the same two numbers at
- * that tracepoint gives exactly the kernel's own figure with one hook, no
- * clock call and no per-task map.
+ * Default ("_ts" programs): stamp wakeups and preemptions with the BPF
+ * clock and match them at the switch in, on whatever CPU that is.
  *
- * Fallback ("_ts" programs), for kernels without CONFIG_SCHED_INFO: stamp
- * wakeups and preemptions ourselves and match them at the switch.
+ * --run-delay ("_si" programs): the kernel already stamps every enqueue in
+ * task->sched_info.last_queued with the run-queue clock and, right after
+ * the sched_switch tracepoint, adds rq->clock - last_queued to the task's
+ * run_delay (/proc/PID/schedstat). Reading the same two numbers at that
+ * tracepoint gives exactly the kernel's own figure with one hook and no
+ * clock call. But that figure is biased: a wakeup that preempts skips the
+ * next clock update (the wait reads as 0), and a task that migrates while
+ * queued is timed from its last enqueue only.
  *
  * Each algorithm exists for each attach method (tp_btf, raw_tp, classic
  * tracepoint); user space loads only the set it picked.

@@ -23,10 +23,11 @@ HL_SKEL_OPS(schedlat_bpf, HL_TRACEPOINT_METHODS, schedlat_bpf__attach);
 
 static struct {
 	enum schedlat_key key;
-	bool own_timestamps;
+	bool run_delay;		/* read sched_info instead of timing */
+	bool own_timestamps;	/* given explicitly */
 } cfg;
 
-enum { OPT_PER_CGROUP = 0x200, OPT_TIMESTAMPS };
+enum { OPT_PER_CGROUP = 0x200, OPT_TIMESTAMPS, OPT_RUN_DELAY };
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Histograms:", 4 },
@@ -35,9 +36,13 @@ static const struct argp_option options[] = {
 	{ "per-cgroup", OPT_PER_CGROUP, NULL, 0,
 	  "One histogram per cgroup (v2)", 4 },
 	{ "own-timestamps", OPT_TIMESTAMPS, NULL, 0,
-	  "Time wakeups and preemptions with BPF's own clock instead of "
-	  "reading the kernel's sched_info accounting (the fallback for "
-	  "kernels without CONFIG_SCHED_INFO; slower)", 4 },
+	  "Time each wait from the wakeup or preemption to the switch in, "
+	  "with BPF's clock (the default)", 4 },
+	{ "run-delay", OPT_RUN_DELAY, NULL, 0,
+	  "Read the kernel's sched_info accounting instead (the run_delay of "
+	  "/proc/PID/schedstat): cheaper, but a wakeup that preempts reads "
+	  "as 0 ns and a task that migrates while queued is timed from its "
+	  "last enqueue", 4 },
 	{}
 };
 
@@ -57,6 +62,12 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case 'L': set_key(SCHEDLAT_KEY_TID); break;
 	case OPT_PER_CGROUP: set_key(SCHEDLAT_KEY_CGROUP); break;
 	case OPT_TIMESTAMPS: cfg.own_timestamps = true; break;
+	case OPT_RUN_DELAY: cfg.run_delay = true; break;
+	case ARGP_KEY_END:
+		if (cfg.run_delay && cfg.own_timestamps)
+			hl_usage_error("--run-delay and --own-timestamps "
+				       "exclude each other");
+		break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
@@ -74,14 +85,14 @@ static const char doc[] =
 "  schedlat -c system.slice/nginx.service   # one cgroup and below\n"
 "  schedlat --per-cgroup 5 1               # compare cgroups\n"
 "  schedlat --comm postgres -j 1           # JSON Lines every second\n"
-"\nLatency is the kernel's own run-queue accounting (the run_delay of "
-"/proc/PID/schedstat), read at each context switch. Percentiles are "
-"within 3.2% of the exact value. See schedlat(8).";
+"\nEach wait is timed from the moment the task is queued runnable to the "
+"moment it runs, across migrations. Percentiles are within 3.2% of the "
+"exact value. See schedlat(8).";
 
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
 	struct schedlat_bpf *skel = s;
-	bool ts = cfg.own_timestamps;
+	bool ts = !cfg.run_delay;
 	/* Only tp_btf programs pass a task that task storage accepts. */
 	bool task_storage = m == HL_TP_BTF && hl_features()->task_storage;
 
@@ -130,30 +141,14 @@ int main(int argc, char **argv)
 	hl_tool = "schedlat";
 	hl_parse_args(argc, argv, &argp, doc);
 	hl_setup("schedlat");
-	if (!cfg.own_timestamps && access("/proc/self/schedstat", F_OK)) {
-		cfg.own_timestamps = true;
-		if (hl_opts.verbose)
-			hl_warn("no sched_info accounting in this kernel "
-				"(CONFIG_SCHED_INFO): using own timestamps");
-	}
-	skel = NULL;
-	if (!cfg.own_timestamps) {
-		/* Reading the rq clock needs CONFIG_FAIR_GROUP_SCHED's
-		 * se.cfs_rq->rq; without it, time wakeups ourselves. */
-		skel = hl_try_open_attach(&schedlat_bpf_ops, prepare, NULL,
-					  &method);
-		cfg.own_timestamps = !skel;
-		if (!skel && hl_opts.verbose)
-			hl_warn("cannot read the kernel's run-queue clock: "
-				"using own timestamps");
-	}
-	if (!skel)
-		skel = hl_open_attach(&schedlat_bpf_ops, prepare, NULL,
-				      &method);
+	if (cfg.run_delay && access("/proc/self/schedstat", F_OK))
+		hl_die("--run-delay reads the kernel's sched_info accounting, "
+		       "which this kernel lacks (CONFIG_SCHED_INFO)");
+	skel = hl_open_attach(&schedlat_bpf_ops, prepare, NULL, &method);
 	if (hl_opts.verbose)
-		hl_warn("measuring with %s", cfg.own_timestamps ?
-			"own wakeup/preemption timestamps" :
-			"the kernel's sched_info run-queue accounting");
+		hl_warn("measuring with %s", cfg.run_delay ?
+			"the kernel's sched_info run-queue accounting" :
+			"own wakeup/preemption timestamps");
 	if (cfg.key)
 		report.label = label;
 	err = hl_hist_maps_init(&maps, skel->obj, &skel->bss->hist_buf,

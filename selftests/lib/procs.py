@@ -19,10 +19,11 @@ def die_with_parent():
 
 
 def pinned_to(cpu):
-    """preexec_fn: die_with_parent, and run only on cpu."""
+    """preexec_fn: die_with_parent, and run only on cpu (anywhere: -1)."""
     def setup():
         die_with_parent()
-        os.sched_setaffinity(0, {cpu})
+        if cpu >= 0:
+            os.sched_setaffinity(0, {cpu})
     return setup
 
 

@@ -7,12 +7,15 @@ Pins itself to one CPU, names itself (comm given in hex: any bytes), starts
 its worker threads (named <comm>-<i>), prints "ready <pid> <tid>..." and
 blocks on stdin. On each "go" line the workers (or, with no worker threads,
 the main thread) alternate spin_us of spinning with sleep_us of sleep for
-duration seconds, then "done N" is printed (N: how many sleeps were asked
-for, by all threads) and everything blocks again. EOF
+duration seconds, then "done N WALL CPU" is printed (by all threads: how
+many sleeps they asked for, and their own wall-clock and CPU time in the
+pattern, in ns; timer slack is 1 ns) and everything blocks again. --cpu -1
+leaves the threads unpinned. EOF
 on stdin ends it. Between rounds every thread is blocked, so the scheduler
 statistics of a round are exactly what happened between "go" and "done".
 """
 import argparse
+import ctypes
 import os
 import queue
 import sys
@@ -27,7 +30,9 @@ def set_comm(name):
 
 
 def pattern(duration, spin, sleep):
-    """Returns how many sleeps it asked for."""
+    """Returns (sleeps asked for, wall ns, this thread's CPU ns): its own
+    account of the round."""
+    wall0, cpu0 = time.monotonic_ns(), time.thread_time_ns()
     end = time.monotonic() + duration
     sleeps = 0
     while time.monotonic() < end:
@@ -36,11 +41,19 @@ def pattern(duration, spin, sleep):
             pass
         time.sleep(sleep)
         sleeps += 1
-    return sleeps
+    return sleeps, time.monotonic_ns() - wall0, time.thread_time_ns() - cpu0
+
+
+def exact_timers():
+    """Timer slack 1 ns: a sleep ends when asked, not up to 50 us later,
+    so that the time asleep is what was asked for (PR_SET_TIMERSLACK)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(29, ctypes.c_ulong(1), 0, 0, 0)
 
 
 def worker(name, started, go, done, args):
     set_comm(name)
+    exact_timers()
     started.put(threading.get_native_id())
     while True:
         go.get()
@@ -58,9 +71,11 @@ def main():
     ap.add_argument("--sleep-us", type=float, default=1000)
     args = ap.parse_args()
 
-    os.sched_setaffinity(0, {args.cpu})     # threads inherit it
+    if args.cpu >= 0:
+        os.sched_setaffinity(0, {args.cpu})     # threads inherit it
     comm = bytes.fromhex(args.comm)
     set_comm(comm)
+    exact_timers()
     started, done, gos = queue.Queue(), queue.Queue(), []
     for i in range(args.threads):
         go = queue.Queue()
@@ -76,11 +91,12 @@ def main():
         if gos:
             for go in gos:
                 go.put(1)
-            sleeps = sum(done.get() for _ in gos)
+            rounds = [done.get() for _ in gos]
         else:
-            sleeps = pattern(args.duration, args.spin_us / 1e6,
-                             args.sleep_us / 1e6)
-        print("done", sleeps, flush=True)
+            rounds = [pattern(args.duration, args.spin_us / 1e6,
+                              args.sleep_us / 1e6)]
+        print("done", *(sum(r[i] for r in rounds) for i in range(3)),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -139,7 +139,8 @@ class Victim:
         if not line or line.split()[0] != b"done":
             raise Failure("victim %d did not finish its round (%r)" % (
                 self.pid, line))
-        self.sleeps = int(line.split()[1])
+        w = [int(x) for x in line.split()[1:4]]
+        self.sleeps, self.own_wall_ns, self.own_cpu_ns = w
         return self.sleeps
 
     def comm_of(self, tid):
@@ -239,7 +240,8 @@ class Cgroup:
 
 
 class Scenario:
-    """Everything one measurement needs, torn down in reverse order."""
+    """Everything one measurement needs, torn down in reverse order.
+    cpu: where hogs and victims run (-1: unpinned, free to migrate)."""
 
     def __init__(self, hogs=0, cpu=None):
         self.cpu = contended_cpu() if cpu is None else cpu

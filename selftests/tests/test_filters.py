@@ -1,11 +1,15 @@
 """Filters (-p, --comm, -c) and keys (-L, -P, --per-cgroup), each checked
-against the schedstat of the threads it must cover, and only those."""
+against the schedstat of the threads it must cover, and only those. The
+tools run with --run-delay, which reads the very accounting schedstat
+shows: what these tests check is which tasks are covered, and that oracle
+is exact (test_accuracy holds the default algorithm to other truth)."""
 import os
 
 from lib import report, workload
 from lib.harness import test, check
 
 ROUND = 1.0     # seconds of work per victim round
+RD = ["--run-delay"]
 
 
 def threaded(scenario):
@@ -18,7 +22,7 @@ def pid_threads():
     """-p covers every thread of a multi-threaded process."""
     with workload.Scenario(hogs=2) as sc:
         v = threaded(sc)
-        sc.tracer(["-j", "-p", v.pid])
+        sc.tracer(RD + ["-j", "-p", v.pid])
         kernel = sc.window([v])[v]
         r, = sc.stop_tracers()
     h = report.only_hist(report.final_report(r))
@@ -35,7 +39,7 @@ def per_thread():
     with workload.Scenario(hogs=2) as sc:
         v = threaded(sc)
         comms = {t: v.comm_of(t).decode() for t in v.tids}
-        sc.tracer(["-j", "-p", v.pid, "-L"])
+        sc.tracer(RD + ["-j", "-p", v.pid, "-L"])
         kernel = sc.window([v])[v]
         r, = sc.stop_tracers()
     hists = report.by_key(report.final_report(r), "tid")
@@ -64,7 +68,7 @@ def per_process():
     """-P system-wide: both contending processes, keyed by pid, with comm."""
     with workload.Scenario(hogs=1) as sc:
         a, b = two_victims(sc)
-        sc.tracer(["-j", "-P"])
+        sc.tracer(RD + ["-j", "-P"])
         kernel = sc.window([a, b])
         r, = sc.stop_tracers()
     hists = report.by_key(report.final_report(r), "pid")
@@ -86,7 +90,7 @@ def comm():
     """--comm picks only the process of that name."""
     with workload.Scenario(hogs=1) as sc:
         a, b = two_victims(sc)
-        sc.tracer(["-j", "-P", "--comm", a.comm.decode()])
+        sc.tracer(RD + ["-j", "-P", "--comm", a.comm.decode()])
         kernel = sc.window([a, b])
         r, = sc.stop_tracers()
     hists = report.by_key(report.final_report(r), "pid")
@@ -107,8 +111,8 @@ def cgroup():
         cg = sc.cgroup()
         a, b = two_victims(sc)
         cg.add(a.pid)
-        sc.tracer(["-j", "-c", cg.path])
-        sc.tracer(["-j", "-c", relative_to_sys_fs_cgroup(cg.path)])
+        sc.tracer(RD + ["-j", "-c", cg.path])
+        sc.tracer(RD + ["-j", "-c", relative_to_sys_fs_cgroup(cg.path)])
         kernel = sc.window([a, b])
         results = sc.stop_tracers()
     details = []
@@ -129,7 +133,7 @@ def per_cgroup():
         cg = sc.cgroup()
         a, b = two_victims(sc)
         cg.add(a.pid)
-        sc.tracer(["-j", "--per-cgroup"])
+        sc.tracer(RD + ["-j", "--per-cgroup"])
         kernel = sc.window([a, b])
         r, = sc.stop_tracers()
     hists = report.by_key(report.final_report(r), "cgroup")

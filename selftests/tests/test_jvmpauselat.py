@@ -84,7 +84,8 @@ def Output(result):
 def traced(arg_lists, fn):
     """tool.traced(), each output checked."""
     tool.one_process_only(TOOL, arg_lists)
-    results, ret = tool.traced(TOOL, arg_lists, fn)
+    # the work lets the JVMs exit: a tool on one (-p) ends with it
+    results, ret = tool.traced(TOOL, arg_lists, fn, target_exits=True)
     return [Output(r) for r in results], ret
 
 
@@ -320,7 +321,7 @@ def text():
     need_tool()
     with idle_jvm() as j:
         (r,), base = tool.traced(TOOL, [["-t", "0", "-p", j.pid]],
-                                 lambda: work([j]))
+                                 lambda: work([j]), target_exits=True)
     pauses = j.pauses()[base[0]:]
     lines = r.out.splitlines()
     check(lines and lines[0].split() == ["PID", "TID", "PAUSE", "REACH",

@@ -114,7 +114,7 @@ def json_odd_comm():
     # accuracy/control), and this compares with the kernel exactly.
     with workload.Scenario(hogs=1) as sc:
         v = sc.victim(comm, duration=0.2)
-        sc.tracer(["-j", "-P", "-p", v.pid])
+        sc.tracer(["--run-delay", "-j", "-P", "-p", v.pid])
         kernel = workload.total(sc.window([v])[v])
         r, = sc.stop_tracers()
     hists = report.by_key(report.final_report(r), "pid")

@@ -323,8 +323,9 @@ static void check_forced_method(const struct hl_skel_ops *ops)
 		       hl_tool);
 }
 
-void *hl_try_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
-			 void *ctx, enum hl_method *chosen)
+static void *try_open_attach(const struct hl_skel_ops *ops,
+			     hl_prepare_fn prepare, void *ctx,
+			     enum hl_method *chosen)
 {
 	char why[HL_METHODS][160];
 	int first_err = 0, err;
@@ -360,7 +361,7 @@ void *hl_try_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 		     void *ctx, enum hl_method *chosen)
 {
-	void *skel = hl_try_open_attach(ops, prepare, ctx, chosen);
+	void *skel = try_open_attach(ops, prepare, ctx, chosen);
 
 	if (!skel)
 		hl_die("%s", attach_failure);

@@ -67,10 +67,6 @@ void hl_setup(const char *tool);
  * none does. */
 void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 		     void *ctx, enum hl_method *chosen);
-/* The same, but NULL instead of exiting, so that a tool can try another
- * way (e.g. an algorithm that needs fewer kernel fields). */
-void *hl_try_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
-			 void *ctx, enum hl_method *chosen);
 
 /* Autoload exactly the programs of method m whose names end in suffix
  * (NULL: any name); programs of other sections are left alone.
