@@ -200,7 +200,7 @@ int BPF_PROG(switch_btf_ts, bool preempt, struct task_struct___hl *prev,
 {
 	__u64 now = bpf_ktime_get_ns(), start, *ts;
 
-	if ((preempt || task_runnable(prev)) && prev->pid)
+	if ((preempt || btf_task_runnable(prev)) && prev->pid)
 		stamp_btf(prev, now);
 	if (!have_task_storage)
 		return end_tid(next, next->pid, now);

@@ -81,6 +81,16 @@ static __always_inline bool task_runnable(struct task_struct___hl *t)
 	return BPF_CORE_READ(old, state) == 0;
 }
 
+/* The same for a task tp_btf passes: read directly, no helper call. */
+static __always_inline bool btf_task_runnable(struct task_struct___hl *t)
+{
+	struct task_struct___hl_pre514 *old = (void *)t;
+
+	if (bpf_core_field_exists(t->__state))
+		return t->__state == 0;
+	return old->state == 0;
+}
+
 struct rq___hl {
 	__u64 clock;
 	struct task_struct___hl *curr;
