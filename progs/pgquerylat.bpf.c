@@ -102,6 +102,16 @@ static __always_inline bool is_rollback(const char *t)
 	return (c0 == 'r' && c1 == 'o') || (c0 == 'a' && c1 == 'b');
 }
 
+/* Histogram mode reads no text, but must know a ROLLBACK from an error:
+ * its first two bytes tell. */
+static __always_inline void mark_rollback(struct stmt *s, const char *text)
+{
+	char c[2];
+
+	if (!bpf_probe_read_user(c, sizeof(c), text) && is_rollback(c))
+		s->ev.flags |= PG_ROLLBACK;
+}
+
 static __always_inline void save_title(struct stmt *s)
 {
 	struct task_struct___hl *t;
@@ -200,10 +210,15 @@ static __always_inline void end(bool events)
 SEC("usdt")
 int BPF_USDT(status_hist, const char *text)
 {
-	if (!text)
+	struct stmt *s;
+
+	if (!text) {
 		end(false);
-	else
-		begin(text);
+		return 0;
+	}
+	s = begin(text);
+	if (s)
+		mark_rollback(s, text);
 	return 0;
 }
 
@@ -237,7 +252,10 @@ int BPF_USDT(status_evr, const char *text)
 SEC("usdt")
 int BPF_USDT(query_start_hist, const char *text)
 {
-	begin(text);
+	struct stmt *s = begin(text);
+
+	if (s)
+		mark_rollback(s, text);
 	return 0;
 }
 

@@ -339,6 +339,28 @@ def errors():
                          str(e["error"]).lower()) for e in ev)
 
 
+@test("pgquerylat/rollback-not-error")
+def rollback_not_error():
+    """An explicit ROLLBACK or ABORT aborts its transaction on purpose:
+    a statement, not an error, in histogram mode (which reads no text) as
+    with -t."""
+    need_tool()
+    sql = "BEGIN;\nSELECT 1;\nROLLBACK;\nBEGIN;\nabort;\n"
+    with pg.Cluster() as c:
+        pm = c.postmaster_pid
+        (hist, thr), _ = traced([["-j", "-p", pm],
+                                 ["-j", "-t", "0", "-p", pm]],
+                                lambda: c.psql(sql))
+    h = hist.final_hist()
+    check(h["count"] == 5, "count %d, psql ran 5 statements" % h["count"])
+    got = hist.final_report()["errors"]
+    check(got == 0, "histogram mode: %d errors, expected 0" % got)
+    flags = [e["error"] for e in thr.events]
+    check(len(flags) == 5 and not any(flags), "-t 0: error flags %r, "
+          "expected 5 false" % flags)
+    return "5 statements, 2 rollbacks, 0 errors in both modes"
+
+
 @test("pgquerylat/threshold")
 def threshold():
     """-t 50 -j: exactly the three 100 ms statements among eight, with the
