@@ -5,9 +5,13 @@ work and 1 ms of sleep for 2 s beside busy loops and keeps its own
 account of the round: its wall-clock time, its CPU time and the sleeps it
 asked for (timer slack 1 ns, so a sleep lasts what was asked). Whatever
 time it spent neither running nor asleep, it spent waiting for a CPU:
-truth = wall - CPU - sleeps. schedlat's sum must be within TOL of that
-(the waits around the round, for the "go" and after "done", fall outside
-the victim's account and inside schedlat's: a few ms in ~1 s), and its
+truth = wall - CPU - sleeps. That account is an upper bound, off by what
+is neither a wait nor counted as CPU time: the time a timer takes to wake
+the victim, interrupts, time the hypervisor steals (0.05-3.4% in ~1 s of
+waits here, about 12 us per sleep at worst). schedlat's sum may fall
+short of it by at most SHORT, and exceed it by at most OVER (the waits
+around the round, for the "go" and after "done", fall outside the
+victim's account and inside schedlat's: a few ms), and its
 count must be within 1% of the victim's context switches in (every wait
 ends in one; a wakeup traced only after another CPU has already switched
 the task in leaves a wait unstarted). The victim and three busy loops are unpinned on the machine's CPUs,
@@ -27,10 +31,7 @@ from lib.harness import check, test
 
 METHODS = ("tp_btf", "raw_tp", "tracepoint")
 SLEEP_US = 1000
-# The victim's account also counts as waiting what is none: the time its
-# timer takes to wake it, interrupts and time stolen by the hypervisor
-# while it ran (CPU time excludes them): 0.1-2.3% seen here.
-TOL = 0.03
+SHORT, OVER = 0.05, 0.02
 
 
 def tracer_args(victim, method, extra=()):
@@ -52,7 +53,8 @@ def against_own_account(h, victim, waits, what=""):
     detail = "sum %s, the victim's account %s (%+.2f%%); %d waits = %d " \
         "switches in" % (report.fmt_ns(h["sum_ns"]), report.fmt_ns(truth),
                          err * 100, h["count"], waits.switches)
-    check(abs(err) <= TOL, "%s%s: beyond %g%%" % (what, detail, TOL * 100))
+    check(-SHORT <= err <= OVER, "%s%s: outside [-%g%%, +%g%%]" % (
+        what, detail, SHORT * 100, OVER * 100))
     # A wakeup traced after another CPU already switched the task in
     # leaves that wait without a start: rare, never more than 1%.
     check(abs(h["count"] - waits.switches) <= max(2, waits.switches // 100),
@@ -114,7 +116,7 @@ for _m in METHODS:
 def methods_agree():
     """All six variants attached at once to one pinned victim: the three
     --run-delay ones identical and equal to run_delay; the three defaults
-    each within TOL of the victim's own account."""
+    each within [-SHORT, +OVER] of the victim's own account."""
     variants = [(m, a) for m in METHODS for a in ([], ["--run-delay"])]
     with workload.Scenario(hogs=2) as sc:
         v = sc.victim(workload.unique_comm("agr"), sleep_us=SLEEP_US)
@@ -132,8 +134,8 @@ def methods_agree():
               "--run-delay: %s and %s differ" % (m, METHODS[0]))
         against_own_account(hists[(m, False)], v, kernel, m + ": ")
     return "%d waits: --run-delay identical on all 3 methods, = run_delay; " \
-        "defaults within %g%% of the victim's account" % (kernel.count,
-                                                         TOL * 100)
+        "defaults within [-%g%%, +%g%%] of the victim's account" % (
+            kernel.count, SHORT * 100, OVER * 100)
 
 
 @functools.lru_cache(maxsize=None)
