@@ -217,7 +217,8 @@ check-fresh:
 
 # The tools on other kernels: Debian's 5.10, 6.1 (generic, cloud) and 6.12
 # booted under qemu, the tests that hold under emulation run inside
-# (selftests/kernels); writes docs/portability.md. KERNELS= picks some,
+# (selftests/kernels); writes docs/portability.md (build/portability.md
+# for some kernels only). KERNELS= picks some,
 # FULL=1 runs the whole suite in each.
 KERNELS ?= 5.10 6.1 6.1-cloud 6.12
 check-kernels: all $(TEST_BINS) $(TEST_PROGS) $(FUZZ_BINS)

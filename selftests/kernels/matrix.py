@@ -267,8 +267,9 @@ def write_doc(path, results, full):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true")
-    ap.add_argument("--doc", default=os.path.join(ROOT, "docs",
-                                                  "portability.md"))
+    ap.add_argument("--doc", help="where the table goes (default: "
+                    "docs/portability.md for every kernel of the matrix, "
+                    "build/portability.md for some)")
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("kernels", nargs="*", default=DEFAULT)
     args = ap.parse_args()
@@ -280,10 +281,20 @@ def main():
         print("%-9s %s: %s in %.0f s" % (
             name, res.kernel.version if res.kernel else "?", res.summary,
             time.monotonic() - t0), flush=True)
-    write_doc(args.doc, results, args.full)
+    doc = args.doc or os.path.join(
+        ROOT, *(("docs",) if sorted(args.kernels) == sorted(DEFAULT)
+                else ("build",)), "portability.md")
+    write_doc(doc, results, args.full)
+    print("wrote %s" % os.path.relpath(doc, ROOT))
     bad = [r.name for r in results if not r.ok]
     print("kernel matrix: %d kernels, %s" % (
         len(results), "failed on " + ", ".join(bad) if bad else "all passed"))
+    # the runner's last line, summed over the kernels; a kernel that did
+    # not run counts as one failure
+    passed = sum(t[0] for r in results for t in r.tools.values())
+    failed = sum(t[1] for r in results for t in r.tools.values()) + sum(
+        1 for r in results if r.rc in (None, vm.TIMEOUT_RC, vm.BOOT_FAIL_RC))
+    print("%d passed, %d failed" % (passed, failed))
     return 1 if bad else 0
 
 
