@@ -113,6 +113,8 @@ BAD = {
     "not-elf": (["/etc/passwd:foo"], 1, ["not an ELF"]),
     "pid-not-mapping": (lambda: ["-p", os.getpid(), "pairs:work_a"], 2,
                         ["maps no pairs"]),
+    "pid-not-mapping-path": (lambda: ["-p", os.getpid(), pairs.PATH +
+                                      ":work_a"], 2, ["does not map"]),
     "attach-method": (lambda: ["--attach", "raw_tp", pairs.PATH +
                                ":work_a"], 2, ["--attach"]),
     "two-targets": (lambda: [pairs.PATH + ":work_a", pairs.PATH + ":b"], 2,

@@ -225,6 +225,9 @@ BAD = {
     # this runner maps no "pairs"
     "pid-not-mapping": (lambda: ["-p", os.getpid(), "pairs", START, DONE],
                         2, ["maps no pairs"]),
+    # a path this runner does not map: another copy of a binary
+    "pid-not-mapping-path": (lambda: ["-p", os.getpid()] + _start(), 2,
+                             ["does not map " + pairs.PATH]),
     "attach-method": (lambda: ["--attach", "tp_btf"] + _start(), 2,
                       ["--attach"]),
 }

@@ -449,16 +449,44 @@ static bool search_path(const char *name, char *path, size_t len)
 	return false;
 }
 
+/*
+ * 0 if process pid maps the very file at path, else -ENXIO (or -ESRCH).
+ * A given path and -p that runs another copy (pyenv's python3.11, not
+ * /usr/bin's) would otherwise trace nothing, silently. Maps we may not
+ * read count as found: the attach that follows reports the real error.
+ */
+static int maps_inode(pid_t pid, const char *path)
+{
+	struct hl_mapped_file *files;
+	struct stat want, st;
+	bool found = false;
+	int n;
+
+	if (stat(path, &want))
+		return 0;
+	n = hl_target_mapped_files(pid, &files);
+	if (n < 0)
+		return n == -ESRCH ? n : 0;
+	for (int i = 0; i < n && !found; i++)
+		found = files[i].path && !stat(files[i].path, &st) &&
+			st.st_dev == want.st_dev && st.st_ino == want.st_ino;
+	hl_target_mapped_free(files, n);
+	return found ? 0 : -ENXIO;
+}
+
 int hl_target_resolve(const char *name, pid_t pid, char *path, size_t len)
 {
 	static const char *const libdirs[] = {
 		"/lib/" MULTIARCH, "/usr/lib/" MULTIARCH, "/lib", "/usr/lib",
 		"/usr/local/lib",
 	};
+	int err;
 
 	if (strchr(name, '/')) {
 		if (access(name, R_OK))
 			return -errno;
+		if (pid && (err = maps_inode(pid, name)))
+			return err;
 		return copy_out(path, len, name);
 	}
 	if (pid)
@@ -477,6 +505,9 @@ void hl_target_die(const char *name, int err)
 
 	if (pid && err == -ENOENT && !strchr(name, '/'))
 		hl_usage_error("process %d maps no %s", (int)pid, name);
+	if (pid && err == -ENXIO)
+		hl_usage_error("process %d does not map %s (see its "
+			       "/proc/%d/maps)", (int)pid, name, (int)pid);
 	if (pid && err == -ESRCH)
 		hl_usage_error("no such process: %d", (int)pid);
 	hl_usage_error("cannot find %s: %s", name, strerror(-err));
