@@ -186,15 +186,26 @@ $(OUT)/test/%: selftests/unit/%.c $(LIB_OBJS) | $(OUT)/test
 # systemtap-sdt-dev), optimised as real programs are: the markers' argument
 # specs then name registers and memory, not only stack slots. The wildcard
 # names their header as well, so no -MMD.
-TEST_PROGS := $(OUT)/test-progs/markers $(OUT)/test-progs/pairs
+# Each is built twice: position-independent (Debian's default) and as a
+# fixed-address executable (ET_EXEC, like Debian's python3), whose marker
+# sites and semaphores are absolute addresses.
+TEST_PROGS := $(foreach p,markers pairs,$(OUT)/test-progs/$(p) \
+	      $(OUT)/test-progs/$(p)-nopie)
 $(OUT)/test-progs $(OUT)/fuzz:
 	$(Q)mkdir -p $@
-$(OUT)/test-progs/markers: $(wildcard selftests/c/markers*) | $(OUT)/test-progs
-	$(call msg,CC,$@)
-	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) $(filter %.c,$^) -o $@
-$(OUT)/test-progs/pairs: selftests/c/pairs.c | $(OUT)/test-progs
-	$(call msg,CC,$@)
-	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) -pthread $< -o $@
+# $(1): -nopie or nothing
+define test_prog_rules
+$(OUT)/test-progs/markers$(1): $(wildcard selftests/c/markers*) | $(OUT)/test-progs
+	$$(call msg,CC,$$@)
+	$$(Q)$$(CC) -O2 -g -std=gnu11 $$(WARN) $(if $(1),-fno-pie -no-pie) \
+		$$(filter %.c,$$^) -o $$@
+$(OUT)/test-progs/pairs$(1): selftests/c/pairs.c | $(OUT)/test-progs
+	$$(call msg,CC,$$@)
+	$$(Q)$$(CC) -O2 -g -std=gnu11 $$(WARN) $(if $(1),-fno-pie -no-pie) \
+		-pthread $$< -o $$@
+endef
+$(eval $(call test_prog_rules,))
+$(eval $(call test_prog_rules,-nopie))
 
 # The libFuzzer target, with the library code it fuzzes built into it
 # under the same sanitizers (libFuzzer ships in libclang-rt-14-dev).

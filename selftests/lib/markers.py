@@ -13,6 +13,8 @@ from lib.harness import check, fail
 from lib.tool import ROOT
 
 MARKERS = os.path.join(ROOT, "build", "test-progs", "markers")
+# The same program as a fixed-address executable (ET_EXEC, -no-pie)
+MARKERS_NOPIE = MARKERS + "-nopie"
 
 Site = collections.namedtuple("Site", "provider name args pc semaphore")
 
@@ -27,11 +29,26 @@ LIBBPF_ARG = re.compile(r"([+-]?\d+)@(?:([+-]?\d+)?\(%([^)]{1,15})\)|"
                         r"%(\S{1,15})|\$([+-]?\d+))")
 
 
-def need_markers():
-    if not os.access(MARKERS, os.X_OK):
-        fail("%s not built (run: make check)" % os.path.relpath(MARKERS,
-                                                                ROOT))
-    return MARKERS
+def need_markers(path=MARKERS):
+    if not os.access(path, os.X_OK):
+        fail("%s not built (run: make check)" % os.path.relpath(path, ROOT))
+    return path
+
+
+def builds():
+    """(what, path) of both builds of the markers program."""
+    return (("PIE", need_markers()), ("non-PIE",
+                                      need_markers(MARKERS_NOPIE)))
+
+
+def link_base(path):
+    """The address the file's start is linked at (its PT_LOAD of offset
+    0): 0 for a position-independent file, 0x400000 or so for ET_EXEC."""
+    for line in _run(["readelf", "-lW", path]).splitlines():
+        w = line.split()
+        if len(w) > 2 and w[0] == "LOAD" and int(w[1], 16) == 0:
+            return int(w[2], 16)
+    fail("%s: no PT_LOAD at offset 0" % path)
 
 
 def _run(argv):

@@ -17,6 +17,9 @@ from lib.procs import LineReader, die_with_parent
 from lib.tool import ROOT
 
 PATH = os.path.join(ROOT, "build", "test-progs", "pairs")
+# The same program as a fixed-address executable (ET_EXEC, -no-pie)
+NOPIE = PATH + "-nopie"
+BUILDS = (("PIE", PATH), ("non-PIE", NOPIE))
 PROVIDER = "hltest"
 
 
@@ -62,6 +65,7 @@ class Pairs:
         self.proc.stdin.write(b"go\n")
         self.proc.stdin.flush()
         recs = []
+        self.counts = {}    # "count NAME N" lines
         while True:
             line = self.out.readline(timeout)
             if line is None:
@@ -72,6 +76,8 @@ class Pairs:
             if line == b"done":
                 return recs
             w = line.decode().split()
+            if w[0] == "count":
+                self.counts[w[1]] = int(w[2])
             if w[0] == "rec":
                 recs.append(Rec(w[1], int(w[2]), int(w[3]), int(w[4]),
                                 int(w[5]), int(w[6])))

@@ -22,11 +22,12 @@ def Output(result):
     return report.ToolOutput(result, TOOL, COUNTERS)
 
 
-def run(arg_lists):
-    """funclat with each argument list on one "funcs" run."""
-    with pairs.Pairs("funcs", N, MS) as p:
-        args = [[a.replace("PID", str(p.pid)) for a in al]
-                for al in arg_lists]
+def run(arg_lists, path=pairs.PATH):
+    """funclat with each argument list on one "funcs" run of the program
+    at path (PATH in an argument is replaced by it)."""
+    with pairs.Pairs("funcs", N, MS, path=path) as p:
+        args = [[a.replace("PID", str(p.pid)).replace("PATH", path)
+                 for a in al] for al in arg_lists]
         results, recs = tool.traced(TOOL, args, p.go)
     return [Output(r) for r in results], recs
 
@@ -48,9 +49,15 @@ def check_calls(h, recs, what):
 def glob():
     """'work_*' with -p: one histogram per function, each with the
     program's count and within its bounds; jump_out's longjmp is unwound
-    and the work_a call after it still pairs."""
+    and the work_a call after it still pairs. Both builds of the program:
+    position-independent and fixed-address (ET_EXEC)."""
     tool.need(TOOL)
-    (out,), recs = run([["-j", "-p", "PID", pairs.PATH + ":[jw]*"]])
+    return "; ".join("%s: %s" % (what, glob_of(path))
+                     for what, path in pairs.BUILDS)
+
+
+def glob_of(path):
+    (out,), recs = run([["-j", "-p", "PID", "PATH:[jw]*"]], path)
     rep = out.final_report()
     hists = report.by_key(rep, "function")
     check(set(hists) <= {"work_a", "work_b", "work_c", "jump_out"},
@@ -92,15 +99,17 @@ def recursion():
 @test("funclat/by-path")
 def by_path():
     """Without -p the function is probed by path, in every process that
-    maps the file (here only the test program). A kernel without attach
-    cookies cannot tell a position-independent program's functions apart
-    that way: funclat must say so in one line."""
+    maps the file (here only the test program), for both builds. A kernel
+    without attach cookies cannot tell a position-independent program's
+    functions apart that way: funclat must say so in one line."""
     tool.need(TOOL)
     tool.one_process_only(TOOL, [["-j", pairs.PATH + ":work_b"]])
-    (out,), recs = run([["-j", pairs.PATH + ":work_b"]])
-    check_calls(out.final_hist("function")["work_b"],
-                [r for r in recs if r.what == "work_b"], "work_b")
-    return "%d work_b calls" % N
+    for what, path in pairs.BUILDS:
+        (out,), recs = run([["-j", "PATH:work_b"]], path)
+        check_calls(out.final_hist("function")["work_b"],
+                    [r for r in recs if r.what == "work_b"],
+                    "%s work_b" % what)
+    return "%d work_b calls, PIE and non-PIE" % N
 
 
 # ---- bad input ----

@@ -80,12 +80,18 @@ def slack(events, recs):
 @test("usdtlat/threads")
 def threads():
     """4 threads x 6 pairs: every interval as an event within its bound,
-    on the thread that ran it; the histogram beside it agrees."""
+    on the thread that ran it; the histogram beside it agrees. Both builds
+    of the program: position-independent and fixed-address (ET_EXEC)."""
     tool.need(TOOL)
-    with pairs.Pairs("threads", 4, 6, 2) as p:
+    return "; ".join("%s: %s" % (what, threads_of(path))
+                     for what, path in pairs.BUILDS)
+
+
+def threads_of(path):
+    with pairs.Pairs("threads", 4, 6, 2, path=path) as p:
         (ev, hist), recs = traced(
-            [["-j", "-t", "0", "-a", "0", "-p", p.pid, pairs.PATH, START,
-              DONE], ["-j", "-p", p.pid, pairs.PATH, START, DONE]], p)
+            [["-j", "-t", "0", "-a", "0", "-p", p.pid, path, START, DONE],
+             ["-j", "-p", p.pid, path, START, DONE]], p)
     check(len(recs) == 24, "the program timed %d pairs" % len(recs))
     match_ids(ev.events, recs, "-t 0")
     tids = {e["tid"] for e in ev.events}
@@ -101,6 +107,26 @@ def threads():
         "histogram sum %s in [%s, %s]" % (
             slack(ev.events, recs), report.fmt_ns(h["sum_ns"]),
             report.fmt_ns(lo), report.fmt_ns(hi))
+
+
+@test("usdtlat/by-path")
+def by_path():
+    """Without -p: the markers are probed by path, in every process that
+    maps the file (here only the test program), for both builds."""
+    tool.need(TOOL)
+    tool.one_process_only(TOOL, [["-j", pairs.PATH, START, DONE]])
+    done = []
+    for what, path in pairs.BUILDS:
+        with pairs.Pairs("threads", 2, 3, 1, path=path) as p:
+            (out,), recs = traced([["-j", path, START, DONE]], p)
+        h = out.final_hist()
+        check(h["count"] == len(recs) == 6, "%s: %d pairs, the program "
+              "timed %d" % (what, h["count"], len(recs)))
+        check(sum(r.slept_ns for r in recs) <= h["sum_ns"] <=
+              sum(r.span_ns for r in recs), "%s: sum %d outside the "
+              "program's bounds" % (what, h["sum_ns"]))
+        done.append("%s 6/6" % what)
+    return ", ".join(done)
 
 
 @test("usdtlat/by")
@@ -237,13 +263,14 @@ tool.register_bad(TOOL, BAD, _start)
 # ---- -p: that process only ----
 
 def load_base(pid, path):
-    """Where process pid has the start of the file at path mapped."""
+    """How far process pid's mapping of the file at path is moved from the
+    addresses it was linked at (0 for a fixed-address executable)."""
     ino = os.stat(path).st_ino
     with open("/proc/%d/maps" % pid) as f:
         for line in f:
             w = line.split()
             if len(w) >= 6 and int(w[4]) == ino and int(w[2], 16) == 0:
-                return int(w[0].split("-")[0], 16)
+                return int(w[0].split("-")[0], 16) - markers.link_base(path)
     raise Failure("process %d does not map %s" % (pid, path))
 
 
@@ -261,8 +288,11 @@ def probed(pid, path, site, sema):
 class Spinner:
     """build/test-progs/markers spin: a process that waits on stdin."""
 
+    def __init__(self, path):
+        self.path = path
+
     def __enter__(self):
-        self.proc = subprocess.Popen([markers.need_markers(), "spin"],
+        self.proc = subprocess.Popen([self.path, "spin"],
                                      stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
                                      preexec_fn=die_with_parent)
@@ -283,25 +313,95 @@ def pid_only():
     """-p A probes A alone: in A the START site becomes a breakpoint and
     the guarded END marker's semaphore is raised; in B, the same program
     running beside it, neither, as read from each process's memory (so
-    B pays nothing for A's tracing)."""
+    B pays nothing for A's tracing). Both builds of the program."""
     tool.need(TOOL)
-    path = markers.need_markers()
+    for what, path in markers.builds():
+        pid_only_of(what, path)
+    return "traced: int3 at the site, semaphore 1; the other: neither; " \
+        "both gone after (PIE and non-PIE)"
+
+
+def pid_only_of(what, path):
     sites = markers.by_marker(markers.readelf_sites(path))
     site = sites[("hltest", "no__args")][0].pc
     sema = sites[("hltest", "guarded")][0].semaphore
     check(sema, "hltest:guarded has no semaphore")
-    with Spinner() as a, Spinner() as b:
+    with Spinner(path) as a, Spinner(path) as b:
         with tool.Tracer(["-p", a.pid, path, "hltest:no__args",
                           "hltest:guarded"], name=TOOL) as t:
             in_a = probed(a.pid, path, site, sema)
             in_b = probed(b.pid, path, site, sema)
             t.stop().expect_rc(0)
         after = probed(a.pid, path, site, sema)
-    check(in_a == (True, 1), "traced process: breakpoint %s, semaphore %d"
-          % in_a)
-    check(in_b == (False, 0), "other process: breakpoint %s, semaphore %d"
-          % in_b)
-    check(after == (False, 0), "after detaching: breakpoint %s, semaphore "
-          "%d" % after)
-    return "traced: int3 at the site, semaphore 1; the other: neither; " \
-        "both gone after"
+    check(in_a == (True, 1), "%s, traced process: breakpoint %s, "
+          "semaphore %d" % ((what,) + in_a))
+    check(in_b == (False, 0), "%s, other process: breakpoint %s, "
+          "semaphore %d" % ((what,) + in_b))
+    check(after == (False, 0), "%s, after detaching: breakpoint %s, "
+          "semaphore %d" % ((what,) + after))
+
+# ---- Debian's python3: a fixed-address executable, guarded markers ----
+
+PYTHON = "/usr/bin/python3"
+PYMARKERS = os.path.join(tool.ROOT, "selftests", "lib", "pymarkers.py")
+
+
+def need_python_markers(*names):
+    have = {(s.provider, s.name) for s in markers.readelf_sites(PYTHON)}
+    for n in names:
+        if tuple(n.split(":")) not in have:
+            raise Failure("%s has no marker %s (Debian's python3 has)" % (
+                PYTHON, n))
+
+
+@test("usdtlat/python-gc")
+def python_gc():
+    """python3's gc__start/gc__done, 200 explicit collections with
+    automatic ones off: usdtlat's count equals what gc.callbacks saw, and
+    each interval lies inside the span from the start callback to the stop
+    callback (they run just outside the markers)."""
+    tool.need(TOOL)
+    need_python_markers("python:gc__start", "python:gc__done")
+    with pairs.Pairs("gc", 200, path=PYMARKERS) as p:
+        (ev, hist), recs = traced(
+            [["-j", "-t", "0", "-p", p.pid, PYTHON, "python:gc__start",
+              "python:gc__done"],
+             ["-j", "-p", p.pid, PYTHON, "python:gc__start",
+              "python:gc__done"]], p)
+    check(len(recs) == 200, "gc.callbacks saw %d collections" % len(recs))
+    h = hist.final_hist()
+    check(h["count"] == len(recs) == len(ev.events), "usdtlat: %d pairs "
+          "(%d events), gc.callbacks %d collections" % (
+              h["count"], len(ev.events), len(recs)))
+    # events come in the order the one thread ended its collections
+    for e, r in zip(ev.events, recs):
+        check(e["duration_ns"] <= r.span_ns, "collection %d: %d ns, longer "
+              "than its callbacks' span %d ns" % (r.id, e["duration_ns"],
+                                                  r.span_ns))
+    check(h["sum_ns"] <= sum(r.span_ns for r in recs), "sum %d above the "
+          "callbacks' %d" % (h["sum_ns"], sum(r.span_ns for r in recs)))
+    return "200/200 collections, %s of the callbacks' %s" % (
+        report.fmt_ns(h["sum_ns"]),
+        report.fmt_ns(sum(r.span_ns for r in recs)))
+
+
+@test("usdtlat/python-calls")
+def python_calls():
+    """python3's function__entry/function__return, by function name: the
+    calls of leaf() and fib() equal those sys.setprofile saw."""
+    tool.need(TOOL)
+    need_python_markers("python:function__entry", "python:function__return")
+    with pairs.Pairs("calls", 300, path=PYMARKERS) as p:
+        (out,), _ = traced(
+            [["-j", "--by", "1:str", "-p", p.pid, PYTHON,
+              "python:function__entry", "python:function__return"]], p)
+        want = p.counts
+    got = out.final_hist("arg1")
+    check(set(want) == {"leaf", "fib"} and want["leaf"] == 300,
+          "sys.setprofile saw %r" % want)
+    for name, n in want.items():
+        c = got.get(name, report.EMPTY)["count"]
+        check(c == n, "%s: usdtlat %d calls, sys.setprofile %d" % (
+            name, c, n))
+    return "leaf %d, fib %d calls, as sys.setprofile saw" % (
+        want["leaf"], want["fib"])

@@ -56,8 +56,13 @@ def declared_markers():
     """Every marker markers.c declares, nothing else: sites, each
     argument's type as _Generic saw it, the semaphore at the address of
     hltest_guarded_semaphore (nm), and attachable unless an argument is
-    floating point (libbpf 1.1 parses no "Nf@" spec)."""
-    path = markers.need_markers()
+    floating point (libbpf 1.1 parses no "Nf@" spec). Both builds of the
+    program: position-independent and fixed-address (ET_EXEC)."""
+    return "; ".join("%s: %s" % (what, declared_markers_of(path))
+                     for what, path in markers.builds())
+
+
+def declared_markers_of(path):
     decl = markers.declared()
     got = {(m["provider"], m["name"]): m for m in listing([path])}
     check(set(got) == set(decl), "listed %s, declared %s" % (
