@@ -243,6 +243,7 @@ bench: all
 	$(Q)$(PYTHON) bench/jvmpauselat.py
 	$(Q)$(PYTHON) bench/sizes.py
 	$(Q)$(PYTHON) bench/probecost.py
+	$(Q)$(PYTHON) bench/bystander.py
 
 # Every tool, its man page and its bash completion (one script serves
 # every tool: bash-completion loads it by the command's name).
