@@ -5,11 +5,15 @@
 
 Pins itself to one CPU, names itself (comm given in hex: any bytes), starts
 its worker threads (named <comm>-<i>), prints "ready <pid> <tid>..." and
-blocks on stdin. On each "go" line the workers (or, with no worker threads,
+blocks on stdin. On each "go [NS]" line the workers (or, with no worker threads,
 the main thread) alternate spin_us of spinning with sleep_us of sleep for
 duration seconds, then "done N WALL CPU" is printed (by all threads: how
 many sleeps they asked for, and their own wall-clock and CPU time in the
-pattern, in ns; timer slack is 1 ns) and everything blocks again. --cpu -1
+pattern, in ns; timer slack is 1 ns) and everything blocks again. With
+NS (the CLOCK_MONOTONIC time the round was asked for), a main thread that
+works alone counts its wall time from then, so that its wait to be woken
+for "go" is in its account too, and at the end of the round it blocks at
+once and prints "done" only on the next line of input. --cpu -1
 leaves the threads unpinned. EOF
 on stdin ends it. Between rounds every thread is blocked, so the scheduler
 statistics of a round are exactly what happened between "go" and "done".
@@ -29,10 +33,11 @@ def set_comm(name):
         f.write(name)
 
 
-def pattern(duration, spin, sleep):
+def pattern(duration, spin, sleep, since=None):
     """Returns (sleeps asked for, wall ns, this thread's CPU ns): its own
-    account of the round."""
-    wall0, cpu0 = time.monotonic_ns(), time.thread_time_ns()
+    account of the round; since: when the round was asked for
+    (CLOCK_MONOTONIC ns), so that the wait to be woken for it counts."""
+    wall0, cpu0 = since or time.monotonic_ns(), time.thread_time_ns()
     end = time.monotonic() + duration
     sleeps = 0
     while time.monotonic() < end:
@@ -86,7 +91,8 @@ def main():
     tids = [started.get() for _ in gos]
     print("ready", os.getpid(), *tids, flush=True)
     for line in iter(sys.stdin.readline, ""):
-        if line.strip() != "go":
+        w = line.split()
+        if not w or w[0] != "go":
             continue
         if gos:
             for go in gos:
@@ -94,7 +100,12 @@ def main():
             rounds = [done.get() for _ in gos]
         else:
             rounds = [pattern(args.duration, args.spin_us / 1e6,
-                              args.sleep_us / 1e6)]
+                              args.sleep_us / 1e6,
+                              int(w[1]) if len(w) > 1 else None)]
+        if len(w) > 1:
+            # Block before saying anything: writing "done" would wake the
+            # reader, which may preempt us, a wait after our account.
+            sys.stdin.readline()
         print("done", *(sum(r[i] for r in rounds) for i in range(3)),
               flush=True)
 

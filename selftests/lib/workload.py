@@ -106,7 +106,10 @@ class Victim:
     """lib/victim.py: pinned, named, blocked between rounds."""
 
     def __init__(self, cpu, comm, threads=0, duration=2.0, spin_us=500,
-                 sleep_us=1000):
+                 sleep_us=1000, accounted=False):
+        """accounted: its own account covers the wait for "go" and ends
+        blocked (see victim.py); Scenario.stop_tracers() collects it."""
+        self.accounted = accounted and not threads
         if isinstance(comm, str):
             comm = comm.encode()
         self.comm = comm
@@ -130,11 +133,28 @@ class Victim:
         return self
 
     def go(self):
-        self.proc.stdin.write(b"go\n")
+        if self.accounted:
+            self.proc.stdin.write(b"go %d\n" % time.monotonic_ns())
+        else:
+            self.proc.stdin.write(b"go\n")
         self.proc.stdin.flush()
 
     def wait_done(self):
-        """Returns how many sleeps the round asked for."""
+        """Returns how many sleeps the round asked for; an accounted
+        victim is only waited for: see report()."""
+        if self.accounted:
+            time.sleep(self.duration)
+            self.waits()
+            return None
+        return self.report()
+
+    def report(self):
+        """Its account of the round (how many sleeps it asked for). An
+        accounted victim is asked for it only now: after its tracers
+        stopped, the wakeup to answer is in nobody's window."""
+        if self.accounted:
+            self.proc.stdin.write(b"report\n")
+            self.proc.stdin.flush()
         line = self.lines.readline(self.duration + 20)
         if not line or line.split()[0] != b"done":
             raise Failure("victim %d did not finish its round (%r)" % (
@@ -247,6 +267,7 @@ class Scenario:
         self.cpu = contended_cpu() if cpu is None else cpu
         self.nhogs = hogs
         self.tracers = []
+        self.windowed = []
 
     def __enter__(self):
         self.stack = contextlib.ExitStack()
@@ -271,6 +292,7 @@ class Scenario:
     def window(self, victims):
         """Run one round of every victim at once; returns
         {victim: {tid: Waits}}, the kernel's waits in the window."""
+        self.windowed = victims
         before = {v: v.waits() for v in victims}
         self.started = time.monotonic_ns()
         for v in victims:
@@ -283,10 +305,14 @@ class Scenario:
                 for v in victims}
 
     def stop_tracers(self):
-        """SIGINT every tracer; returns their Results (exit 0 required)."""
+        """SIGINT every tracer; returns their Results (exit 0 required).
+        Then accounted victims of the last window report their round."""
         results = [t.stop() for t in self.tracers]
         for r in results:
             r.expect_rc(0)
+        for v in self.windowed:
+            if v.accounted:
+                v.report()
         return results
 
 
