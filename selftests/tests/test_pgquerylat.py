@@ -12,8 +12,9 @@ test sends, and it knows exactly what those are:
 - pgbench -n -f SCRIPT: its first connection (the one it opens to check
   the server) sends nothing; each client sends the script once per
   transaction. -M simple and -M extended: exactly one active->idle cycle
-  per transaction. -M prepared: one more per client, the Parse+Sync of
-  PQprepare (about 0.2 ms, nowhere near the pg_sleep being timed).
+  per transaction. -M prepared: one more per client and statement, the
+  Parse+Sync of PQprepare, which runs nothing (no query__execute__start)
+  and is not counted, as pg_stat_statements does not count it.
 - A failing statement (1/0, a syntax error) goes active and then idle
   like any other; it never fires query__done.
 
@@ -232,8 +233,8 @@ def pgbench_sleeps(c, mode, n, x, tracers):
 @test("pgquerylat/extended-protocol")
 def extended_protocol():
     """pgbench -M extended and -M prepared: n statements each (prepared:
-    plus the one Parse+Sync of PQprepare, below 5 ms; the -t 10 tracer
-    beside it times each pg_sleep exactly)."""
+    the Parse+Sync of PQprepare is no statement; the -t 10 tracer beside
+    it times each pg_sleep exactly)."""
     need_tool()
     n, x = 20, 0.02
     xn = int(x * 1e9)
@@ -247,13 +248,8 @@ def extended_protocol():
         (out, slow), hi = pgbench_sleeps(
             c, "prepared", n, x, [["-j", "-p", pm],
                                   ["-j", "-t", "10", "-p", pm]])
-        h = out.final_hist()
-        check(h["count"] == n + 1, "prepared: count %d, expected %d (%d "
-              "executions + 1 prepare)" % (h["count"], n + 1, n))
-        check(h["min_ns"] < BOUND, "prepared: no sample below 5 ms (the "
-              "prepare); min %s" % report.fmt_ns(h["min_ns"]))
-        check(h["max_ns"] <= hi, "prepared: max %s above %s" % (
-            report.fmt_ns(h["max_ns"]), report.fmt_ns(hi)))
+        details.append(check_sleeps(out.final_hist(), n, xn, hi,
+                                    "prepared (no prepare counted)"))
         ev = slow.events
         check(len(ev) == n, "prepared: -t 10 printed %d events, expected "
               "%d" % (len(ev), n))
@@ -262,13 +258,8 @@ def extended_protocol():
               "prepared: events from %s to %s, expected [%s, %s]" % (
                   report.fmt_ns(durs[0]), report.fmt_ns(durs[-1]),
                   report.fmt_ns(xn), report.fmt_ns(hi)))
-        rest = h["sum_ns"] - h["min_ns"]      # the n executions
-        check(n * xn <= rest <= n * hi,
-              "prepared: the executions add up to %s, expected %d x [%s, "
-              "%s]" % (report.fmt_ns(rest), n, report.fmt_ns(xn),
-                       report.fmt_ns(hi)))
-        details.append("prepared: %d+1, %d in [%s, %s]%s" % (
-            n, n, report.fmt_ns(durs[0]), report.fmt_ns(durs[-1]),
+        details.append("-t 10: %d in [%s, %s]%s" % (
+            n, report.fmt_ns(durs[0]), report.fmt_ns(durs[-1]),
             bound_note(hi, xn)))
     return "; ".join(details)
 
