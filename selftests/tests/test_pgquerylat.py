@@ -556,6 +556,139 @@ def pgss_agrees():
     return detail
 
 
+PGBENCH_MODES = ("simple", "extended", "prepared")
+
+
+def top_by_text(out, what):
+    """--top's final rows by text; a text twice would be a grouping bug."""
+    rows = out.final_top()
+    by = {r["text"]: r for r in rows}
+    check(len(by) == len(rows), "%s: --top printed a text twice: %r" % (
+        what, sorted(r["text"] for r in rows)))
+    return by
+
+
+@test("pgquerylat/pgss-statements")
+def pgss_statements():
+    """pgbench's built-in tpcb-like script (-c 2 -t 50 -n, after -i -s 1)
+    over -M simple, extended and prepared, against pg_stat_statements
+    (track=all, track_planning=on, reset before each mode), statement by
+    statement, matched by text (pg_stat_statements' with whitespace runs
+    made one space, as pgquerylat prints text; neither has comments here):
+    the same statements, each with exactly as many calls; pgquerylat's
+    total at least pg_stat_statements' planning plus execution (its span,
+    from the first message to Sync, holds both: no tolerance needed, both
+    read CLOCK_MONOTONIC); the histogram's count their sum; no errors.
+    pgbench's own queries (scale, partitions) are among them.
+
+    One exception, pg_stat_statements' and known: with -M prepared it
+    counts a utility statement (the script's BEGIN and END) once per
+    connection only. Its ProcessUtility hook zeroes the queryId in the
+    PlannedStmt, which for a prepared statement is the cached one, and a
+    statement with queryId 0 is not recorded. For those two the test
+    wants exactly one call per client from pg_stat_statements (the
+    exception is that and nothing else) and one per transaction from
+    pgquerylat."""
+    need_tool()
+    clients, txns = 2, 50
+    utility = ("BEGIN", "END")
+    details = []
+    with pg.Cluster({"pg_stat_statements.track_planning": "on"}) as c:
+        c.pgbench(["-i", "-s", 1, "-q"])
+        pm = c.postmaster_pid
+        for mode in PGBENCH_MODES:
+            c.pgss_reset()
+            (hist, top), _ = traced(
+                [["-j", "-p", pm], ["-j", "--top", "1000", "-p", pm]],
+                lambda: c.pgbench(["-n", "-M", mode, "-c", clients,
+                                   "-t", txns]))
+            server = c.pgss_statements()
+            rows = top_by_text(top, mode)
+            want = {t: v[0] for t, v in server.items()}
+            for t in utility if mode == "prepared" else ():
+                check(want.get(t) == clients, "prepared: pg_stat_statements"
+                      " counts %r %s times, expected once per client (%d)"
+                      % (t, want.get(t), clients))
+                want[t] = clients * txns
+            calls = sum(want.values())
+            # seven statements a transaction, BEGIN to END
+            check(calls >= 7 * clients * txns, "%s: %d calls, pgbench ran "
+                  "%d statements" % (mode, calls, 7 * clients * txns))
+            check(set(rows) == set(server), "%s: texts only pgquerylat has:"
+                  " %r; only pg_stat_statements has: %r" % (
+                      mode, sorted(set(rows) - set(server)),
+                      sorted(set(server) - set(rows))))
+            slack = []
+            for text, (_, ns) in sorted(server.items()):
+                r, n = rows[text], want[text]
+                check((r["calls"], r["errors"]) == (n, 0),
+                      "%s: %r: %d calls, %d errors; expected %d calls" % (
+                          mode, text, r["calls"], r["errors"], n))
+                check(r["total_ns"] >= ns, "%s: %r: %s in all, below "
+                      "pg_stat_statements' planning and execution, %s" % (
+                          mode, text, report.fmt_ns(r["total_ns"]),
+                          report.fmt_ns(ns)))
+                slack.append((r["total_ns"] - ns) / n)
+            h = hist.final_hist()
+            check(h["count"] == calls, "%s: histogram counts %d, "
+                  "pg_stat_statements %d calls" % (mode, h["count"], calls))
+            got = hist.final_report()["errors"]
+            check(got == 0, "%s: %d errors" % (mode, got))
+            details.append("%s: %d statements, %d calls, %.1f to %.1f "
+                           "us/call above" % (mode, len(server), calls,
+                                              min(slack) / 1000,
+                                              max(slack) / 1000))
+    return "; ".join(details)
+
+
+@test("pgquerylat/rollback-modes")
+def rollback_modes():
+    """BEGIN; SELECT 1; ROLLBACK; from pgbench -n -c 1 -t N in -M simple,
+    extended and prepared: every statement counted and none an error, in
+    histogram mode, with -t 0 and with --top; one `SELECT 1/0` from psql in
+    the same window is the control: exactly one error in each mode."""
+    need_tool()
+    n = 20
+    details = []
+    with pg.Cluster() as c:
+        script = c.write_file("rollback.sql",
+                              "BEGIN;\nSELECT 1;\nROLLBACK;\n")
+        pm = c.postmaster_pid
+        for mode in PGBENCH_MODES:
+            def work():
+                c.pgbench(["-n", "-M", mode, "-c", 1, "-t", n, "-f", script])
+                c.psql("SELECT 1/0;", on_error_stop=False, stderr=True)
+
+            (hist, ev, top), _ = traced([["-j", "-p", pm],
+                                         ["-j", "-t", "0", "-p", pm],
+                                         ["-j", "--top", "10", "-p", pm]],
+                                        work)
+            want = 3 * n + 1
+            h = hist.final_hist()
+            got = (h["count"], hist.final_report()["errors"])
+            check(got == (want, 1), "%s, histogram: %d statements, %d "
+                  "errors; expected %d and 1 (the 1/0)" % ((mode,) + got +
+                                                          (want,)))
+            errs = [e["text"] for e in ev.events if e["error"]]
+            check(len(ev.events) == want and len(errs) == 1 and
+                  "/" in errs[0], "%s, -t 0: %d events, errors %r; expected"
+                  " %d and only the 1/0" % (mode, len(ev.events), errs, want))
+            rows = top_by_text(top, mode)
+            bad = {t: r["errors"] for t, r in rows.items()
+                   if r["errors"] != ("/" in t)}
+            check(sum(r["calls"] for r in rows.values()) == want and
+                  not bad, "%s, --top: %d calls, errors %r; expected %d, "
+                  "one error, the 1/0's" % (
+                      mode, sum(r["calls"] for r in rows.values()),
+                      {t: r["errors"] for t, r in rows.items()}, want))
+            rb = [r for t, r in rows.items() if t.upper() == "ROLLBACK"]
+            check(len(rb) == 1 and rb[0]["calls"] == n, "%s, --top: "
+                  "ROLLBACK rows %r, expected one of %d calls" % (mode, rb, n))
+            details.append(mode)
+    return "%d ROLLBACKs, 0 errors and the control's 1 in %s, in each of " \
+        "histogram, -t 0, --top" % (n, ", ".join(details))
+
+
 # ---- bad input ----
 
 BAD = {
