@@ -233,8 +233,9 @@ def pgbench_sleeps(c, mode, n, x, tracers):
 @test("pgquerylat/extended-protocol")
 def extended_protocol():
     """pgbench -M extended and -M prepared: n statements each (prepared:
-    the Parse+Sync of PQprepare is no statement; the -t 10 tracer beside
-    it times each pg_sleep exactly)."""
+    the Parse+Sync of PQprepare is no statement, in the histogram, per
+    backend (-P) and per database alike; the -t 10 tracer beside them
+    times each pg_sleep exactly)."""
     need_tool()
     n, x = 20, 0.02
     xn = int(x * 1e9)
@@ -245,11 +246,18 @@ def extended_protocol():
         details.append(check_sleeps(out.final_hist(), n, xn, hi,
                                     "extended") + bound_note(hi, xn))
 
-        (out, slow), hi = pgbench_sleeps(
+        (out, slow, per_pid, per_db), hi = pgbench_sleeps(
             c, "prepared", n, x, [["-j", "-p", pm],
-                                  ["-j", "-t", "10", "-p", pm]])
+                                  ["-j", "-t", "10", "-p", pm],
+                                  ["-j", "-P", "-p", pm],
+                                  ["-j", "--per-db", "-p", pm]])
         details.append(check_sleeps(out.final_hist(), n, xn, hi,
                                     "prepared (no prepare counted)"))
+        for o, by in ((per_pid, "pid"), (per_db, "db")):
+            hs = list(o.final_hist(by).values())
+            check(len(hs) == 1, "prepared, by %s: %d histograms, expected "
+                  "1 (one backend, one database)" % (by, len(hs)))
+            check_sleeps(hs[0], n, xn, hi, "prepared, by %s" % by)
         ev = slow.events
         check(len(ev) == n, "prepared: -t 10 printed %d events, expected "
               "%d" % (len(ev), n))
