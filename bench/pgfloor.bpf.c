@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The floor for bench/pgquerylat.py: empty USDT programs on the two
+ * The floor for bench/pgquerylat.py: empty USDT programs on the three
  * PostgreSQL markers pgquerylat uses by default, attached the same way
  * (libbpf USDT, by binary path, every process). What one run of these costs
  * is libbpf's USDT entry plus bpf_stats' own clock reads; the uprobe trap
@@ -20,3 +20,7 @@ int BPF_USDT(floor_status) { return 0; }
 /* postgresql:transaction__abort(LocalTransactionId) */
 SEC("usdt")
 int BPF_USDT(floor_abort) { return 0; }
+
+/* postgresql:query__execute__start(): pgquerylat's "a statement ran" */
+SEC("usdt")
+int BPF_USDT(floor_exec) { return 0; }

@@ -9,8 +9,9 @@ then one run, rounds interleaved (each round runs every configuration once,
 the order rotated from round to round), configurations:
 
   untraced        nothing attached
-  floor           empty USDT programs on postgresql:statement__status and
-                  postgresql:transaction__abort (pgquerylat's markers),
+  floor           empty USDT programs on postgresql:statement__status,
+                  postgresql:transaction__abort and
+                  postgresql:query__execute__start (pgquerylat's markers),
                   attached the same way (libbpf USDT, by binary path)
   pgquerylat      bin/pgquerylat -p POSTMASTER (histogram mode)
   pgquerylat-top  bin/pgquerylat -p POSTMASTER --top 10 (event mode:
@@ -56,7 +57,7 @@ DOC = sl.DOC
 SECTION = "## pgquerylat"
 PG_USER = "postgres"
 PROVIDER = "postgresql"
-MARKERS = ("statement__status", "transaction__abort")
+MARKERS = ("statement__status", "transaction__abort", "query__execute__start")
 TARGET = 1.05           # pgquerylat's slowdown / the floor's
 
 # BPF program name -> the marker it is attached to
@@ -64,6 +65,8 @@ PROG_MARKER = {
     "floor_status": "statement__status", "floor_abort": "transaction__abort",
     "status_hist": "statement__status", "status_ev": "statement__status",
     "xact_abort": "transaction__abort",
+    "floor_exec": "query__execute__start",
+    "exec_start": "query__execute__start",
 }
 PROG_TYPES = {2: "kprobe (uprobe)"}
 
@@ -73,7 +76,8 @@ CONFIGS = {
     "floor": (lambda pgbin, pm: [
         PGFLOOR_BIN, PGFLOOR_OBJ, pgbin,
         "floor_status=%s:statement__status" % PROVIDER,
-        "floor_abort=%s:transaction__abort" % PROVIDER], b"ready"),
+        "floor_abort=%s:transaction__abort" % PROVIDER,
+        "floor_exec=%s:query__execute__start" % PROVIDER], b"ready"),
     "pgquerylat": (lambda pgbin, pm: [PGQUERYLAT, "-p", str(pm)],
                    b"Tracing"),
     "pgquerylat-top": (lambda pgbin, pm: [PGQUERYLAT, "-p", str(pm),
@@ -609,8 +613,7 @@ def analyse(results):
                                         r["stats_txns"] for r in rs)
         a["bpf_per_stmt"] = med(sum(t for t, _ in r["stats"].values()) /
                                 r["stats_txns"] for r in rs)
-        hits = a["hits_per_txn"]["statement__status"] + \
-            a["hits_per_txn"]["transaction__abort"]
+        hits = sum(a["hits_per_txn"][mk] for mk in MARKERS)
         a["hits"] = hits
         # paired per round: extra backend CPU per statement over untraced,
         # spread over the marker hits of one statement
@@ -697,7 +700,8 @@ def report(A, meta, args):
     w(SECTION)
     w("")
     w("What pgquerylat costs a busy PostgreSQL server, next to the floor: "
-      "empty BPF programs on the same two markers, attached the same way. "
+      "empty BPF programs on the same three markers, attached the same "
+      "way. "
       "Produced by `%s` (run as root) on %s, in %.0f s." % (
           meta["command"], meta["date"], meta["elapsed"]))
     w("")
@@ -773,11 +777,12 @@ def report(A, meta, args):
     w("")
     w("Marker hits per statement (floor, bpf_stats window): "
       "statement__status %.2f (active with the text, idle with NULL), "
+      "query__execute__start %.2f (a portal runs), "
       "transaction__abort %.2f (select-only: nothing aborts, so its "
       "programs never ran and have no per-run cost). pgbench's own CPU: "
       "%.2f µs per transaction untraced." % (
-          hs["statement__status"], hs["transaction__abort"],
-          A["untraced"]["pgbench_us"]))
+          hs["statement__status"], hs["query__execute__start"],
+          hs["transaction__abort"], A["untraced"]["pgbench_us"]))
     w("")
     w("Statements counted by pgquerylat / transactions pgbench reported "
       "over both windows (one statement per transaction): default %.4f, "
@@ -843,7 +848,8 @@ def report(A, meta, args):
       "warm-up pgbench window and one start of each traced configuration "
       "come first and are not counted. *floor*: `bench/pgfloor.bpf.c`, "
       "`SEC(\"usdt\") int BPF_USDT(f) { return 0; }` on "
-      "`postgresql:statement__status` and `postgresql:transaction__abort`, "
+      "`postgresql:statement__status`, `postgresql:transaction__abort` "
+      "and `postgresql:query__execute__start`, "
       "loaded by `bench/pgfloor.c` with `bpf_program__attach_usdt(prog, -1, "
       "binary, \"postgresql\", marker, NULL)` — by path, every process, "
       "as pgquerylat does. *pgquerylat*: `bin/pgquerylat -p POSTMASTER` "

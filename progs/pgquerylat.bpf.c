@@ -9,6 +9,17 @@
  * query__start/query__done pair (simple protocol only) is kept as an
  * option.
  *
+ * In the extended protocol every Parse, Bind and Execute message reports
+ * the text, and only Sync reports idle. A client that prepares a statement
+ * on its own (Parse [Describe] Sync: libpq's PQprepare, pgbench -M
+ * prepared) makes an active->idle span that runs no statement: parse and
+ * rewrite fire, query__execute__start (PortalRun) does not. It fires once
+ * per execution in both protocols, so a span counts only if it fired, as
+ * pg_stat_statements counts executions; a span that failed counts anyway,
+ * as an error (a syntax error in a Parse, or in a simple Query). That costs
+ * one more marker hit per statement, the only way found to tell a Parse
+ * from a simple Query: both report the text once, from the same site.
+ *
  * "_hist" programs only fill the histogram; "_ev" programs keep the text
  * and send finished statements to user space for --threshold and --top.
  * Where the kernel has bpf_copy_from_user_str (6.12), they are sleepable
@@ -44,6 +55,7 @@ const volatile __u32 postmaster_pid = 0;	/* its backends only */
 const volatile __u32 backend_pid = 0;		/* this backend only */
 const volatile __u64 threshold_ns = 0;		/* events at least this long */
 const volatile bool want_titles = false;	/* for --per-db and friends */
+const volatile bool need_execute = false;	/* see the header: not --classic */
 
 /* The event header sits right before the text, so that one
  * bpf_ringbuf_output() sends both, only as long as the text is. */
@@ -191,6 +203,8 @@ static __always_inline void end(bool events)
 		return;
 	d = bpf_ktime_get_ns() - s->start_ns;
 	s->start_ns = 0;
+	if (need_execute && !(s->ev.flags & (PG_EXECUTED | PG_ERROR)))
+		return;	/* it only prepared a statement: not a call */
 	if ((s->ev.flags & (PG_ERROR | PG_ROLLBACK)) == PG_ERROR)
 		counter_inc(PG_CNT_ERRORS);
 	else
@@ -300,14 +314,27 @@ int BPF_USDT(query_done_evr)
 	return 0;
 }
 
-/* An error aborts the transaction; the statement then goes idle. */
-SEC("usdt")
-int BPF_USDT(xact_abort)
+static __always_inline void flag_active(__u32 flag)
 {
 	struct stmt *s = stmt_of_current(false);
 
 	if (s && s->start_ns)
-		s->ev.flags |= PG_ERROR;
+		s->ev.flags |= flag;
+}
+
+/* An error aborts the transaction; the statement then goes idle. */
+SEC("usdt")
+int BPF_USDT(xact_abort)
+{
+	flag_active(PG_ERROR);
+	return 0;
+}
+
+/* A portal runs: the span executes a statement (see the header). */
+SEC("usdt")
+int BPF_USDT(exec_start)
+{
+	flag_active(PG_EXECUTED);
 	return 0;
 }
 

@@ -29,6 +29,7 @@ enum pg_flags {
 	PG_TRUNCATED = 2,	/* text longer than PG_TEXT_MAX - 1 */
 	PG_NO_TEXT = 4,		/* text could not be read */
 	PG_ROLLBACK = 8,	/* ROLLBACK/ABORT: an abort is not an error */
+	PG_EXECUTED = 16,	/* a portal ran: not just a Parse (BPF only) */
 };
 
 /* One finished statement, for --threshold and --top: this header, then

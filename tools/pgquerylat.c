@@ -163,6 +163,7 @@ static const struct hl_marker_prog markers[] = {
 	{ "query_start_", PROVIDER, "query__start" },
 	{ "query_done_", PROVIDER, "query__done" },
 	{ "xact_abort", PROVIDER, "transaction__abort" },
+	{ "exec_start", PROVIDER, "query__execute__start" },
 	{}
 };
 
@@ -197,6 +198,9 @@ static void select_programs(struct bpf_object *obj)
 		}
 		if (!strcmp(name, "xact_abort"))
 			bpf_program__set_autoload(prog, true);
+		/* --classic's query__start never fires for a lone Parse. */
+		if (!strcmp(name, "exec_start"))
+			bpf_program__set_autoload(prog, !cfg.classic);
 		if (!strncmp(name, skip, strlen(skip)))
 			bpf_program__set_autoload(prog, false);
 		/* Sleepable: bpf_copy_from_user_str may fault pages in. */
@@ -219,6 +223,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	skel->rodata->threshold_ns = cfg.top ? 0 : cfg.threshold_ns;
 	skel->rodata->want_titles = cfg.per_db || cfg.per_user || cfg.db ||
 				    cfg.user;
+	skel->rodata->need_execute = !cfg.classic;
 	select_programs(skel->obj);
 	bpf_map__set_autocreate(skel->maps.events, events_mode());
 	return hl_hist_maps_size(skel->obj, keyed());
@@ -266,7 +271,8 @@ static void check_markers(void)
 	struct hl_usdt_list l;
 	const char *needed[] = {
 		cfg.classic ? "query__start" : "statement__status",
-		cfg.classic ? "query__done" : NULL, "transaction__abort",
+		cfg.classic ? "query__done" : "query__execute__start",
+		"transaction__abort",
 	};
 
 	hl_usdt_read_or_die(cfg.path, &l);

@@ -427,6 +427,26 @@ class Cluster:
             " AND query NOT LIKE '%pg_stat_statements%';")
         return int(calls), int(round(float(ms) * 1e6))
 
+    def pgss_statements(self):
+        """{query: (calls, ns)} of the top-level statements, as
+        pgss_totals() picks them, ns being planning plus execution. Runs of
+        whitespace in the query become one space (as pgquerylat prints
+        them; pg_stat_statements keeps the text's own), and the rows come
+        as one column each: a query may hold any separator."""
+        found = {}
+        out = self.psql(
+            "SELECT calls || ' ' || round((total_exec_time + total_plan_time)"
+            " * 1e6)::bigint || ' ' || btrim(regexp_replace(query, '\\s+', "
+            "' ', 'g')) FROM pg_stat_statements WHERE toplevel AND query NOT "
+            "LIKE '%pg_stat_statements%';")
+        for line in out.splitlines():
+            calls, ns, query = line.split(" ", 2)
+            if query in found:
+                raise Failure("pg_stat_statements has two rows for %r"
+                              % query)
+            found[query] = (int(calls), int(ns))
+        return found
+
     def write_file(self, name, text):
         """A file in the cluster's directory that postgres can read."""
         path = os.path.join(self.dir, name)

@@ -5,13 +5,21 @@
  * whitespace and comments, which become one space. IN ($1, $2) lists are
  * left alone, so lists of different lengths stay distinct statements.
  * Character tests are by hand: <ctype.h> follows the locale, SQL does not.
+ *
+ * The text is to read as pg_stat_statements' (PostgreSQL 15) does, which
+ * replaces the constants the parser made, not the tokens that look like
+ * one. Hence the little context kept beside the lexer: the parser folds a
+ * sign into the number after it, positions in GROUP BY and ORDER BY and a
+ * type's modifiers are no constants, TRUE, FALSE and NULL are (except
+ * where IS and NOT make them part of a test).
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include "sqlnorm.h"
 
-enum tok { T_SPACE, T_LIT, T_PARAM, T_SEMI, T_TEXT };
+enum tok { T_SPACE, T_LIT, T_PARAM, T_SEMI, T_TEXT, T_END };
 
 struct out {
 	char *s;
@@ -146,6 +154,8 @@ static enum tok next_tok(const char *p, size_t *len)
 		if (*len)
 			return T_LIT;
 		*len = 1;
+	} else if (c == ':' && p[1] == ':') {	/* a cast, as the parser sees it */
+		*len = 2;
 	} else if (is_digit(c) || (c == '.' && is_digit(p[1]))) {
 		*len = number(p);
 		return T_LIT;
@@ -166,7 +176,6 @@ static enum tok next_tok(const char *p, size_t *len)
 	return c == ';' ? T_SEMI : T_TEXT;
 }
 
-/* A token and the space before it fit whole or not at all. */
 /* "$N" into buf (at least 22 bytes); its length. snprintf showed up in
  * profiles: --top normalizes every statement. */
 static size_t placeholder(char *buf, size_t len, unsigned long n)
@@ -184,6 +193,7 @@ static size_t placeholder(char *buf, size_t len, unsigned long n)
 	return i;
 }
 
+/* A token and the space before it fit whole or not at all. */
 static void emit(struct out *o, const char *s, size_t n)
 {
 	size_t sp = o->space && o->len;
@@ -199,12 +209,319 @@ static void emit(struct out *o, const char *s, size_t n)
 	o->len += sp + n;
 }
 
+/* ---- the parser's view, as far as constants need it ---- */
+
+/* What a keyword does here (a word may do several things). */
+enum {
+	K_SIGN = 1,		/* an expression may follow: '-' is a sign */
+	K_QUERY = 2,		/* its parentheses hold a query */
+	K_LIST_END = 4,		/* ends a GROUP BY/ORDER BY list */
+	K_ITEM_END = 8,		/* may follow a position in such a list */
+	K_GROUPING = 16,	/* ROLLUP (1, 2): positions inside too */
+};
+
+enum kw {
+	KW_NONE, KW_OTHER, KW_BY, KW_GROUP, KW_ORDER, KW_DISTINCT, KW_ON,
+	KW_AS, KW_IS, KW_NOT, KW_FROM, KW_TRUE, KW_FALSE, KW_NULL,
+	KW_MATERIALIZED, KW_VARYING,
+};
+
+static const struct keyword {
+	const char *word;	/* lower case */
+	enum kw id;
+	unsigned roles;
+} keywords[] = {
+	{ "all", KW_OTHER, K_SIGN },
+	{ "and", KW_OTHER, K_SIGN },
+	{ "as", KW_AS, 0 },
+	{ "asc", KW_OTHER, K_ITEM_END },
+	{ "between", KW_OTHER, K_SIGN },
+	{ "by", KW_BY, 0 },
+	{ "case", KW_OTHER, K_SIGN },
+	{ "cube", KW_OTHER, K_GROUPING },
+	{ "desc", KW_OTHER, K_ITEM_END },
+	{ "distinct", KW_DISTINCT, K_SIGN },
+	{ "else", KW_OTHER, K_SIGN },
+	{ "escape", KW_OTHER, K_SIGN },
+	{ "except", KW_OTHER, K_QUERY | K_LIST_END | K_ITEM_END },
+	{ "false", KW_FALSE, 0 },
+	{ "fetch", KW_OTHER, K_LIST_END | K_ITEM_END },
+	{ "for", KW_OTHER, K_SIGN | K_LIST_END | K_ITEM_END },
+	{ "from", KW_FROM, K_SIGN | K_LIST_END },
+	{ "group", KW_GROUP, 0 },
+	{ "having", KW_OTHER, K_SIGN | K_LIST_END | K_ITEM_END },
+	{ "ilike", KW_OTHER, K_SIGN },
+	{ "intersect", KW_OTHER, K_QUERY | K_LIST_END | K_ITEM_END },
+	{ "into", KW_OTHER, K_LIST_END },
+	{ "is", KW_IS, 0 },
+	{ "like", KW_OTHER, K_SIGN },
+	{ "limit", KW_OTHER, K_SIGN | K_LIST_END | K_ITEM_END },
+	{ "materialized", KW_MATERIALIZED, 0 },
+	{ "not", KW_NOT, K_SIGN },
+	{ "null", KW_NULL, 0 },
+	{ "nulls", KW_OTHER, K_ITEM_END },
+	{ "offset", KW_OTHER, K_SIGN | K_LIST_END | K_ITEM_END },
+	{ "on", KW_ON, K_SIGN | K_LIST_END },
+	{ "or", KW_OTHER, K_SIGN },
+	{ "order", KW_ORDER, K_ITEM_END },
+	{ "returning", KW_OTHER, K_SIGN | K_LIST_END },
+	{ "rollup", KW_OTHER, K_GROUPING },
+	{ "select", KW_OTHER, K_SIGN | K_QUERY | K_LIST_END },
+	{ "set", KW_OTHER, K_LIST_END },
+	{ "sets", KW_OTHER, K_GROUPING },
+	{ "symmetric", KW_OTHER, K_SIGN },
+	{ "then", KW_OTHER, K_SIGN },
+	{ "true", KW_TRUE, 0 },
+	{ "union", KW_OTHER, K_QUERY | K_LIST_END | K_ITEM_END },
+	{ "using", KW_OTHER, K_ITEM_END },
+	{ "values", KW_OTHER, K_QUERY | K_LIST_END },
+	{ "varying", KW_VARYING, 0 },
+	{ "when", KW_OTHER, K_SIGN },
+	{ "where", KW_OTHER, K_SIGN | K_LIST_END },
+	{ "window", KW_OTHER, K_LIST_END | K_ITEM_END },
+};
+
+#define NKEYWORDS (sizeof(keywords) / sizeof(keywords[0]))
+
+/* The keyword a token is, case-insensitively; NULL for anything else. */
+static const struct keyword *keyword(const char *p, size_t n, enum tok t)
+{
+	char low[13];
+
+	if (t != T_TEXT || n >= sizeof(low) || !ident_start(p[0]))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		low[i] = p[i] | 0x20;	/* no keyword has a byte it would spoil */
+	low[n] = '\0';
+	for (size_t i = 0; i < NKEYWORDS; i++)
+		if (keywords[i].word[0] == low[0] &&
+		    !strcmp(keywords[i].word, low))
+			return &keywords[i];
+	return NULL;
+}
+
+/* A significant token, with what the parser would make of it. */
+struct token {
+	const char *p;
+	size_t n;
+	enum tok t;
+	enum kw kw;
+	unsigned roles;
+};
+
+static struct token classify(const char *p, size_t n, enum tok t)
+{
+	const struct keyword *w = keyword(p, n, t);
+	struct token k = { .p = p, .n = n, .t = t };
+
+	if (w) {
+		k.kw = w->id;
+		k.roles = w->roles;
+	}
+	return k;
+}
+
+/* The next significant token from p on (T_END at the end). */
+static struct token token_at(const char *p)
+{
+	enum tok t = T_END;
+	size_t n = 0;
+
+	while (*p && (t = next_tok(p, &n)) == T_SPACE)
+		p += n;
+	if (!*p)
+		return classify(p, 0, T_END);
+	return classify(p, n, t);
+}
+
+static bool is_char(const struct token *k, char c)
+{
+	return k->t == T_TEXT && k->n == 1 && k->p[0] == c;
+}
+
+static bool is_number(const struct token *k)
+{
+	return k->t == T_LIT && (is_digit(k->p[0]) || k->p[0] == '.');
+}
+
+#define MAX_DEPTH 32	/* parentheses followed; deeper ones are plain */
+
+struct ctx {
+	unsigned depth;
+	uint32_t query;		/* bit d: depth d holds a query */
+	uint32_t by_list;	/* bit d: in a GROUP BY/ORDER BY/DISTINCT ON list */
+	uint32_t typmod;	/* bit d: a type's modifiers, numeric(10, 2) */
+	enum { CAST_NONE, CAST_WANT_TYPE, CAST_TYPE } cast; /* after :: or AS */
+	struct token prev[2];	/* the last two significant tokens */
+};
+
+static bool bit(uint32_t set, unsigned d)
+{
+	return d < MAX_DEPTH && (set >> d & 1);
+}
+
+static void set_bit(uint32_t *set, unsigned d, bool on)
+{
+	if (d >= MAX_DEPTH)
+		return;
+	if (on)
+		*set |= UINT32_C(1) << d;
+	else
+		*set &= ~(UINT32_C(1) << d);
+}
+
+/* Depth 0 is the statement itself: always a query, when it is one. */
+static bool query_level(const struct ctx *c)
+{
+	return !c->depth || bit(c->query, c->depth);
+}
+
+/* Can an expression start after the previous token, so that '-' is a
+ * sign? After an operator, an opening bracket, a comma or a keyword that
+ * expects one; not after an operand, which is what a name is. */
+static bool sign_expected(const struct ctx *c)
+{
+	const struct token *k = &c->prev[0];
+
+	if (k->t == T_END || k->t == T_SEMI)
+		return true;
+	if (k->t != T_TEXT)
+		return false;	/* a literal or $N: '-' subtracts */
+	if (k->roles & K_SIGN)
+		return true;
+	return !is_alnum(k->p[0]) && k->p[0] != '_' && k->p[0] != '"' &&
+	       (unsigned char)k->p[0] < 0x80 && k->p[0] != ')' &&
+	       k->p[0] != ']';
+}
+
+/* The parser folds a sign into the number after it ("- 5" is the constant
+ * -5), unless a cast binds the number first: -5::int is -(5::int). The
+ * length of the sign and number together, or 0. */
+static size_t signed_number(const struct ctx *c, const struct token *minus)
+{
+	struct token num, after;
+
+	if (!is_char(minus, '-') || !sign_expected(c))
+		return 0;
+	num = token_at(minus->p + 1);
+	if (!is_number(&num))
+		return 0;
+	after = token_at(num.p + num.n);
+	if (after.t == T_TEXT && after.n == 2 && after.p[0] == ':')
+		return 0;
+	return num.p + num.n - minus->p;
+}
+
+/* An integer alone as an item of GROUP BY, ORDER BY or DISTINCT ON is a
+ * position in the select list, which the parser resolves: no constant. */
+static bool position(const struct ctx *c, const struct token *k)
+{
+	const struct token *prev = &c->prev[0];
+	struct token next;
+
+	if (!bit(c->by_list, c->depth) || k->t != T_LIT)
+		return false;
+	for (size_t i = 0; i < k->n; i++)
+		if (!is_digit(k->p[i]))
+			return false;
+	if (prev->kw != KW_BY && !is_char(prev, ',') && !is_char(prev, '('))
+		return false;
+	next = token_at(k->p + k->n);
+	return next.t == T_END || next.t == T_SEMI || is_char(&next, ',') ||
+	       is_char(&next, ')') || (next.roles & K_ITEM_END);
+}
+
+/* TRUE, FALSE and NULL are constants, except in IS [NOT] TRUE, IS [NOT]
+ * NULL, NOT NULL and IS [NOT] DISTINCT FROM NULL, which test for them. */
+static bool bool_or_null(const struct ctx *c, const struct token *k)
+{
+	enum kw p0 = c->prev[0].kw, p1 = c->prev[1].kw;
+
+	switch (k->kw) {
+	case KW_TRUE:
+	case KW_FALSE:
+		return p0 != KW_IS && !(p0 == KW_NOT && p1 == KW_IS);
+	case KW_NULL:
+		return p0 != KW_IS && p0 != KW_NOT &&
+		       !(p0 == KW_FROM && p1 == KW_DISTINCT);
+	default:
+		return false;
+	}
+}
+
+/* "(" opens a level: a GROUP BY item in parentheses or ROLLUP (...) keeps
+ * its positions, DISTINCT ON (...) is such a list, a type name's
+ * parentheses hold its modifiers. */
+static void open_paren(struct ctx *c)
+{
+	const struct token *prev = &c->prev[0];
+	bool list, typmod = c->cast == CAST_TYPE;
+
+	list = (bit(c->by_list, c->depth) &&
+		(prev->kw == KW_BY || is_char(prev, ',') || is_char(prev, '(') ||
+		 (prev->roles & K_GROUPING))) ||
+	       (prev->kw == KW_ON && c->prev[1].kw == KW_DISTINCT);
+	c->depth++;
+	set_bit(&c->query, c->depth, false);
+	set_bit(&c->by_list, c->depth, list);
+	set_bit(&c->typmod, c->depth, typmod);
+}
+
+/* After "::" or AS comes a type name, maybe qualified or two words
+ * (character varying); AS MATERIALIZED (...) is a WITH query. */
+static void follow_cast(struct ctx *c, const struct token *k)
+{
+	bool word = k->t == T_TEXT && (ident_start(k->p[0]) || k->p[0] == '"');
+
+	if (k->t == T_TEXT && k->n == 2 && k->p[0] == ':')
+		c->cast = CAST_WANT_TYPE;
+	else if (k->kw == KW_AS)
+		c->cast = CAST_WANT_TYPE;
+	else if (c->cast == CAST_WANT_TYPE && word &&
+		 k->kw != KW_MATERIALIZED && k->kw != KW_NOT)
+		c->cast = CAST_TYPE;
+	else if (c->cast == CAST_TYPE && is_char(k, '.'))
+		c->cast = CAST_WANT_TYPE;
+	else if (!(c->cast == CAST_TYPE && k->kw == KW_VARYING))
+		c->cast = CAST_NONE;
+}
+
+/* Keeps the context up to date with token k, copied or replaced. */
+static void follow(struct ctx *c, const struct token *k)
+{
+	if (k->t == T_SEMI) {	/* the next statement starts afresh */
+		memset(c, 0, sizeof(*c));
+		c->prev[0] = *k;
+		c->prev[1].t = T_END;
+		return;
+	}
+	if (is_char(k, '('))
+		open_paren(c);
+	else if (is_char(k, ')') && c->depth)
+		c->depth--;
+	if (k->roles & K_QUERY)
+		set_bit(&c->query, c->depth, true);
+	if (k->roles & K_LIST_END)
+		set_bit(&c->by_list, c->depth, false);
+	if (k->kw == KW_BY && (c->prev[0].kw == KW_GROUP ||
+			       c->prev[0].kw == KW_ORDER) && query_level(c))
+		set_bit(&c->by_list, c->depth, true);
+	if (!is_char(k, '('))
+		follow_cast(c, k);
+	else
+		c->cast = CAST_NONE;
+	c->prev[1] = c->prev[0];
+	c->prev[0] = *k;
+}
+
 size_t hl_sql_normalize(const char *in, char *out, size_t out_len)
 {
 	struct out o = { .s = out, .cap = out_len };
 	unsigned long next = 0, v;
 	size_t n, i, semi_at = 0;
-	bool semi_last = false;
+	bool semi_last = false, constant;
+	struct ctx c = { 0 };
+	struct token k;
 	const char *p;
 	char ph[24];
 	enum tok t;
@@ -224,19 +541,33 @@ size_t hl_sql_normalize(const char *in, char *out, size_t out_len)
 		if (v > next)
 			next = v;
 	}
+	c.prev[0].t = c.prev[1].t = T_END;
 	for (p = in; *p && !o.full; p += n) {
 		t = next_tok(p, &n);
 		if (t == T_SPACE) {
 			o.space = true;
 			continue;
 		}
+		k = classify(p, n, t);
 		semi_last = t == T_SEMI;
 		if (semi_last)
 			semi_at = o.len;
-		if (t == T_LIT)
+		if (t == T_LIT) {
+			constant = !position(&c, &k) &&
+				   !(is_number(&k) && bit(c.typmod, c.depth));
+		} else if ((i = signed_number(&c, &k))) {
+			constant = true;
+			n = i;		/* sign and number: one constant */
+		} else {
+			constant = bool_or_null(&c, &k);
+		}
+		if (constant) {
 			emit(&o, ph, placeholder(ph, sizeof(ph), ++next));
-		else
+			k.t = T_LIT;	/* an operand, whatever it was */
+		} else {
 			emit(&o, p, n);
+		}
+		follow(&c, &k);
 	}
 	if (semi_last)
 		o.len = semi_at;
