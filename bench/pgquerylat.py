@@ -78,9 +78,9 @@ CONFIGS = {
         "floor_status=%s:statement__status" % PROVIDER,
         "floor_abort=%s:transaction__abort" % PROVIDER,
         "floor_exec=%s:query__execute__start" % PROVIDER], b"ready"),
-    "pgquerylat": (lambda pgbin, pm: [PGQUERYLAT, "-p", str(pm)],
+    "pgquerylat": (lambda pgbin, pm: [PGQUERYLAT, "--server", str(pm)],
                    b"Tracing"),
-    "pgquerylat-top": (lambda pgbin, pm: [PGQUERYLAT, "-p", str(pm),
+    "pgquerylat-top": (lambda pgbin, pm: [PGQUERYLAT, "--server", str(pm),
                                           "--top", "10"], b"Tracing"),
 }
 LABEL = {"untraced": "untraced", "floor": "floor",

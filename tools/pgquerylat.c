@@ -27,6 +27,7 @@
 #include "top.h"
 #include "usdt.h"
 #include "util.h"
+#include "watch.h"
 
 #define PROVIDER "postgresql"
 #define TOP_ROWS_KEPT 5000
@@ -42,7 +43,7 @@ static struct {
 	bool has_threshold;
 	uint64_t threshold_ns;
 	uint64_t top;
-	__u32 postmaster, backend;
+	__u32 postmaster, backend, server;
 	uint64_t seen[PG_COUNTERS];
 	struct hl_hist_maps maps;	/* for the lost count in event modes */
 	struct pgquerylat_bpf *skel;
@@ -50,7 +51,7 @@ static struct {
 
 enum {
 	OPT_BIN = 0x300, OPT_CLASSIC, OPT_TOP, OPT_RAW, OPT_DB, OPT_USER,
-	OPT_PER_DB, OPT_PER_USER, OPT_PHASES,
+	OPT_PER_DB, OPT_PER_USER, OPT_PHASES, OPT_SERVER,
 };
 
 /* --phases: marker pairs, in enum pg_phase order from PG_PHASE_PARSE. */
@@ -68,9 +69,13 @@ static const char *const phase_markers[PG_PHASES][2] = {
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "PostgreSQL:", 4 },
+	{ "server", OPT_SERVER, "PID", 0,
+	  "Only the backends of this server (its postmaster's pid); every "
+	  "postgres of the same binary takes the traps (-p: one backend, "
+	  "which alone does)", 4 },
 	{ "bin", OPT_BIN, "PATH", 0,
-	  "postgres binary (default: from -p, a running postmaster, "
-	  "or pg_config --bindir)", 4 },
+	  "postgres binary (default: from -p or --server, a running "
+	  "postmaster, or pg_config --bindir)", 4 },
 	{ "threshold", 't', "MS", 0,
 	  "Print each statement slower than MS milliseconds", 4 },
 	{ "top", OPT_TOP, "N", 0,
@@ -96,6 +101,9 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	(void)state;
 	switch (key) {
 	case OPT_BIN: cfg.bin = arg; break;
+	case OPT_SERVER:
+		cfg.server = hl_parse_pid(arg, "--server");
+		break;
 	case OPT_CLASSIC: cfg.classic = true; break;
 	case OPT_RAW: cfg.raw_text = true; break;
 	case 'P': cfg.per_pid = true; break;
@@ -135,7 +143,8 @@ static const char doc[] =
 "EXAMPLES:\n"
 "  pgquerylat                # histogram of every statement until Ctrl-C\n"
 "  pgquerylat 1 10           # ten one-second histograms\n"
-"  pgquerylat -p 812         # one server (postmaster pid) or backend\n"
+"  pgquerylat --server 812   # the backends of one server (postmaster)\n"
+"  pgquerylat -p 4242        # one backend\n"
 "  pgquerylat -t 100         # print statements slower than 100 ms\n"
 "  pgquerylat --top 10 5     # top 10 statements by total time, every 5 s\n"
 "  pgquerylat -P 5 1         # one histogram per backend\n"
@@ -286,22 +295,35 @@ static void check_markers(void)
 	hl_usdt_free(&l);
 }
 
+/* -p: one backend, probed alone; --server: the backends a postmaster
+ * starts, which can only be probed by path, so every server of that
+ * binary takes the traps (the BPF program keeps its backends). */
 static void resolve_target(void)
 {
 	__u32 pid = hl_opts.filter.tgid;
 
-	/* -p means a server or one backend here, not a plain process. */
+	if (pid && cfg.server)
+		hl_usage_error("-p and --server exclude each other");
+	if (pid && hl_pg_role(pid) == HL_PG_POSTMASTER)
+		hl_usage_error("process %u is a PostgreSQL server: -p takes one "
+			       "backend; for all of its backends use --server "
+			       "%u", pid, pid);
+	if (pid && hl_pg_role(pid) != HL_PG_BACKEND)
+		hl_usage_error("process %u is not a PostgreSQL backend", pid);
+	if (cfg.server && hl_pg_role(cfg.server) == HL_PG_BACKEND)
+		hl_usage_error("process %u is a PostgreSQL backend, not a "
+			       "server: use -p %u", cfg.server, cfg.server);
+	if (cfg.server && hl_pg_role(cfg.server) != HL_PG_POSTMASTER)
+		hl_usage_error("process %u is not a PostgreSQL server "
+			       "(postmaster)", cfg.server);
+	/* The BPF program filters by backend_pid or postmaster_pid. */
 	hl_opts.filter.tgid = 0;
-	if (pid) {
-		switch (hl_pg_role(pid)) {
-		case HL_PG_POSTMASTER: cfg.postmaster = pid; break;
-		case HL_PG_BACKEND: cfg.backend = pid; break;
-		default:
-			hl_usage_error("process %u is not a PostgreSQL server "
-				       "or backend", pid);
-		}
-	}
-	hl_pg_find_binary(cfg.bin, pid, cfg.path, sizeof(cfg.path));
+	cfg.backend = pid;
+	cfg.postmaster = cfg.server;
+	if (cfg.server)
+		hl_watch_process(cfg.server);
+	hl_pg_find_binary(cfg.bin, pid ? pid : cfg.server, cfg.path,
+			  sizeof(cfg.path));
 	check_markers();
 	/* Without attach cookies libbpf attaches a position-independent
 	 * binary's markers to one process only, and a server's backends

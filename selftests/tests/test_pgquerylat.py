@@ -78,24 +78,13 @@ def check_event(e):
     return e
 
 
-def is_backend(pid):
-    with open("/proc/%s/cmdline" % pid, "rb") as f:
-        return f.read().startswith(b"postgres: ")
-
-
-def every_backend(args):
-    """The arguments time every backend (no -p, or the postmaster's)."""
-    pid = args[args.index("-p") + 1] if "-p" in args else None
-    return pid is None or not is_backend(pid)
-
-
 def traced(tracer_args, work):
     """Start one pgquerylat per argument list, wait until each says
     "Tracing", run work(), SIGINT them all; returns ([Output], work()).
     On a kernel without attach cookies, where pgquerylat can time one
-    backend only, a tracer of every backend must say so in one line and
-    the test ends there (harness.Done)."""
-    tool.one_process_only(TOOL, tracer_args, every_backend, "backend")
+    backend only (-p), a tracer of every backend must say so in one line
+    and the test ends there (harness.Done)."""
+    tool.one_process_only(TOOL, tracer_args, tool.no_pid, "backend")
     results, ret = tool.traced(TOOL, tracer_args, work)
     return [Output(r) for r in results], ret
 
@@ -212,7 +201,7 @@ def simple_protocol():
     n, x = 20, 0.05
     with pg.Cluster() as c:
         c.pgss_reset()
-        (out,), _ = traced([["-j", "-p", c.postmaster_pid]],
+        (out,), _ = traced([["-j", "--server", c.postmaster_pid]],
                            lambda: c.psql(sleeps(x, n)))
         hi = upper_bound(c, int(x * 1e9))
         got = out.final_report()["errors"]
@@ -242,15 +231,15 @@ def extended_protocol():
     details = []
     with pg.Cluster() as c:
         pm = c.postmaster_pid
-        (out,), hi = pgbench_sleeps(c, "extended", n, x, [["-j", "-p", pm]])
+        (out,), hi = pgbench_sleeps(c, "extended", n, x, [["-j", "--server", pm]])
         details.append(check_sleeps(out.final_hist(), n, xn, hi,
                                     "extended") + bound_note(hi, xn))
 
         (out, slow, per_pid, per_db), hi = pgbench_sleeps(
-            c, "prepared", n, x, [["-j", "-p", pm],
-                                  ["-j", "-t", "10", "-p", pm],
-                                  ["-j", "-P", "-p", pm],
-                                  ["-j", "--per-db", "-p", pm]])
+            c, "prepared", n, x, [["-j", "--server", pm],
+                                  ["-j", "-t", "10", "--server", pm],
+                                  ["-j", "-P", "--server", pm],
+                                  ["-j", "--per-db", "--server", pm]])
         details.append(check_sleeps(out.final_hist(), n, xn, hi,
                                     "prepared (no prepare counted)"))
         for o, by in ((per_pid, "pid"), (per_db, "db")):
@@ -282,13 +271,13 @@ def classic():
     with pg.Cluster() as c:
         pm = c.postmaster_pid
         c.pgss_reset()
-        (out,), _ = traced([["-j", "--classic", "-p", pm]],
+        (out,), _ = traced([["-j", "--classic", "--server", pm]],
                            lambda: c.psql(sleeps(x, n)))
         hi = upper_bound(c, xn)
         d1 = check_sleeps(out.final_hist(), n, xn, hi, "simple")
         (cl, dflt), hi = pgbench_sleeps(
-            c, "extended", n, x, [["-j", "--classic", "-p", pm],
-                                  ["-j", "-p", pm]])
+            c, "extended", n, x, [["-j", "--classic", "--server", pm],
+                                  ["-j", "--server", pm]])
         check_sleeps(dflt.final_hist(), n, xn, hi, "extended (default)")
         got = cl.final_hist()["count"]
         check(got == 0, "--classic counted %d extended-protocol statements; "
@@ -310,7 +299,7 @@ def errors():
         pm = c.postmaster_pid
         c.pgss_reset()
         (hist, thr), (_, err) = traced(
-            [["-j", "-p", pm], ["-j", "-t", "50", "-p", pm]],
+            [["-j", "--server", pm], ["-j", "-t", "50", "--server", pm]],
             lambda: c.psql(sql, on_error_stop=False, stderr=True))
         nerr = err.count("ERROR:")
         check(nerr == 3, "psql reported %d errors, expected 3: %r" % (
@@ -353,8 +342,8 @@ def rollback_not_error():
     sql = "BEGIN;\nSELECT 1;\nROLLBACK;\nBEGIN;\nabort;\n"
     with pg.Cluster() as c:
         pm = c.postmaster_pid
-        (hist, thr), _ = traced([["-j", "-p", pm],
-                                 ["-j", "-t", "0", "-p", pm]],
+        (hist, thr), _ = traced([["-j", "--server", pm],
+                                 ["-j", "-t", "0", "--server", pm]],
                                 lambda: c.psql(sql))
     h = hist.final_hist()
     check(h["count"] == 5, "count %d, psql ran 5 statements" % h["count"])
@@ -377,7 +366,7 @@ def threshold():
     xn = int(slow * 1e9)
     with pg.Cluster() as c, c.connect() as s:
         c.pgss_reset()
-        (out,), _ = traced([["-j", "-t", "50", "-p", c.postmaster_pid]],
+        (out,), _ = traced([["-j", "-t", "50", "--server", c.postmaster_pid]],
                            lambda: s.query(sql))
         hi = upper_bound(c, xn)
         ev = out.events
@@ -484,14 +473,14 @@ def pid_backend():
             b.wait()
 
         (one, every), _ = traced([["-j", "-p", a.pid],
-                                  ["-j", "-P", "-p", c.postmaster_pid]],
+                                  ["-j", "-P", "--server", c.postmaster_pid]],
                                  work)
         hi_a = upper_bound(c, int(xa * 1e9))
         d = check_sleeps(one.final_hist(), na, int(xa * 1e9), hi_a,
                          "-p %d" % a.pid)
         per = every.final_hist("pid")
         check(sorted(per) == sorted([a.pid, b.pid]),
-              "-P -p POSTMASTER: pids %r, expected %d and %d" % (
+              "-P --server: pids %r, expected %d and %d" % (
                   sorted(per), a.pid, b.pid))
         check(per[a.pid]["count"] == na and per[b.pid]["count"] == nb,
               "-P: counts %d and %d, expected %d and %d" % (
@@ -510,7 +499,7 @@ def late_backend():
         before = c.backend_pids()
         c.pgss_reset()
         (out,), res = traced(
-            [["-j", "-P", "-p", c.postmaster_pid]],
+            [["-j", "-P", "--server", c.postmaster_pid]],
             lambda: c.psql("SELECT pg_backend_pid();\n" + sleeps(x, n)))
         pid = int(res.split()[0])
         hi = upper_bound(c, xn)
@@ -547,7 +536,7 @@ def pgss_agrees():
     with pg.Cluster({"pg_stat_statements.track_planning": "on"}) as c:
         c.pgbench(["-i", "-s", 1, "-q"])
         c.pgss_reset()
-        (out,), _ = traced([["-j", "-p", c.postmaster_pid]],
+        (out,), _ = traced([["-j", "--server", c.postmaster_pid]],
                            lambda: c.pgbench(["-S", "-T", 5, "-c", 2]))
         calls, ns = c.pgss_totals()
     h = out.final_hist()
@@ -607,7 +596,7 @@ def pgss_statements():
         for mode in PGBENCH_MODES:
             c.pgss_reset()
             (hist, top), _ = traced(
-                [["-j", "-p", pm], ["-j", "--top", "1000", "-p", pm]],
+                [["-j", "--server", pm], ["-j", "--top", "1000", "--server", pm]],
                 lambda: c.pgbench(["-n", "-M", mode, "-c", clients,
                                    "-t", txns]))
             server = c.pgss_statements()
@@ -667,9 +656,9 @@ def rollback_modes():
                 c.pgbench(["-n", "-M", mode, "-c", 1, "-t", n, "-f", script])
                 c.psql("SELECT 1/0;", on_error_stop=False, stderr=True)
 
-            (hist, ev, top), _ = traced([["-j", "-p", pm],
-                                         ["-j", "-t", "0", "-p", pm],
-                                         ["-j", "--top", "10", "-p", pm]],
+            (hist, ev, top), _ = traced([["-j", "--server", pm],
+                                         ["-j", "-t", "0", "--server", pm],
+                                         ["-j", "--top", "10", "--server", pm]],
                                         work)
             want = 3 * n + 1
             h = hist.final_hist()
@@ -711,6 +700,22 @@ tool.register_bad(TOOL, BAD,
                   lambda: ["--bin", os.path.join(pg.bindir(), "postgres")])
 
 
+@test("pgquerylat/pid-or-server")
+def pid_or_server():
+    """-p takes one backend, --server a postmaster: each given the other
+    kind of process, or both together, is a usage error that names the
+    right option."""
+    need_tool()
+    with pg.Cluster() as c, c.connect() as a:
+        pm, be = c.postmaster_pid, a.pid
+        said = [tool.one_line_error(TOOL, argv, 2, names) for argv, names in (
+            (["-p", pm], ["--server %d" % pm]),
+            (["--server", be], ["-p %d" % be]),
+            (["--server", os.getpid()], ["not a PostgreSQL server"]),
+            (["-p", be, "--server", pm], ["-p and --server"]))]
+    return "; ".join(said)
+
+
 @test("pgquerylat/phases")
 def phases():
     """--phases: the execute phase of pg_sleep(X) lasts at least X, and a
@@ -735,7 +740,7 @@ def phases():
             a.wait()
             b.wait()
 
-        (out,), _ = traced([["-j", "--phases", "-p", c.postmaster_pid]],
+        (out,), _ = traced([["-j", "--phases", "--server", c.postmaster_pid]],
                            work)
         per = out.final_hist("phase")
     for name in ("parse", "plan", "execute", "lock wait"):

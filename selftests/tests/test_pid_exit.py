@@ -98,6 +98,19 @@ def pgquerylat():
     return "backend gone: said so %.2fs after, exit 1" % took
 
 
+@test("pid-exit/pgquerylat-server")
+def pgquerylat_server():
+    """--server POSTMASTER: the server stops."""
+    tool.need("pgquerylat")
+    with pg.Cluster() as c:
+        pid = c.postmaster_pid
+        tool.one_process_only("pgquerylat", [["-j", "--server", pid]],
+                              lambda args: True, "backend")
+        took = ends_with_target("pgquerylat", ["-j", "--server", pid], pid,
+                                c.stop)
+    return "server stopped: said so %.2fs after, exit 1" % took
+
+
 @test("pid-exit/jvm-tools")
 def jvm_tools():
     took = []

@@ -87,9 +87,9 @@ static uint64_t tgid_of(uint64_t id)
 	return tgid;
 }
 
-static void set_pid(const char *arg)
+pid_t hl_parse_pid(const char *arg, const char *what)
 {
-	uint64_t pid = parse_id("PID", arg), tgid = tgid_of(pid);
+	uint64_t pid = parse_id(what, arg), tgid = tgid_of(pid);
 
 	if (!tgid)
 		hl_usage_error("no such process: %llu", (unsigned long long)pid);
@@ -99,7 +99,12 @@ static void set_pid(const char *arg)
 			       (unsigned long long)tgid,
 			       (unsigned long long)pid,
 			       (unsigned long long)tgid);
-	hl_opts.filter.tgid = pid;
+	return pid;
+}
+
+static void set_pid(const char *arg)
+{
+	hl_opts.filter.tgid = hl_parse_pid(arg, "PID");
 }
 
 static void set_tid(const char *arg)

@@ -9,6 +9,7 @@
 #include <argp.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "lib/common.h"
 
 struct hl_opts {
@@ -54,5 +55,9 @@ void hl_parse_args_pos(int argc, char **argv, const struct argp *tool,
  * -V, with the same conventions: bad input exits 2 with one line.
  */
 void hl_parse_plain_args(int argc, char **argv, const struct argp *tool);
+
+/* A process id given as arg for the option what: a usage error unless a
+ * process (not another thread) of that id exists. */
+pid_t hl_parse_pid(const char *arg, const char *what);
 
 #endif /* HOWLONG_CLI_H */
