@@ -15,7 +15,7 @@ GCS allocation rounds ended by System.gc(). One run, rounds interleaved
   untraced          nothing attached
   jvmpauselat       bin/jvmpauselat (histogram: safepoint begin/end only)
   jvmpauselat-op    bin/jvmpauselat --per-op (+ vmops__begin, gc__begin)
-  jvmpauselat-t0    bin/jvmpauselat -t 0 -j (every pause as an event)
+  jvmpauselat-t0    bin/jvmpauselat -M 0 -j (every pause as an event)
   bpftrace          /usr/bin/bpftrace timing safepoint begin/end per thread
                     into a histogram (if installed)
 
@@ -59,7 +59,7 @@ usdt:%(lib)s:hs_private:safepoint__end /@start[tid]/ {
 def configs():
     c = [("untraced", None), ("jvmpauselat", [TOOL, "-j"]),
          ("jvmpauselat-op", [TOOL, "-j", "--per-op"]),
-         ("jvmpauselat-t0", [TOOL, "-j", "-t", "0"])]
+         ("jvmpauselat-t0", [TOOL, "-j", "-M", "0"])]
     if BPFTRACE:
         c.append(("bpftrace", [BPFTRACE, "-e",
                                BT_SCRIPT % {"lib": jvm.LIBJVM}]))
@@ -178,7 +178,7 @@ def report(results, rounds, meta):
         "- safepoint__begin fires before the safepoint is armed and "
         "safepoint__end after it is disarmed: the histogram mode's two "
         "traps lengthen the VM thread's Total but not the time the Java "
-        "threads are stopped. `--per-op` and `-t` add the `vmops__begin` "
+        "threads are stopped. `--per-op` and `-M` add the `vmops__begin` "
         "trap (and `gc__begin` in a collection) while they are stopped.",
         "- Collections are not in the table: a young pause varies by "
         "±15% from run to run here, which buries a microsecond.",

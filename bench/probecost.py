@@ -46,7 +46,7 @@ def configs(n):
     return [
         ("pairs untraced", "pairs", None),
         ("usdtlat", "pairs", [BIN + "/usdtlat"] + pairs),
-        ("usdtlat -t 1000", "pairs", [BIN + "/usdtlat", "-t", "1000"] +
+        ("usdtlat -M 1000", "pairs", [BIN + "/usdtlat", "-M", "1000"] +
          pairs),
         ("compiles untraced", "compiles", None),
         ("jitlat", "compiles", [BIN + "/jitlat", "--jvm", PROG]),
@@ -84,7 +84,7 @@ def traced(argv, mode, n):
     counts = [int(c) for c in re.findall(r"^count (\d+)", out, re.M)]
     calls = [int(c) for c in re.findall(r'"calls":(\d+)', out)]
     seen = sum(counts) or sum(calls)
-    if "--top" not in argv and "-t" not in argv and seen != n:
+    if "--top" not in argv and "-M" not in argv and seen != n:
         raise BenchError("%s counted %d of %d" % (" ".join(argv[:2]), seen,
                                                   n))
     return v

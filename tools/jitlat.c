@@ -47,7 +47,7 @@ enum { OPT_JVM = 0x300, OPT_TOP, OPT_PER_COMPILER };
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "JVM:", 4 },
 	HL_JVM_OPTION(OPT_JVM, 4),
-	{ "threshold", 't', "MS", 0,
+	{ "threshold", 'M', "MS", 0,
 	  "Print each compilation slower than MS milliseconds", 4 },
 	{ "top", OPT_TOP, "N", 0,
 	  "Table of the N methods with the most compile time", 4 },
@@ -62,7 +62,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case OPT_JVM: cfg.jvm = arg; break;
 	case OPT_PER_COMPILER: cfg.per_compiler = true; break;
-	case 't':
+	case 'M':
 		cfg.threshold_ns = hl_parse_ms(arg, "threshold");
 		cfg.has_threshold = true;
 		break;
@@ -73,7 +73,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_END:
 		if (cfg.has_threshold + !!cfg.top + cfg.per_compiler > 1)
-			hl_usage_error("-t, --top and --per-compiler exclude "
+			hl_usage_error("-M, --top and --per-compiler exclude "
 				       "each other");
 		break;
 	default: return ARGP_ERR_UNKNOWN;
@@ -88,7 +88,7 @@ static const char doc[] =
 "  jitlat                    # every compilation of every JVM, at Ctrl-C\n"
 "  jitlat -p 4242 1 10       # one JVM, ten one-second histograms\n"
 "  jitlat --per-compiler     # C1 and C2 apart\n"
-"  jitlat -t 50              # print compilations slower than 50 ms\n"
+"  jitlat -M 50              # print compilations slower than 50 ms\n"
 "  jitlat --top 10           # methods with the most compile time\n"
 "  jitlat --jvm /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so\n"
 "\nSee jitlat(8).";

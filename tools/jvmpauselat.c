@@ -60,7 +60,7 @@ enum { OPT_JVM = 0x300, OPT_PER_OP };
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "JVM:", 4 },
 	HL_JVM_OPTION(OPT_JVM, 4),
-	{ "threshold", 't', "MS", 0,
+	{ "threshold", 'M', "MS", 0,
 	  "Print each pause longer than MS milliseconds, with its operation",
 	  4 },
 	{ "per-op", OPT_PER_OP, NULL, 0,
@@ -74,13 +74,13 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case OPT_JVM: cfg.jvm = arg; break;
 	case OPT_PER_OP: cfg.per_op = true; break;
-	case 't':
+	case 'M':
 		cfg.threshold_ns = hl_parse_ms(arg, "threshold");
 		cfg.has_threshold = true;
 		break;
 	case ARGP_KEY_END:
 		if (cfg.has_threshold && cfg.per_op)
-			hl_usage_error("-t and --per-op exclude each other");
+			hl_usage_error("-M and --per-op exclude each other");
 		break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -96,8 +96,8 @@ static const char doc[] =
 "  jvmpauselat                  # every pause of every JVM, at Ctrl-C\n"
 "  jvmpauselat -p 4242 10 6     # one JVM, six ten-second histograms\n"
 "  jvmpauselat --per-op         # per VM operation, GCs young/full apart\n"
-"  jvmpauselat -t 20            # print each pause longer than 20 ms\n"
-"  jvmpauselat -t 0 -j          # every pause as a JSON line\n"
+"  jvmpauselat -M 20            # print each pause longer than 20 ms\n"
+"  jvmpauselat -M 0 -j          # every pause as a JSON line\n"
 "  jvmpauselat --jvm /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so\n"
 "\nSee jvmpauselat(8).";
 

@@ -76,7 +76,7 @@ static const struct argp_option options[] = {
 	{ "bin", OPT_BIN, "PATH", 0,
 	  "postgres binary (default: from -p or --server, a running "
 	  "postmaster, or pg_config --bindir)", 4 },
-	{ "threshold", 't', "MS", 0,
+	{ "threshold", 'M', "MS", 0,
 	  "Print each statement slower than MS milliseconds", 4 },
 	{ "top", OPT_TOP, "N", 0,
 	  "Table of the N statements with the most total time", 4 },
@@ -112,7 +112,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_PHASES: cfg.phases = true; break;
 	case OPT_DB: cfg.db = arg; break;
 	case OPT_USER: cfg.user = arg; break;
-	case 't':
+	case 'M':
 		cfg.threshold_ns = hl_parse_ms(arg, "threshold");
 		cfg.has_threshold = true;
 		break;
@@ -124,7 +124,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (cfg.has_threshold + !!cfg.top + cfg.per_pid + cfg.per_db +
 		    cfg.per_user + cfg.phases > 1)
-			hl_usage_error("-t, --top, -P, --per-db, --per-user and "
+			hl_usage_error("-M, --top, -P, --per-db, --per-user and "
 				       "--phases exclude each other");
 		if (cfg.phases && (cfg.classic || cfg.db || cfg.user))
 			hl_usage_error("--phases goes with neither --classic "
@@ -145,11 +145,11 @@ static const char doc[] =
 "  pgquerylat 1 10           # ten one-second histograms\n"
 "  pgquerylat --server 812   # the backends of one server (postmaster)\n"
 "  pgquerylat -p 4242        # one backend\n"
-"  pgquerylat -t 100         # print statements slower than 100 ms\n"
+"  pgquerylat -M 100         # print statements slower than 100 ms\n"
 "  pgquerylat --top 10 5     # top 10 statements by total time, every 5 s\n"
 "  pgquerylat -P 5 1         # one histogram per backend\n"
 "  pgquerylat --phases       # parse, plan, execute and lock waits\n"
-"  pgquerylat -j -t 50       # slow statements as JSON Lines\n"
+"  pgquerylat -j -M 50       # slow statements as JSON Lines\n"
 "  pgquerylat --bin /usr/lib/postgresql/15/bin/postgres\n"
 "\nStatement text has literals replaced by $n unless --raw-text. See "
 "pgquerylat(8).";

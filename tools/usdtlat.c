@@ -69,10 +69,10 @@ static const struct argp_option options[] = {
 	{ "by", OPT_BY, "N[:str]", 0,
 	  "One histogram per value of START's argument N (:str: a string)",
 	  4 },
-	{ "threshold", 't', "MS", 0,
+	{ "threshold", 'M', "MS", 0,
 	  "Print each interval longer than MS milliseconds", 4 },
 	{ "arg", 'a', "N[:str]", 0,
-	  "With -t, print START's argument N (repeatable, 4 at most)", 4 },
+	  "With -M, print START's argument N (repeatable, 4 at most)", 4 },
 	{ "timeout", OPT_TIMEOUT, "S", 0,
 	  "A START open for S seconds never ends: drop it, count it lost "
 	  "(default 10)", 4 },
@@ -147,9 +147,9 @@ static void check_options(void)
 	    !strcmp(cfg.start.name, cfg.end.name))
 		hl_usage_error("START and END are the same marker");
 	if (cfg.nshown && !cfg.has_threshold)
-		hl_usage_error("-a prints arguments of -t events: add -t");
+		hl_usage_error("-a prints arguments of -M events: add -M");
 	if (cfg.has_by && cfg.has_threshold)
-		hl_usage_error("--by and -t exclude each other");
+		hl_usage_error("--by and -M exclude each other");
 }
 
 static error_t parse(int key, char *arg, struct argp_state *state)
@@ -168,7 +168,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			hl_usage_error("at most %d -a arguments", USDT_SHOWN);
 		cfg.shown[cfg.nshown++] = parse_arg_ref(arg, "-a");
 		break;
-	case 't':
+	case 'M':
 		cfg.threshold_ns = hl_parse_ms(arg, "threshold");
 		cfg.has_threshold = true;
 		break;
@@ -199,7 +199,7 @@ static const char doc[] =
 "  usdtlat -p 4242 libjvm.so \\\n"
 "      hotspot:thread__park__begin hotspot:thread__park__end\n"
 "  usdtlat --by 0 /usr/bin/python3.11 python:gc__start python:gc__done\n"
-"  usdtlat -t 10 -a 0:str ./server app:req__start app:req__done\n"
+"  usdtlat -M 10 -a 0:str ./server app:req__start app:req__done\n"
 "  usdtlat --key 0 ./server app:job__queued app:job__done 5\n"
 "\nList a binary's markers with usdtlist(8). See usdtlat(8).";
 

@@ -187,7 +187,7 @@ def threshold():
     need_tool()
     with jvm.Jvm() as j:
         (ev, plain), tasks = traced_work(
-            j, [["-j", "-t", "0", "-p", j.pid], ["-j", "-p", j.pid]])
+            j, [["-j", "-M", "0", "-p", j.pid], ["-j", "-p", j.pid]])
         # compiler threads may come and go; check those still there
         comms = {}
         for e in ev.events:
@@ -248,7 +248,7 @@ def failed():
     need_tool()
     with jvm.Jvm(flags=STARVED_C2) as j:
         (out, ev), tasks = traced_work(
-            j, [["-j", "-p", j.pid], ["-j", "-t", "0", "-p", j.pid]])
+            j, [["-j", "-p", j.pid], ["-j", "-M", "0", "-p", j.pid]])
     skipped = j.mark_failed(tasks)
     check(len(skipped) > 10, "the JVM skipped only %d compilations"
           % len(skipped))
@@ -306,7 +306,7 @@ def late_jvm():
     the JVM's whole life, startup included, is seen under its pid."""
     need_tool()
     jvm.classes()
-    (t,) = start_all([["-j", "-t", "0", "--jvm", jvm.LIBJVM]])
+    (t,) = start_all([["-j", "-M", "0", "--jvm", jvm.LIBJVM]])
     try:
         with jvm.Jvm() as j:
             j.quiet()
@@ -336,7 +336,7 @@ def pid_other():
         a.quiet()
         b.quiet()
         ta, tb = start_all([["-j", "-p", a.pid],
-                            ["-j", "-t", "0", "-p", b.pid]])
+                            ["-j", "-M", "0", "-p", b.pid]])
         try:
             base_a, base_b = a.mark(), b.mark()
             a.send_go()

@@ -199,7 +199,7 @@ def every_pause():
     need_tool()
     jvm.classes()
     j = jvm.PauseJvm(GCS, DUMPS)
-    (out,), _ = traced([["-j", "-t", "0", "--jvm", jvm.LIBJVM]],
+    (out,), _ = traced([["-j", "-M", "0", "--jvm", jvm.LIBJVM]],
                        lambda: whole_life(j))
     pauses = j.pauses()
     check_workload(pauses)
@@ -219,7 +219,7 @@ def concurrent_gc():
     "concurrent", the cycle's start "young"."""
     need_tool()
     with idle_jvm(flags=["-XX:+ExplicitGCInvokesConcurrent"]) as j:
-        (out,), base = traced([["-j", "-t", "0", "-p", j.pid]],
+        (out,), base = traced([["-j", "-M", "0", "-p", j.pid]],
                               lambda: work([j]))
     pauses = j.pauses()[base[0]:]
     check_workload(pauses, "concurrent")
@@ -237,7 +237,7 @@ def pid_labels():
     matrix)."""
     need_tool()
     with idle_jvm() as j:
-        (out,), base = traced([["-j", "-t", "0", "-p", j.pid]],
+        (out,), base = traced([["-j", "-M", "0", "-p", j.pid]],
                               lambda: work([j]))
     pauses = j.pauses()[base[0]:]
     check_workload(pauses)
@@ -266,7 +266,7 @@ def per_op():
     need_tool()
     with idle_jvm() as j:
         (oh, oe), base = traced([["-j", "--per-op", "-p", j.pid],
-                                 ["-j", "-t", "0", "-p", j.pid]],
+                                 ["-j", "-M", "0", "-p", j.pid]],
                                 lambda: work([j]))
     pauses = j.pauses()[base[0]:]
     check_workload(pauses)
@@ -296,8 +296,8 @@ def pid_other():
     need_tool()
     with idle_jvm() as a, idle_jvm() as b:
         (oa, oa_ev, ob), (base_a, base_b) = traced(
-            [["-j", "-p", a.pid], ["-j", "-t", "0", "-p", a.pid],
-             ["-j", "-t", "0", "-p", b.pid]], lambda: work([a, b]))
+            [["-j", "-p", a.pid], ["-j", "-M", "0", "-p", a.pid],
+             ["-j", "-M", "0", "-p", b.pid]], lambda: work([a, b]))
     pa, pb = a.pauses()[base_a:], b.pauses()[base_b:]
     h = oa.final_hist()
     check(h["count"] == len(pa), "-p A (%d): count %d, A logged %d pauses, "
@@ -320,7 +320,7 @@ def text():
     REACH GC OPERATION, as the JVM logged them."""
     need_tool()
     with idle_jvm() as j:
-        (r,), base = tool.traced(TOOL, [["-t", "0", "-p", j.pid]],
+        (r,), base = tool.traced(TOOL, [["-M", "0", "-p", j.pid]],
                                  lambda: work([j]), target_exits=True)
     pauses = j.pauses()[base[0]:]
     lines = r.out.splitlines()
@@ -340,7 +340,7 @@ def text():
 # ---- bad input ----
 
 BAD = dict(jvm.bad_inputs(), **{
-    "threshold": (["-t", "soon"], 2, ["soon"]),
-    "threshold-per-op": (["-t", "5", "--per-op"], 2, ["exclude"]),
+    "threshold": (["-M", "soon"], 2, ["soon"]),
+    "threshold-per-op": (["-M", "5", "--per-op"], 2, ["exclude"]),
 })
 tool.register_bad(TOOL, BAD, ["--jvm", jvm.LIBJVM])

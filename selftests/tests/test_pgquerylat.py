@@ -237,7 +237,7 @@ def extended_protocol():
 
         (out, slow, per_pid, per_db), hi = pgbench_sleeps(
             c, "prepared", n, x, [["-j", "--server", pm],
-                                  ["-j", "-t", "10", "--server", pm],
+                                  ["-j", "-M", "10", "--server", pm],
                                   ["-j", "-P", "--server", pm],
                                   ["-j", "--per-db", "--server", pm]])
         details.append(check_sleeps(out.final_hist(), n, xn, hi,
@@ -299,7 +299,7 @@ def errors():
         pm = c.postmaster_pid
         c.pgss_reset()
         (hist, thr), (_, err) = traced(
-            [["-j", "--server", pm], ["-j", "-t", "50", "--server", pm]],
+            [["-j", "--server", pm], ["-j", "-M", "50", "--server", pm]],
             lambda: c.psql(sql, on_error_stop=False, stderr=True))
         nerr = err.count("ERROR:")
         check(nerr == 3, "psql reported %d errors, expected 3: %r" % (
@@ -343,7 +343,7 @@ def rollback_not_error():
     with pg.Cluster() as c:
         pm = c.postmaster_pid
         (hist, thr), _ = traced([["-j", "--server", pm],
-                                 ["-j", "-t", "0", "--server", pm]],
+                                 ["-j", "-M", "0", "--server", pm]],
                                 lambda: c.psql(sql))
     h = hist.final_hist()
     check(h["count"] == 5, "count %d, psql ran 5 statements" % h["count"])
@@ -366,7 +366,7 @@ def threshold():
     xn = int(slow * 1e9)
     with pg.Cluster() as c, c.connect() as s:
         c.pgss_reset()
-        (out,), _ = traced([["-j", "-t", "50", "--server", c.postmaster_pid]],
+        (out,), _ = traced([["-j", "-M", "50", "--server", c.postmaster_pid]],
                            lambda: s.query(sql))
         hi = upper_bound(c, xn)
         ev = out.events
@@ -657,7 +657,7 @@ def rollback_modes():
                 c.psql("SELECT 1/0;", on_error_stop=False, stderr=True)
 
             (hist, ev, top), _ = traced([["-j", "--server", pm],
-                                         ["-j", "-t", "0", "--server", pm],
+                                         ["-j", "-M", "0", "--server", pm],
                                          ["-j", "--top", "10", "--server", pm]],
                                         work)
             want = 3 * n + 1

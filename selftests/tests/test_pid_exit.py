@@ -35,8 +35,8 @@ def ends_with_target(name, args, pid, end):
         kind = json.loads(last[0]).get("type")
     except ValueError:
         kind = None
-    # -t prints events as they come: it has no report to end with
-    check(kind in ("hist", "top") or "-t" in args,
+    # -M prints events as they come: it has no report to end with
+    check(kind in ("hist", "top") or "-M" in args,
           "%s: no final report, last line %r" % (r.cmd(), last[0][:80]))
     check(took <= EXIT_S, "%s: said so %.1fs after its process exited" % (
         r.cmd(), took))
@@ -74,7 +74,7 @@ def pairs_case(name, extra, target):
 def usdtlat():
     a = pairs_case("usdtlat", [], [pairs.PATH, "hltest:req__start",
                                    "hltest:req__done"])
-    b = pairs_case("usdtlat", ["-t", "0"], [pairs.PATH,
+    b = pairs_case("usdtlat", ["-M", "0"], [pairs.PATH,
                                             "hltest:req__start",
                                             "hltest:req__done"])
     return "histogram and -t: said so %.2fs, %.2fs after, exit 1" % (a, b)

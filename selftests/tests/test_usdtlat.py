@@ -90,7 +90,7 @@ def threads():
 def threads_of(path):
     with pairs.Pairs("threads", 4, 6, 2, path=path) as p:
         (ev, hist), recs = traced(
-            [["-j", "-t", "0", "-a", "0", "-p", p.pid, path, START, DONE],
+            [["-j", "-M", "0", "-a", "0", "-p", p.pid, path, START, DONE],
              ["-j", "-p", p.pid, path, START, DONE]], p)
     check(len(recs) == 24, "the program timed %d pairs" % len(recs))
     match_ids(ev.events, recs, "-t 0")
@@ -163,7 +163,7 @@ def nested():
     START, the outer the outer."""
     tool.need(TOOL)
     with pairs.Pairs("nested", 5, 2) as p:
-        (ev,), recs = traced([["-j", "-t", "0", "-a", "0", "-a", "2:str",
+        (ev,), recs = traced([["-j", "-M", "0", "-a", "0", "-a", "2:str",
                                "-p", p.pid, pairs.PATH, START, DONE]], p)
     match_ids(ev.events, recs, "nested")
     for e in ev.events:
@@ -180,7 +180,7 @@ def key():
     tool.need(TOOL)
     with pairs.Pairs("queue", 6, 3) as p:
         (ev, thread), recs = traced(
-            [["-j", "--key", "0", "-t", "0", "-a", "0", "-p", p.pid,
+            [["-j", "--key", "0", "-M", "0", "-a", "0", "-p", p.pid,
               pairs.PATH, QUEUED, JOB_DONE],
              ["-j", "-p", p.pid, pairs.PATH, QUEUED, JOB_DONE]], p)
     match_ids(ev.events, recs, "--key 0")
@@ -244,8 +244,8 @@ BAD = {
     "by-range": (lambda: ["--by", "3"] + _start(), 2, ["3 arguments"]),
     "key-range": (lambda: ["--key", "0,1"] + _start(), 2, ["1 argument"]),
     "key-syntax": (lambda: ["--key", "x"] + _start(), 2, ["'x'"]),
-    "arg-without-t": (lambda: ["-a", "0"] + _start(), 2, ["-t"]),
-    "arg-syntax": (lambda: ["-t", "1", "-a", "0:int"] + _start(), 2,
+    "arg-without-t": (lambda: ["-a", "0"] + _start(), 2, ["-M"]),
+    "arg-syntax": (lambda: ["-M", "1", "-a", "0:int"] + _start(), 2,
                    ["0:int"]),
     "timeout": (lambda: ["--timeout", "0"] + _start(), 2, ["timeout"]),
     # this runner maps no "pairs"
@@ -364,7 +364,7 @@ def python_gc():
     need_python_markers("python:gc__start", "python:gc__done")
     with pairs.Pairs("gc", 200, path=PYMARKERS) as p:
         (ev, hist), recs = traced(
-            [["-j", "-t", "0", "-p", p.pid, PYTHON, "python:gc__start",
+            [["-j", "-M", "0", "-p", p.pid, PYTHON, "python:gc__start",
               "python:gc__done"],
              ["-j", "-p", p.pid, PYTHON, "python:gc__start",
               "python:gc__done"]], p)

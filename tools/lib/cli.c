@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,6 @@ static void print_version(FILE *f, struct argp_state *state)
 
 void (*argp_program_version_hook)(FILE *, struct argp_state *) =
 	print_version;
-const char *argp_program_bug_address =
-	"https://github.com/howlong-tools/howlong/issues";
 
 #define MAX_PID 4194304ULL
 #define MAX_INTERVAL_S 86400ULL
@@ -209,14 +208,23 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 }
 
 /*
- * getopt prints "unrecognized option" itself; argp then adds "Try `... --help'
- * for more information." to err_stream. Drop that second line: the brief
- * is one line per error.
+ * getopt prints "unrecognized option" to stderr itself; argp then writes a
+ * pointer to --help to err_stream, as it does after each argp_error()
+ * line ("PROG: message"). Keep only the lines that start with the
+ * program's name, whatever language the rest is in: one line per error.
  */
 struct line_filter {
 	char line[512];
 	size_t len;
 };
+
+static bool is_error_line(const char *line)
+{
+	size_t n = strlen(program_invocation_short_name);
+
+	return !strncmp(line, program_invocation_short_name, n) &&
+	       !strncmp(line + n, ": ", 2);
+}
 
 static ssize_t filter_write(void *cookie, const char *buf, size_t len)
 {
@@ -228,7 +236,7 @@ static ssize_t filter_write(void *cookie, const char *buf, size_t len)
 		if (buf[i] != '\n')
 			continue;
 		lf->line[lf->len] = '\0';
-		if (strncmp(lf->line, "Try `", 5))
+		if (is_error_line(lf->line))
 			fputs(lf->line, stderr);
 		lf->len = 0;
 	}
@@ -266,8 +274,7 @@ static bool tool_has_key(const struct argp *tool, int key)
 
 bool hl_cli_user_space;
 
-/* Common options minus those whose key the tool redefines (pgquerylat's
- * -t is a threshold: its backends have one thread each), and minus
+/* Common options minus those whose key the tool redefines, and minus
  * --attach for a tool that attaches to user space only: it has no
  * kernel-side methods to choose from. */
 static const struct argp_option *common_for(const struct argp *tool)
