@@ -13,6 +13,8 @@ order rotated from round to round), configurations:
                sched_wakeup_new (the hook set of schedlat and runqlat)
   schedlat     bin/schedlat, no arguments (one report at SIGINT)
   schedlat-rd  bin/schedlat --run-delay
+  schedlat-full-btf  bin/schedlat --full-btf (libbpf reads the kernel BTF
+               in full: what tools/lib/lean_btf.c saves)
   runqlat      /usr/sbin/runqlat, no arguments (one report at SIGINT)
 
 For each traced configuration and round: time from spawn to its "Tracing"
@@ -67,6 +69,8 @@ CONFIGS = [
     ("schedlat", [SCHEDLAT], b"Tracing run queue latency", "floor-all"),
     ("schedlat-rd", [SCHEDLAT, "--run-delay"], b"Tracing run queue latency",
      "floor-sw"),
+    ("schedlat-full-btf", [SCHEDLAT, "--full-btf"],
+     b"Tracing run queue latency", "floor-all"),
     ("runqlat", [RUNQLAT], b"Tracing run queue latency", "floor-all"),
 ]
 CFG = {c[0]: c for c in CONFIGS}
@@ -697,7 +701,11 @@ def report(A, S, meta, args):
       "`sched_switch`, `sched_wakeup` and `sched_wakeup_new`, the hook set "
       "of schedlat and runqlat. *schedlat*: `bin/schedlat` with no "
       "arguments (its own timestamps). *schedlat-rd*: `bin/schedlat "
-      "--run-delay` (the kernel's sched_info). *runqlat*: `%s` with no "
+      "--run-delay` (the kernel's sched_info). *schedlat-full-btf*: "
+      "`bin/schedlat --full-btf`, libbpf reading the kernel BTF in full "
+      "rather than tools/lib/lean_btf.c (which keeps only the types the "
+      "object's names reach): its start-up and peak RSS are what the lean "
+      "reader saves; nothing else differs. *runqlat*: `%s` with no "
       "arguments. All programs were `tp_btf` (BPF_PROG_TYPE_TRACING)%s." % (
           RUNQLAT, "" if meta["all_tracing"] else
           " — **except some: see types above**"))

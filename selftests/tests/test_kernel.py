@@ -89,6 +89,8 @@ def register(method, suffix, algo_args):
 for _m in METHODS:
     for _suffix, _args in ALGOS:
         register(_m, _suffix, _args)
+# libbpf's own reading of the kernel BTF instead of tools/lib/lean_btf.c
+register("tp_btf", "+full-btf", ["--full-btf"])
 
 
 # ---- user-space tools: one process everywhere, every process where the

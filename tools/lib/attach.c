@@ -178,6 +178,8 @@ void hl_setup(const char *tool)
 		       "this kernel's BTF", KERNEL_BTF);
 	if (hl_opts.btf_path)
 		lean_btf_set_path(hl_opts.btf_path);
+	if (hl_opts.full_btf)
+		lean_btf_disable();
 	if (hl_opts.filter.tgid)
 		hl_watch_process(hl_opts.filter.tgid);
 	libbpf_set_print(libbpf_print);

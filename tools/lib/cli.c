@@ -29,6 +29,7 @@ enum {
 	OPT_COMM = 0x100,
 	OPT_ATTACH,
 	OPT_BTF,
+	OPT_FULL_BTF,
 };
 
 static const struct argp_option common_options[] = {
@@ -52,6 +53,9 @@ static const struct argp_option common_options[] = {
 	  "(default: the first that works, in that order)", 3 },
 	{ "btf", OPT_BTF, "FILE", 0,
 	  "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing", 3 },
+	{ "full-btf", OPT_FULL_BTF, NULL, 0,
+	  "Let libbpf read the kernel BTF in full (~9 MB more memory, "
+	  "slower start; to compare, or if the lean reading fails)", 3 },
 	{ NULL, 0, NULL, 0, "Help:", -1 },
 	{ NULL, 'h', NULL, 0, "Give this help list", -1 },
 	{}
@@ -193,6 +197,7 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case 'v': hl_opts.verbose = true; break;
 	case OPT_ATTACH: set_attach(arg); break;
 	case OPT_BTF: set_btf(arg); break;
+	case OPT_FULL_BTF: hl_opts.full_btf = true; break;
 	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG:
 		/* argp numbers arguments per parser (state->arg_num): count

@@ -23,6 +23,7 @@ struct hl_opts {
 	bool verbose;
 	const char *attach;	/* forced attach method, or NULL */
 	const char *btf_path;	/* --btf FILE, or NULL */
+	bool full_btf;		/* --full-btf: libbpf's own BTF loader */
 };
 
 extern struct hl_opts hl_opts;

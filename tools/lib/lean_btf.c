@@ -101,7 +101,7 @@ struct lb_ctx {
 
 static char **wants;
 static size_t nwants, wants_cap;
-static bool want_active, want_failed;
+static bool want_active, want_failed, disabled;
 static char *btf_path;
 
 static int cmp_str(const void *a, const void *b)
@@ -682,6 +682,11 @@ struct btf *lean_btf_load(void)
 	return btf;
 }
 
+void lean_btf_disable(void)
+{
+	disabled = true;
+}
+
 int lean_btf_has_func(const char *name)
 {
 	struct lb_ctx c = { .fd = -1 };
@@ -713,7 +718,7 @@ struct btf *btf__load_vmlinux_btf(void)
 {
 	struct btf *btf;
 
-	if (want_active) {
+	if (want_active && !disabled) {
 		btf = lean_btf_load();
 		if (btf)
 			return btf;

@@ -19,6 +19,14 @@
  * btf__load_vmlinux_btf interposes libbpf.so's PLT call); the static build
  * needs -DHL_STATIC and -Wl,--wrap=btf__load_vmlinux_btf.
  *
+ * Side effect: while it loads, glibc's malloc is told to mmap() blocks of
+ * 4 KiB and up, so that the arrays of the result grow by mremap() rather
+ * than by copying through the heap (1.7 MB less at the peak); afterwards
+ * the threshold is set back to glibc's initial 128 KiB, but glibc has no
+ * way to give back its dynamic adjustment of that threshold. The tools
+ * allocate nothing that large afterwards. --full-btf (lean_btf_disable())
+ * leaves all of this to libbpf.
+ *
  * Limits: types and ksyms that live only in kernel modules cannot be found
  * reliably while the lean BTF is in use (libbpf places module BTF strings
  * after the base BTF's string section, whose size the lean BTF does not
@@ -40,6 +48,10 @@ struct btf;
  * bpf_object_open_opts.btf_custom_path, which makes libbpf parse the file
  * in full. */
 void lean_btf_set_path(const char *path);
+
+/* Leave the kernel BTF to libbpf's own loader from now on (--full-btf):
+ * to compare, or should the lean reading ever fail to serve an object. */
+void lean_btf_disable(void);
 
 /* Keep every kernel type named like a type, variable or function of
  * @local_btf (CO-RE flavor suffixes "___x" ignored), plus the attach
