@@ -19,7 +19,7 @@
 #include "elfsym.h"
 #include "hist_maps.h"
 #include "report.h"
-#include "session.h"
+#include "loop.h"
 #include "target.h"
 #include "util.h"
 
@@ -195,11 +195,14 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { .parser = parse };
-	struct hl_report report = {
-		.tool = "funclat", .label = label, .counters = counters,
+	char what[64];
+	struct hl_loop loop = {
+		.what = what, .maps = &cfg.maps,
+		.report = {
+			.tool = "funclat", .label = label, .counters = counters,
+		},
 	};
 	enum hl_method method;
-	char what[64];
 	int err;
 
 	hl_tool = "funclat";
@@ -220,7 +223,7 @@ int main(int argc, char **argv)
 		hl_die("histogram maps missing from the BPF object");
 	snprintf(what, sizeof(what), "%zu function%s", cfg.funcs.n,
 		 cfg.funcs.n == 1 ? "" : "s");
-	err = hl_session_run(&cfg.maps, &report, what);
+	err = hl_loop_run(&loop);
 	hl_drop_links();
 	funclat_bpf__destroy(cfg.skel);
 	hl_funcs_free(&cfg.funcs);

@@ -14,13 +14,12 @@
 #include "jitlat.skel.h"
 #include "attach.h"
 #include "cli.h"
-#include "events.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
 #include "jvm.h"
+#include "loop.h"
 #include "report.h"
-#include "session.h"
 #include "top.h"
 #include "usdt.h"
 #include "util.h"
@@ -203,33 +202,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	snprintf(text, sizeof(text), "%.*s.%.*s %.*s", JIT_CLASS_MAX,
 		 e->klass, JIT_METHOD_MAX, e->method, JIT_SIG_MAX, e->sig);
-	hl_top_add(((struct hl_event_source *)ctx)->top, text, e->duration_ns,
-		   !e->success);
+	hl_top_add(ctx, text, e->duration_ns, !e->success);
 	return 0;
-}
-
-static int run_events(void)
-{
-	char header[64];
-	struct hl_event_source src = {
-		.tool = "jitlat", .what = "JIT compilations",
-		.noun = "compilations", .header = header,
-		.ring = cfg.skel->maps.events, .on_event = on_event,
-		.lost = &cfg.maps, .top_rows = cfg.top,
-		.top_kept = TOP_ROWS_KEPT,
-	};
-
-	snprintf(header, sizeof(header), "%-7s %-7s %-5s %9s %s", "PID",
-		 "TID", "COMP", "DURATION", "METHOD");
-	return hl_events_serve(&src);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = options, .parser = parse };
-	struct hl_report report = {
-		.tool = "jitlat",
-		.counters = counters,
+	char header[64];
+	struct hl_loop loop = {
+		.what = "JIT compilations", .maps = &cfg.maps,
+		.report = { .tool = "jitlat", .counters = counters },
+		.on_event = on_event, .header = header,
+		.noun = "compilations", .top_kept = TOP_ROWS_KEPT,
 	};
 	enum hl_method method;
 	int err;
@@ -246,9 +231,13 @@ int main(int argc, char **argv)
 			      &cfg.skel->bss->hist_buf, cfg.per_compiler))
 		hl_die("histogram maps missing from the BPF object");
 	if (cfg.per_compiler)
-		report.label = label;
-	err = events_mode() ? run_events() :
-	      hl_session_run(&cfg.maps, &report, "JIT compilations");
+		loop.report.label = label;
+	if (events_mode())
+		loop.ring = cfg.skel->maps.events;
+	loop.top_rows = cfg.top;
+	snprintf(header, sizeof(header), "%-7s %-7s %-5s %9s %s", "PID",
+		 "TID", "COMP", "DURATION", "METHOD");
+	err = hl_loop_run(&loop);
 	hl_drop_links();
 	jitlat_bpf__destroy(cfg.skel);
 	return err;

@@ -15,13 +15,12 @@
 #include "jvmpauselat.skel.h"
 #include "attach.h"
 #include "cli.h"
-#include "events.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
 #include "jvm.h"
+#include "loop.h"
 #include "report.h"
-#include "session.h"
 #include "usdt.h"
 #include "util.h"
 
@@ -217,25 +216,15 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int run_events(void)
-{
-	char header[64];
-	struct hl_event_source src = {
-		.tool = "jvmpauselat", .what = "JVM pauses",
-		.noun = "pauses", .header = header,
-		.ring = cfg.skel->maps.events, .on_event = on_event,
-		.lost = &cfg.maps,
-	};
-
-	snprintf(header, sizeof(header), "%-7s %-7s %9s %9s %-5s %s", "PID",
-		 "TID", "PAUSE", "REACH", "GC", "OPERATION");
-	return hl_events_serve(&src);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = options, .parser = parse };
-	struct hl_report report = { .tool = "jvmpauselat" };
+	char header[64];
+	struct hl_loop loop = {
+		.what = "JVM pauses", .maps = &cfg.maps,
+		.report = { .tool = "jvmpauselat" },
+		.on_event = on_event, .header = header, .noun = "pauses",
+	};
 	enum hl_method method;
 	int err;
 
@@ -253,9 +242,12 @@ int main(int argc, char **argv)
 			      &cfg.skel->bss->hist_buf, cfg.per_op))
 		hl_die("histogram maps missing from the BPF object");
 	if (cfg.per_op)
-		report.label = label;
-	err = cfg.has_threshold ? run_events() :
-	      hl_session_run(&cfg.maps, &report, "JVM pauses");
+		loop.report.label = label;
+	if (cfg.has_threshold)
+		loop.ring = cfg.skel->maps.events;
+	snprintf(header, sizeof(header), "%-7s %-7s %9s %9s %-5s %s", "PID",
+		 "TID", "PAUSE", "REACH", "GC", "OPERATION");
+	err = hl_loop_run(&loop);
 	hl_drop_links();
 	jvmpauselat_bpf__destroy(cfg.skel);
 	return err;

@@ -16,13 +16,12 @@
 #include "pgquerylat.skel.h"
 #include "attach.h"
 #include "cli.h"
-#include "events.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
+#include "loop.h"
 #include "pg.h"
 #include "report.h"
-#include "session.h"
 #include "sqlnorm.h"
 #include "top.h"
 #include "usdt.h"
@@ -507,51 +506,22 @@ static int on_event(void *ctx, void *data, size_t size)
 		text = norm;
 	}
 	if (cfg.top)
-		hl_top_add(((struct hl_event_source *)ctx)->top, text,
-			   e->duration_ns, e->flags & PG_ERROR);
+		hl_top_add(ctx, text, e->duration_ns, e->flags & PG_ERROR);
 	else
 		print_event(e, text);
 	return 0;
 }
 
-static int run_events(void)
-{
-	char header[64];
-	struct hl_event_source src = {
-		.tool = "pgquerylat", .what = "PostgreSQL statements",
-		.noun = "slow statements", .header = header,
-		.ring = cfg.skel->maps.events, .on_event = on_event,
-		.lost = &cfg.maps, .top_rows = cfg.top,
-		.top_kept = TOP_ROWS_KEPT,
-	};
-
-	snprintf(header, sizeof(header), "%-7s %-12s %-12s %9s %s", "PID",
-		 "USER", "DB", "DURATION", "TEXT");
-	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
-			      &cfg.skel->bss->hist_buf, false))
-		hl_die("lost-sample map missing from the BPF object");
-	return hl_events_serve(&src);
-}
-
-static int run_hist(void)
-{
-	struct hl_report report = {
-		.tool = "pgquerylat",
-		.label = cfg.per_pid || cfg.per_db || cfg.per_user ||
-			 cfg.phases ? label : NULL,
-		.counters = cfg.phases ? NULL : counters,
-		.regroup = keyed() && !cfg.phases ? regroup : NULL,
-	};
-	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
-			      &cfg.skel->bss->hist_buf, keyed()))
-		hl_die("histogram maps missing from the BPF object");
-	return hl_session_run(&cfg.maps, &report,
-			      "PostgreSQL statement latency");
-}
-
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = options, .parser = parse };
+	char header[64];
+	struct hl_loop loop = {
+		.what = "PostgreSQL statement latency", .maps = &cfg.maps,
+		.report = { .tool = "pgquerylat" },
+		.on_event = on_event, .header = header,
+		.noun = "slow statements", .top_kept = TOP_ROWS_KEPT,
+	};
 	enum hl_method method;
 	int err;
 
@@ -563,7 +533,24 @@ int main(int argc, char **argv)
 	if (hl_opts.verbose)
 		hl_warn("attaching to %s", cfg.path);
 	cfg.skel = hl_open_attach(&pgquerylat_bpf_ops, prepare, NULL, &method);
-	err = events_mode() ? run_events() : run_hist();
+	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
+			      &cfg.skel->bss->hist_buf,
+			      keyed() && !events_mode()))
+		hl_die("histogram maps missing from the BPF object");
+	if (cfg.per_pid || cfg.per_db || cfg.per_user || cfg.phases)
+		loop.report.label = label;
+	if (!cfg.phases)
+		loop.report.counters = counters;
+	if (keyed() && !cfg.phases)
+		loop.report.regroup = regroup;
+	if (events_mode()) {
+		loop.what = "PostgreSQL statements";
+		loop.ring = cfg.skel->maps.events;
+	}
+	loop.top_rows = cfg.top;
+	snprintf(header, sizeof(header), "%-7s %-12s %-12s %9s %s", "PID",
+		 "USER", "DB", "DURATION", "TEXT");
+	err = hl_loop_run(&loop);
 	hl_drop_links();
 	pgquerylat_bpf__destroy(cfg.skel);
 	return err;

@@ -16,7 +16,7 @@
 #include "cli.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
-#include "session.h"
+#include "loop.h"
 #include "util.h"
 
 HL_SKEL_OPS(schedlat_bpf, HL_TRACEPOINT_METHODS, schedlat_bpf__attach);
@@ -132,8 +132,11 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = options, .parser = parse };
-	struct hl_report report = { .tool = "schedlat" };
 	struct hl_hist_maps maps;
+	struct hl_loop loop = {
+		.what = "run queue latency", .maps = &maps,
+		.report = { .tool = "schedlat" },
+	};
 	struct schedlat_bpf *skel;
 	enum hl_method method;
 	int err;
@@ -150,12 +153,12 @@ int main(int argc, char **argv)
 			"the kernel's sched_info run-queue accounting" :
 			"own wakeup/preemption timestamps");
 	if (cfg.key)
-		report.label = label;
+		loop.report.label = label;
 	err = hl_hist_maps_init(&maps, skel->obj, &skel->bss->hist_buf,
 				cfg.key != SCHEDLAT_KEY_NONE);
 	if (err)
 		hl_die("histogram maps missing from the BPF object");
-	err = hl_session_run(&maps, &report, "run queue latency");
+	err = hl_loop_run(&loop);
 	schedlat_bpf__destroy(skel);
 	return err;
 }

@@ -16,11 +16,10 @@
 #include "usdtlat.skel.h"
 #include "attach.h"
 #include "cli.h"
-#include "events.h"
 #include "hist_maps.h"
 #include "json.h"
+#include "loop.h"
 #include "report.h"
-#include "session.h"
 #include "target.h"
 #include "usdt.h"
 #include "util.h"
@@ -422,31 +421,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int run_events(const char *what)
-{
-	char header[128];
-	size_t n;
-	struct hl_event_source src = {
-		.tool = "usdtlat", .what = what, .noun = "intervals",
-		.header = header, .ring = cfg.skel->maps.events,
-		.on_event = on_event, .lost = &cfg.maps,
-		.lost_why = "the event buffer was full, or START never ended",
-	};
-
-	n = snprintf(header, sizeof(header), "%-7s %-7s %9s", "PID", "TID",
-		     "DURATION");
-	for (int i = 0; i < cfg.nshown && n < sizeof(header); i++)
-		n += snprintf(header + n, sizeof(header) - n, " ARG%d",
-			      cfg.shown[i].n);
-	return hl_events_serve(&src);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = options, .parser = parse };
-	struct hl_report report = { .tool = "usdtlat", .counters = counters };
+	char what[4 * 128 + 8], header[128];
+	struct hl_loop loop = {
+		.what = what, .maps = &cfg.maps,
+		.report = { .tool = "usdtlat", .counters = counters },
+		.housekeeping = expire,
+		.on_event = on_event, .header = header, .noun = "intervals",
+		.lost_why = "the event buffer was full, or START never ended",
+	};
 	enum hl_method method;
-	char what[4 * 128 + 8];
+	size_t n;
 	int err;
 
 	hl_tool = "usdtlat";
@@ -465,12 +452,17 @@ int main(int argc, char **argv)
 			      &cfg.skel->bss->hist_buf, cfg.has_by))
 		hl_die("histogram maps missing from the BPF object");
 	if (cfg.has_by)
-		report.label = label;
-	hl_set_housekeeping(expire);
+		loop.report.label = label;
+	if (cfg.has_threshold)
+		loop.ring = cfg.skel->maps.events;
 	snprintf(what, sizeof(what), "%s:%s to %s:%s", cfg.start.provider,
 		 cfg.start.name, cfg.end.provider, cfg.end.name);
-	err = cfg.has_threshold ? run_events(what) :
-	      hl_session_run(&cfg.maps, &report, what);
+	n = snprintf(header, sizeof(header), "%-7s %-7s %9s", "PID", "TID",
+		     "DURATION");
+	for (int i = 0; i < cfg.nshown && n < sizeof(header); i++)
+		n += snprintf(header + n, sizeof(header) - n, " ARG%d",
+			      cfg.shown[i].n);
+	err = hl_loop_run(&loop);
 	hl_drop_links();
 	usdtlat_bpf__destroy(cfg.skel);
 	return err;
