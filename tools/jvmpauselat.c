@@ -19,8 +19,8 @@
 #include "hist_maps.h"
 #include "json.h"
 #include "jvm.h"
-#include "loop.h"
 #include "report.h"
+#include "tracer.h"
 #include "usdt.h"
 #include "util.h"
 
@@ -50,7 +50,6 @@ static struct {
 	char path[PATH_MAX];
 	bool per_op, has_threshold;
 	uint64_t threshold_ns;
-	struct hl_hist_maps maps;
 	struct jvmpauselat_bpf *skel;
 } cfg;
 
@@ -216,39 +215,29 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static struct hl_tracer tracer = {
+	.name = "jvmpauselat", .user_space = true,
+	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.ops = &jvmpauselat_bpf_ops, .prepare = prepare, .path = cfg.path,
+	.loop = { .what = "JVM pauses", .on_event = on_event,
+		  .noun = "pauses" },
+};
+
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = options, .parser = parse };
-	char header[64];
-	struct hl_loop loop = {
-		.what = "JVM pauses", .maps = &cfg.maps,
-		.report = { .tool = "jvmpauselat" },
-		.on_event = on_event, .header = header, .noun = "pauses",
-	};
-	enum hl_method method;
-	int err;
+	static char header[64];
 
-	hl_tool = "jvmpauselat";
-	hl_cli_user_space = true;
-	hl_parse_args(argc, argv, &argp, doc);
-	hl_setup("jvmpauselat");
+	hl_tracer_start(&tracer, argc, argv);
 	hl_jvm_find(cfg.jvm, hl_opts.filter.tgid, cfg.path, sizeof(cfg.path));
 	hl_usdt_require_all(cfg.path, markers);
 	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
-	if (hl_opts.verbose)
-		hl_warn("attaching to %s", cfg.path);
-	cfg.skel = hl_open_attach(&jvmpauselat_bpf_ops, prepare, NULL, &method);
-	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
-			      &cfg.skel->bss->hist_buf, cfg.per_op))
-		hl_die("histogram maps missing from the BPF object");
+	tracer.keyed = cfg.per_op;
 	if (cfg.per_op)
-		loop.report.label = label;
-	if (cfg.has_threshold)
-		loop.ring = cfg.skel->maps.events;
+		tracer.loop.report.label = label;
+	tracer.events = cfg.has_threshold;
 	snprintf(header, sizeof(header), "%-7s %-7s %9s %9s %-5s %s", "PID",
 		 "TID", "PAUSE", "REACH", "GC", "OPERATION");
-	err = hl_loop_run(&loop);
-	hl_drop_links();
-	jvmpauselat_bpf__destroy(cfg.skel);
-	return err;
+	tracer.loop.header = header;
+	cfg.skel = hl_tracer_attach(&tracer);
+	return hl_tracer_run(&tracer);
 }

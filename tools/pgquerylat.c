@@ -19,11 +19,11 @@
 #include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
-#include "loop.h"
 #include "pg.h"
 #include "report.h"
 #include "sqlnorm.h"
 #include "top.h"
+#include "tracer.h"
 #include "usdt.h"
 #include "util.h"
 #include "watch.h"
@@ -44,7 +44,6 @@ static struct {
 	uint64_t top;
 	__u32 postmaster, backend, server;
 	uint64_t seen[PG_COUNTERS];
-	struct hl_hist_maps maps;	/* for the lost count in event modes */
 	struct pgquerylat_bpf *skel;
 } cfg;
 
@@ -512,46 +511,41 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct argp argp = { .options = options, .parser = parse };
-	char header[64];
-	struct hl_loop loop = {
-		.what = "PostgreSQL statement latency", .maps = &cfg.maps,
-		.report = { .tool = "pgquerylat" },
-		.on_event = on_event, .header = header,
-		.noun = "slow statements", .top_kept = TOP_ROWS_KEPT,
-	};
-	enum hl_method method;
-	int err;
+static struct hl_tracer tracer = {
+	.name = "pgquerylat", .user_space = true,
+	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.ops = &pgquerylat_bpf_ops, .prepare = prepare, .path = cfg.path,
+	.loop = { .on_event = on_event, .noun = "slow statements",
+		  .top_kept = TOP_ROWS_KEPT },
+};
 
-	hl_tool = "pgquerylat";
-	hl_cli_user_space = true;
-	hl_parse_args(argc, argv, &argp, doc);
-	hl_setup("pgquerylat");
-	resolve_target();
-	if (hl_opts.verbose)
-		hl_warn("attaching to %s", cfg.path);
-	cfg.skel = hl_open_attach(&pgquerylat_bpf_ops, prepare, NULL, &method);
-	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
-			      &cfg.skel->bss->hist_buf,
-			      keyed() && !events_mode()))
-		hl_die("histogram maps missing from the BPF object");
+/* Histograms, per backend, database, user or phase, or statements as
+ * they come, or --top's table. */
+static void choose_report(struct hl_tracer *t)
+{
+	static char header[64];
+
+	t->keyed = keyed() && !events_mode();
+	t->events = events_mode();
+	t->loop.what = events_mode() ? "PostgreSQL statements" :
+				       "PostgreSQL statement latency";
 	if (cfg.per_pid || cfg.per_db || cfg.per_user || cfg.phases)
-		loop.report.label = label;
+		t->loop.report.label = label;
 	if (!cfg.phases)
-		loop.report.counters = counters;
+		t->loop.report.counters = counters;
 	if (keyed() && !cfg.phases)
-		loop.report.regroup = regroup;
-	if (events_mode()) {
-		loop.what = "PostgreSQL statements";
-		loop.ring = cfg.skel->maps.events;
-	}
-	loop.top_rows = cfg.top;
+		t->loop.report.regroup = regroup;
+	t->loop.top_rows = cfg.top;
 	snprintf(header, sizeof(header), "%-7s %-12s %-12s %9s %s", "PID",
 		 "USER", "DB", "DURATION", "TEXT");
-	err = hl_loop_run(&loop);
-	hl_drop_links();
-	pgquerylat_bpf__destroy(cfg.skel);
-	return err;
+	t->loop.header = header;
+}
+
+int main(int argc, char **argv)
+{
+	hl_tracer_start(&tracer, argc, argv);
+	resolve_target();
+	choose_report(&tracer);
+	cfg.skel = hl_tracer_attach(&tracer);
+	return hl_tracer_run(&tracer);
 }
