@@ -63,7 +63,7 @@ struct hl_skel_ops {
 typedef int (*hl_prepare_fn)(void *skel, enum hl_method m, void *ctx);
 
 /* After argument parsing: checks privileges and BTF, installs the libbpf
- * message handler and blocks SIGINT/SIGTERM for hl_session_run(). */
+ * message handler and blocks SIGINT/SIGTERM for hl_loop_run(). */
 void hl_setup(const char *tool);
 
 /* Loads the programs prepare() leaves enabled for the first method that
