@@ -1,5 +1,6 @@
 # howlong: one GNU make build for every tool.
-# A tool is progs/<tool>.bpf.c + progs/<tool>.h + tools/<tool>.c; add its
+# A tool is progs/<tool>.bpf.c + progs/<tool>.h + tools/<tool>.c (which
+# describes it as a struct hl_tracer, tools/lib/tracer.h); add its
 # name to TOOLS and nothing else. A tool without a BPF program (it reads
 # files only) is tools/<tool>.c alone, named in PLAIN_TOOLS instead.
 TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat

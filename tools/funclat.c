@@ -19,8 +19,8 @@
 #include "elfsym.h"
 #include "hist_maps.h"
 #include "report.h"
-#include "session.h"
 #include "target.h"
+#include "tracer.h"
 #include "util.h"
 
 static int attach_functions(struct funclat_bpf *skel);
@@ -32,7 +32,6 @@ static struct {
 	char path[PATH_MAX];
 	struct hl_func_list funcs;
 	uint64_t seen[FUNC_COUNTERS];
-	struct hl_hist_maps maps;
 	struct funclat_bpf *skel;
 } cfg;
 
@@ -192,21 +191,20 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 	return 1;
 }
 
+static struct hl_tracer tracer = {
+	.name = "funclat", .user_space = true,
+	.argp = { .parser = parse }, .doc = doc,
+	.args_doc = "BINARY:FUNCTION [interval [count]]", .npos = 1,
+	.ops = &funclat_bpf_ops, .prepare = prepare, .keyed = true,
+	.loop = { .report = { .label = label, .counters = counters } },
+};
+
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .parser = parse };
-	struct hl_report report = {
-		.tool = "funclat", .label = label, .counters = counters,
-	};
-	enum hl_method method;
 	char what[64];
 	int err;
 
-	hl_tool = "funclat";
-	hl_cli_user_space = true;
-	hl_parse_args_pos(argc, argv, &argp, doc,
-			  "BINARY:FUNCTION [interval [count]]", 1);
-	hl_setup("funclat");
+	hl_tracer_start(&tracer, argc, argv);
 	find_functions();
 	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
 	if (hl_opts.verbose)
@@ -214,15 +212,11 @@ int main(int argc, char **argv)
 			hl_warn("probing %s:%s at file offset 0x%llx",
 				cfg.path, cfg.funcs.f[i].name,
 				(unsigned long long)cfg.funcs.f[i].offset);
-	cfg.skel = hl_open_attach(&funclat_bpf_ops, prepare, NULL, &method);
-	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
-			      &cfg.skel->bss->hist_buf, true))
-		hl_die("histogram maps missing from the BPF object");
 	snprintf(what, sizeof(what), "%zu function%s", cfg.funcs.n,
 		 cfg.funcs.n == 1 ? "" : "s");
-	err = hl_session_run(&cfg.maps, &report, what);
-	hl_drop_links();
-	funclat_bpf__destroy(cfg.skel);
+	tracer.loop.what = what;
+	cfg.skel = hl_tracer_attach(&tracer);
+	err = hl_tracer_run(&tracer);
 	hl_funcs_free(&cfg.funcs);
 	return err;
 }

@@ -14,14 +14,13 @@
 #include "jitlat.skel.h"
 #include "attach.h"
 #include "cli.h"
-#include "events.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
 #include "jvm.h"
 #include "report.h"
-#include "session.h"
 #include "top.h"
+#include "tracer.h"
 #include "usdt.h"
 #include "util.h"
 
@@ -38,7 +37,6 @@ static struct {
 	char path[PATH_MAX];
 	bool per_compiler, has_threshold;
 	uint64_t threshold_ns, top, seen[JIT_COUNTERS];
-	struct hl_hist_maps maps;
 	struct jitlat_bpf *skel;
 } cfg;
 
@@ -203,53 +201,35 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	snprintf(text, sizeof(text), "%.*s.%.*s %.*s", JIT_CLASS_MAX,
 		 e->klass, JIT_METHOD_MAX, e->method, JIT_SIG_MAX, e->sig);
-	hl_top_add(((struct hl_event_source *)ctx)->top, text, e->duration_ns,
-		   !e->success);
+	hl_top_add(ctx, text, e->duration_ns, !e->success);
 	return 0;
 }
 
-static int run_events(void)
-{
-	char header[64];
-	struct hl_event_source src = {
-		.tool = "jitlat", .what = "JIT compilations",
-		.noun = "compilations", .header = header,
-		.ring = cfg.skel->maps.events, .on_event = on_event,
-		.lost = &cfg.maps, .top_rows = cfg.top,
+static struct hl_tracer tracer = {
+	.name = "jitlat", .user_space = true,
+	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.ops = &jitlat_bpf_ops, .prepare = prepare, .path = cfg.path,
+	.loop = {
+		.what = "JIT compilations", .report = { .counters = counters },
+		.on_event = on_event, .noun = "compilations",
 		.top_kept = TOP_ROWS_KEPT,
-	};
-
-	snprintf(header, sizeof(header), "%-7s %-7s %-5s %9s %s", "PID",
-		 "TID", "COMP", "DURATION", "METHOD");
-	return hl_events_serve(&src);
-}
+	},
+};
 
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = options, .parser = parse };
-	struct hl_report report = {
-		.tool = "jitlat",
-		.counters = counters,
-	};
-	enum hl_method method;
-	int err;
+	static char header[64];
 
-	hl_tool = "jitlat";
-	hl_cli_user_space = true;
-	hl_parse_args(argc, argv, &argp, doc);
-	hl_setup("jitlat");
+	hl_tracer_start(&tracer, argc, argv);
 	resolve_target();
-	if (hl_opts.verbose)
-		hl_warn("attaching to %s", cfg.path);
-	cfg.skel = hl_open_attach(&jitlat_bpf_ops, prepare, NULL, &method);
-	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
-			      &cfg.skel->bss->hist_buf, cfg.per_compiler))
-		hl_die("histogram maps missing from the BPF object");
+	tracer.keyed = cfg.per_compiler;
 	if (cfg.per_compiler)
-		report.label = label;
-	err = events_mode() ? run_events() :
-	      hl_session_run(&cfg.maps, &report, "JIT compilations");
-	hl_drop_links();
-	jitlat_bpf__destroy(cfg.skel);
-	return err;
+		tracer.loop.report.label = label;
+	tracer.events = events_mode();
+	tracer.loop.top_rows = cfg.top;
+	snprintf(header, sizeof(header), "%-7s %-7s %-5s %9s %s", "PID",
+		 "TID", "COMP", "DURATION", "METHOD");
+	tracer.loop.header = header;
+	cfg.skel = hl_tracer_attach(&tracer);
+	return hl_tracer_run(&tracer);
 }

@@ -15,13 +15,12 @@
 #include "jvmpauselat.skel.h"
 #include "attach.h"
 #include "cli.h"
-#include "events.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
 #include "jvm.h"
 #include "report.h"
-#include "session.h"
+#include "tracer.h"
 #include "usdt.h"
 #include "util.h"
 
@@ -51,7 +50,6 @@ static struct {
 	char path[PATH_MAX];
 	bool per_op, has_threshold;
 	uint64_t threshold_ns;
-	struct hl_hist_maps maps;
 	struct jvmpauselat_bpf *skel;
 } cfg;
 
@@ -217,46 +215,29 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int run_events(void)
-{
-	char header[64];
-	struct hl_event_source src = {
-		.tool = "jvmpauselat", .what = "JVM pauses",
-		.noun = "pauses", .header = header,
-		.ring = cfg.skel->maps.events, .on_event = on_event,
-		.lost = &cfg.maps,
-	};
-
-	snprintf(header, sizeof(header), "%-7s %-7s %9s %9s %-5s %s", "PID",
-		 "TID", "PAUSE", "REACH", "GC", "OPERATION");
-	return hl_events_serve(&src);
-}
+static struct hl_tracer tracer = {
+	.name = "jvmpauselat", .user_space = true,
+	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.ops = &jvmpauselat_bpf_ops, .prepare = prepare, .path = cfg.path,
+	.loop = { .what = "JVM pauses", .on_event = on_event,
+		  .noun = "pauses" },
+};
 
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = options, .parser = parse };
-	struct hl_report report = { .tool = "jvmpauselat" };
-	enum hl_method method;
-	int err;
+	static char header[64];
 
-	hl_tool = "jvmpauselat";
-	hl_cli_user_space = true;
-	hl_parse_args(argc, argv, &argp, doc);
-	hl_setup("jvmpauselat");
+	hl_tracer_start(&tracer, argc, argv);
 	hl_jvm_find(cfg.jvm, hl_opts.filter.tgid, cfg.path, sizeof(cfg.path));
 	hl_usdt_require_all(cfg.path, markers);
 	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
-	if (hl_opts.verbose)
-		hl_warn("attaching to %s", cfg.path);
-	cfg.skel = hl_open_attach(&jvmpauselat_bpf_ops, prepare, NULL, &method);
-	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
-			      &cfg.skel->bss->hist_buf, cfg.per_op))
-		hl_die("histogram maps missing from the BPF object");
+	tracer.keyed = cfg.per_op;
 	if (cfg.per_op)
-		report.label = label;
-	err = cfg.has_threshold ? run_events() :
-	      hl_session_run(&cfg.maps, &report, "JVM pauses");
-	hl_drop_links();
-	jvmpauselat_bpf__destroy(cfg.skel);
-	return err;
+		tracer.loop.report.label = label;
+	tracer.events = cfg.has_threshold;
+	snprintf(header, sizeof(header), "%-7s %-7s %9s %9s %-5s %s", "PID",
+		 "TID", "PAUSE", "REACH", "GC", "OPERATION");
+	tracer.loop.header = header;
+	cfg.skel = hl_tracer_attach(&tracer);
+	return hl_tracer_run(&tracer);
 }

@@ -16,15 +16,14 @@
 #include "pgquerylat.skel.h"
 #include "attach.h"
 #include "cli.h"
-#include "events.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
 #include "pg.h"
 #include "report.h"
-#include "session.h"
 #include "sqlnorm.h"
 #include "top.h"
+#include "tracer.h"
 #include "usdt.h"
 #include "util.h"
 #include "watch.h"
@@ -45,7 +44,6 @@ static struct {
 	uint64_t top;
 	__u32 postmaster, backend, server;
 	uint64_t seen[PG_COUNTERS];
-	struct hl_hist_maps maps;	/* for the lost count in event modes */
 	struct pgquerylat_bpf *skel;
 } cfg;
 
@@ -507,64 +505,47 @@ static int on_event(void *ctx, void *data, size_t size)
 		text = norm;
 	}
 	if (cfg.top)
-		hl_top_add(((struct hl_event_source *)ctx)->top, text,
-			   e->duration_ns, e->flags & PG_ERROR);
+		hl_top_add(ctx, text, e->duration_ns, e->flags & PG_ERROR);
 	else
 		print_event(e, text);
 	return 0;
 }
 
-static int run_events(void)
-{
-	char header[64];
-	struct hl_event_source src = {
-		.tool = "pgquerylat", .what = "PostgreSQL statements",
-		.noun = "slow statements", .header = header,
-		.ring = cfg.skel->maps.events, .on_event = on_event,
-		.lost = &cfg.maps, .top_rows = cfg.top,
-		.top_kept = TOP_ROWS_KEPT,
-	};
+static struct hl_tracer tracer = {
+	.name = "pgquerylat", .user_space = true,
+	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.ops = &pgquerylat_bpf_ops, .prepare = prepare, .path = cfg.path,
+	.loop = { .on_event = on_event, .noun = "slow statements",
+		  .top_kept = TOP_ROWS_KEPT },
+};
 
+/* Histograms, per backend, database, user or phase, or statements as
+ * they come, or --top's table. */
+static void choose_report(struct hl_tracer *t)
+{
+	static char header[64];
+
+	t->keyed = keyed() && !events_mode();
+	t->events = events_mode();
+	t->loop.what = events_mode() ? "PostgreSQL statements" :
+				       "PostgreSQL statement latency";
+	if (cfg.per_pid || cfg.per_db || cfg.per_user || cfg.phases)
+		t->loop.report.label = label;
+	if (!cfg.phases)
+		t->loop.report.counters = counters;
+	if (keyed() && !cfg.phases)
+		t->loop.report.regroup = regroup;
+	t->loop.top_rows = cfg.top;
 	snprintf(header, sizeof(header), "%-7s %-12s %-12s %9s %s", "PID",
 		 "USER", "DB", "DURATION", "TEXT");
-	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
-			      &cfg.skel->bss->hist_buf, false))
-		hl_die("lost-sample map missing from the BPF object");
-	return hl_events_serve(&src);
-}
-
-static int run_hist(void)
-{
-	struct hl_report report = {
-		.tool = "pgquerylat",
-		.label = cfg.per_pid || cfg.per_db || cfg.per_user ||
-			 cfg.phases ? label : NULL,
-		.counters = cfg.phases ? NULL : counters,
-		.regroup = keyed() && !cfg.phases ? regroup : NULL,
-	};
-	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
-			      &cfg.skel->bss->hist_buf, keyed()))
-		hl_die("histogram maps missing from the BPF object");
-	return hl_session_run(&cfg.maps, &report,
-			      "PostgreSQL statement latency");
+	t->loop.header = header;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = options, .parser = parse };
-	enum hl_method method;
-	int err;
-
-	hl_tool = "pgquerylat";
-	hl_cli_user_space = true;
-	hl_parse_args(argc, argv, &argp, doc);
-	hl_setup("pgquerylat");
+	hl_tracer_start(&tracer, argc, argv);
 	resolve_target();
-	if (hl_opts.verbose)
-		hl_warn("attaching to %s", cfg.path);
-	cfg.skel = hl_open_attach(&pgquerylat_bpf_ops, prepare, NULL, &method);
-	err = events_mode() ? run_events() : run_hist();
-	hl_drop_links();
-	pgquerylat_bpf__destroy(cfg.skel);
-	return err;
+	choose_report(&tracer);
+	cfg.skel = hl_tracer_attach(&tracer);
+	return hl_tracer_run(&tracer);
 }

@@ -16,7 +16,7 @@
 #include "cli.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
-#include "session.h"
+#include "tracer.h"
 #include "util.h"
 
 HL_SKEL_OPS(schedlat_bpf, HL_TRACEPOINT_METHODS, schedlat_bpf__attach);
@@ -129,33 +129,26 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 	}
 }
 
+static struct hl_tracer tracer = {
+	.name = "schedlat",
+	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.ops = &schedlat_bpf_ops, .prepare = prepare,
+	.loop = { .what = "run queue latency" },
+};
+
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = options, .parser = parse };
-	struct hl_report report = { .tool = "schedlat" };
-	struct hl_hist_maps maps;
-	struct schedlat_bpf *skel;
-	enum hl_method method;
-	int err;
-
-	hl_tool = "schedlat";
-	hl_parse_args(argc, argv, &argp, doc);
-	hl_setup("schedlat");
+	hl_tracer_start(&tracer, argc, argv);
 	if (cfg.run_delay && access("/proc/self/schedstat", F_OK))
 		hl_die("--run-delay reads the kernel's sched_info accounting, "
 		       "which this kernel lacks (CONFIG_SCHED_INFO)");
-	skel = hl_open_attach(&schedlat_bpf_ops, prepare, NULL, &method);
+	tracer.keyed = cfg.key != SCHEDLAT_KEY_NONE;
+	if (tracer.keyed)
+		tracer.loop.report.label = label;
+	hl_tracer_attach(&tracer);
 	if (hl_opts.verbose)
 		hl_warn("measuring with %s", cfg.run_delay ?
 			"the kernel's sched_info run-queue accounting" :
 			"own wakeup/preemption timestamps");
-	if (cfg.key)
-		report.label = label;
-	err = hl_hist_maps_init(&maps, skel->obj, &skel->bss->hist_buf,
-				cfg.key != SCHEDLAT_KEY_NONE);
-	if (err)
-		hl_die("histogram maps missing from the BPF object");
-	err = hl_session_run(&maps, &report, "run queue latency");
-	schedlat_bpf__destroy(skel);
-	return err;
+	return hl_tracer_run(&tracer);
 }

@@ -16,12 +16,11 @@
 #include "usdtlat.skel.h"
 #include "attach.h"
 #include "cli.h"
-#include "events.h"
 #include "hist_maps.h"
 #include "json.h"
 #include "report.h"
-#include "session.h"
 #include "target.h"
+#include "tracer.h"
 #include "usdt.h"
 #include "util.h"
 
@@ -54,9 +53,10 @@ static struct {
 	char by_label[8];	/* "arg11": the --by key's name */
 	int nshown;
 	uint64_t threshold_ns, timeout_ns, seen[USDT_COUNTERS];
-	struct hl_hist_maps maps;
 	struct usdtlat_bpf *skel;
 } cfg = { .timeout_ns = DEFAULT_TIMEOUT_S * 1000000000ULL };
+
+static struct hl_tracer tracer;	/* defined after its callbacks */
 
 enum { OPT_KEY = 0x300, OPT_BY, OPT_TIMEOUT };
 
@@ -306,7 +306,7 @@ static void expire_threads(uint64_t now)
 		/* Deleting the key get_next_key stands on restarts the
 		 * walk: fine, stale entries are gone by then. */
 		if (!bpf_map_delete_elem(fd, &key)) {
-			hl_hist_lost_add(&cfg.maps, st.depth);
+			hl_hist_lost_add(&tracer.maps, st.depth);
 			prev = NULL;
 		}
 	}
@@ -324,7 +324,7 @@ static void expire_keys(uint64_t now)
 		if (bpf_map_lookup_elem(fd, &key, &s) || !stale(s.ts, now))
 			continue;
 		if (!bpf_map_delete_elem(fd, &key)) {
-			hl_hist_lost_add(&cfg.maps, 1);
+			hl_hist_lost_add(&tracer.maps, 1);
 			prev = NULL;
 		}
 	}
@@ -422,56 +422,41 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int run_events(const char *what)
-{
-	char header[128];
-	size_t n;
-	struct hl_event_source src = {
-		.tool = "usdtlat", .what = what, .noun = "intervals",
-		.header = header, .ring = cfg.skel->maps.events,
-		.on_event = on_event, .lost = &cfg.maps,
+static struct hl_tracer tracer = {
+	.name = "usdtlat", .user_space = true,
+	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.args_doc = "BINARY PROVIDER:START PROVIDER:END [interval [count]]",
+	.npos = 3,
+	.ops = &usdtlat_bpf_ops, .prepare = prepare, .path = cfg.path,
+	.loop = {
+		.report = { .counters = counters }, .housekeeping = expire,
+		.on_event = on_event, .noun = "intervals",
 		.lost_why = "the event buffer was full, or START never ended",
-	};
+	},
+};
 
+int main(int argc, char **argv)
+{
+	static char what[4 * 128 + 8], header[128];
+	size_t n;
+
+	hl_tracer_start(&tracer, argc, argv);
+	resolve_target();
+	check_args();
+	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
+	tracer.keyed = cfg.has_by;
+	if (cfg.has_by)
+		tracer.loop.report.label = label;
+	tracer.events = cfg.has_threshold;
+	snprintf(what, sizeof(what), "%s:%s to %s:%s", cfg.start.provider,
+		 cfg.start.name, cfg.end.provider, cfg.end.name);
+	tracer.loop.what = what;
 	n = snprintf(header, sizeof(header), "%-7s %-7s %9s", "PID", "TID",
 		     "DURATION");
 	for (int i = 0; i < cfg.nshown && n < sizeof(header); i++)
 		n += snprintf(header + n, sizeof(header) - n, " ARG%d",
 			      cfg.shown[i].n);
-	return hl_events_serve(&src);
-}
-
-int main(int argc, char **argv)
-{
-	static const struct argp argp = { .options = options, .parser = parse };
-	struct hl_report report = { .tool = "usdtlat", .counters = counters };
-	enum hl_method method;
-	char what[4 * 128 + 8];
-	int err;
-
-	hl_tool = "usdtlat";
-	hl_cli_user_space = true;
-	hl_parse_args_pos(argc, argv, &argp, doc,
-			  "BINARY PROVIDER:START PROVIDER:END "
-			  "[interval [count]]", 3);
-	hl_setup("usdtlat");
-	resolve_target();
-	check_args();
-	hl_check_addressable(cfg.path, hl_opts.filter.tgid);
-	if (hl_opts.verbose)
-		hl_warn("attaching to %s", cfg.path);
-	cfg.skel = hl_open_attach(&usdtlat_bpf_ops, prepare, NULL, &method);
-	if (hl_hist_maps_init(&cfg.maps, cfg.skel->obj,
-			      &cfg.skel->bss->hist_buf, cfg.has_by))
-		hl_die("histogram maps missing from the BPF object");
-	if (cfg.has_by)
-		report.label = label;
-	hl_set_housekeeping(expire);
-	snprintf(what, sizeof(what), "%s:%s to %s:%s", cfg.start.provider,
-		 cfg.start.name, cfg.end.provider, cfg.end.name);
-	err = cfg.has_threshold ? run_events(what) :
-	      hl_session_run(&cfg.maps, &report, what);
-	hl_drop_links();
-	usdtlat_bpf__destroy(cfg.skel);
-	return err;
+	tracer.loop.header = header;
+	cfg.skel = hl_tracer_attach(&tracer);
+	return hl_tracer_run(&tracer);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The ring buffer of an event-mode tool (tools/lib/events.c reads it).
+ * The ring buffer of an event-mode tool (tools/lib/loop.c reads it).
  * A tool may set EVENTS_RING_SIZE (bytes, a power of two) first.
  */
 #ifndef HOWLONG_EVENTS_BPF_H

@@ -33,6 +33,7 @@ struct hl_skel_ops {
 	int (*load)(void *skel);
 	int (*attach)(void *skel);
 	void (*destroy)(void *skel);
+	volatile __u32 *(*hist_buf)(void *skel);	/* progs/lib/hist.bpf.h's */
 };
 
 /* Thunks from a bpftool skeleton type to struct hl_skel_ops; attach_fn is
@@ -48,18 +49,21 @@ struct hl_skel_ops {
 	{ return attach_fn(s); }					\
 	static void name##_destroy_thunk(void *s)			\
 	{ name##__destroy(s); }						\
+	static volatile __u32 *name##_hist_buf_thunk(void *s)		\
+	{ return &((struct name *)s)->bss->hist_buf; }			\
 	static const struct hl_skel_ops name##_ops = {			\
 		.methods = (method_set),				\
 		.open = name##_open_thunk, .object = name##_obj_thunk,	\
 		.load = name##_load_thunk, .attach = name##_attach_thunk, \
 		.destroy = name##_destroy_thunk,			\
+		.hist_buf = name##_hist_buf_thunk,			\
 	}
 
 /* Between open and load: set .rodata, choose programs. 0 or -errno. */
 typedef int (*hl_prepare_fn)(void *skel, enum hl_method m, void *ctx);
 
 /* After argument parsing: checks privileges and BTF, installs the libbpf
- * message handler and blocks SIGINT/SIGTERM for hl_session_run(). */
+ * message handler and blocks SIGINT/SIGTERM for hl_loop_run(). */
 void hl_setup(const char *tool);
 
 /* Loads the programs prepare() leaves enabled for the first method that
