@@ -121,6 +121,17 @@ $(OUT)/lib/%.o: tools/lib/%.c $(LINK_STAMP) | $(OUT)/lib
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+# System call names from the kernel headers of the compiler's target: the
+# kernel has no table of them to read at run time.
+$(OUT)/gen/syscall_names.h: | $(OUT)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)echo '#include <asm/unistd.h>' | $(CC) -E -dM - | \
+		sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/[\2] = "\1",/p' \
+		| sort -t'[' -k2 -n > $@.tmp && test -s $@.tmp && mv $@.tmp $@
+$(OUT)/lib/syscalls.o: $(OUT)/gen/syscall_names.h
+$(OUT)/lib/syscalls.o: CPPFLAGS += -I$(OUT)/gen
+
 $(OUT)/%.o: tools/%.c $(SKEL)/%.skel.h | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@

@@ -30,14 +30,23 @@ DEFAULT = ["5.10", "6.1", "6.1-cloud", "6.12"]
 
 # Tests (name prefixes) that hold under emulation: ground-truth counts and
 # bounds, no microsecond tolerances. run.py -k takes substrings.
-QUICK = [
-    "kernel/", "unit/", "cli/", "output/json", "filters/pid-threads",
-    "funclat/", "usdtlat/", "usdtlist/", "pgquerylat/bad-",
-    "jitlat/count", "jvmpauselat/pid-labels",
-]
+# A tool's tests are all quick unless listed here (the Makefile's TOOLS
+# name the tools: a new one is in the matrix without an edit here).
+COMMON_QUICK = ["kernel/", "unit/", "cli/", "output/json",
+                "filters/pid-threads"]
+TOOL_QUICK = {
+    "schedlat": [],                     # its areas are the common ones
+    "pgquerylat": ["pgquerylat/bad-"],
+    "jitlat": ["jitlat/count"],
+    "jvmpauselat": ["jvmpauselat/pid-labels"],
+}
 
-TOOLS = ["schedlat", "pgquerylat", "jitlat", "jvmpauselat", "usdtlat",
-         "funclat", "usdtlist"]
+sys.path.insert(0, os.path.join(ROOT, "selftests"))
+from lib import project  # noqa: E402
+
+TOOLS = project.tools()
+QUICK = COMMON_QUICK + [p for t in TOOLS for p in TOOL_QUICK.get(
+    t, [t + "/"])]
 # Test areas that exercise schedlat (the first tool, whose CLI and report
 # the common tests use).
 SCHEDLAT_AREAS = ("kernel", "accuracy", "filters", "output", "cli")

@@ -36,11 +36,15 @@ def features():
         yes(kernel.task_storage()), yes(kernel.attach_cookies()))
     check(want in r.err, "schedlat -v does not say %r: %r" % (
         want, r.err[:300]))
-    check("attached with " in r.err, "schedlat -v does not say how it "
-          "attached: %r" % r.err[:300])
-    return "%s: %s, bpf_copy_from_user_str %s" % (
+    # chosen before loading: tp_btf where the kernel BTF has the
+    # tracepoints' btf_trace_ prototypes, else raw_tp
+    method = "tp_btf" if all(kernel.has_name("btf_trace_" + tp) for tp in (
+        "sched_switch", "sched_wakeup", "sched_wakeup_new")) else "raw_tp"
+    check("attached with %s" % method in r.err, "schedlat -v does not say "
+          "it attached with %s: %r" % (method, r.err[:300]))
+    return "%s: %s, bpf_copy_from_user_str %s, %s" % (
         kernel.release(), want[len("kernel: "):],
-        yes(kernel.has_name("bpf_copy_from_user_str")))
+        yes(kernel.has_name("bpf_copy_from_user_str")), method)
 
 
 def bounds(sc, victim, waits):

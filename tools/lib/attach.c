@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <linux/btf.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
 #include "attach.h"
@@ -240,9 +241,59 @@ static int ensure_tracefs(void)
 	return 0;
 }
 
-/* One attempt; returns the skeleton or NULL with *err set. */
-static void *try_method(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
-			void *ctx, enum hl_method m, int *err)
+/* The kernel BTF names each tracepoint's prototype "btf_trace_<name>";
+ * tp_btf programs attach through it (Linux 5.5 with BTF). */
+#define TP_BTF_MAX 16
+static bool tp_btf_ready(struct bpf_object *obj)
+{
+	char names[TP_BTF_MAX][96];
+	const char *list[TP_BTF_MAX + 1];
+	struct bpf_program *prog;
+	int n = 0, i;
+
+	bpf_object__for_each_program(prog, obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (strncmp(sec, "tp_btf/", 7) || n == TP_BTF_MAX)
+			continue;
+		snprintf(names[n], sizeof(names[n]), "btf_trace_%s", sec + 7);
+		for (i = 0; i < n && strcmp(names[i], names[n]); i++)
+			;
+		if (i == n)
+			list[n] = names[n], n++;
+	}
+	list[n] = NULL;
+	return n && lean_btf_count_named(BTF_KIND_TYPEDEF, list) == n;
+}
+
+/* Decided once, from what the kernel has, before anything is loaded:
+ * --attach, else the first of the tool's methods this kernel offers
+ * (raw_tp and the others need nothing a supported kernel lacks). */
+static enum hl_method choose_method(const struct hl_skel_ops *ops,
+				    struct bpf_object *obj)
+{
+	for (int m = 0; m < HL_METHODS; m++) {
+		if (!(ops->methods & (1U << m)))
+			continue;
+		if (hl_opts.attach) {
+			if (!strcmp(hl_opts.attach, method_names[m]))
+				return m;
+			continue;
+		}
+		if (m != HL_TP_BTF || tp_btf_ready(obj))
+			return m;
+		if (hl_opts.verbose)
+			hl_warn("tp_btf: the kernel BTF lacks a tracepoint's "
+				"btf_trace_ prototype");
+	}
+	return HL_METHODS;
+}
+
+/* Open, choose the method, prepare, load, attach; returns the skeleton
+ * or NULL with *err set. */
+static void *open_attach_once(const struct hl_skel_ops *ops,
+			      hl_prepare_fn prepare, void *ctx,
+			      enum hl_method *m, int *err)
 {
 	/* --btf reaches libbpf through lean_btf_set_path(), not
 	 * btf_custom_path, which would parse the whole file again. */
@@ -251,14 +302,17 @@ static void *try_method(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 
 	last_libbpf_msg[0] = '\0';
 	rejected_prog[0] = rejected_why[0] = '\0';
-	if (m == HL_TRACEPOINT && (*err = ensure_tracefs()))
-		return NULL;
 	skel = ops->open(&opts);
 	if (!skel) {
 		*err = -errno;
 		return NULL;
 	}
-	*err = prepare(skel, m, ctx);
+	*m = choose_method(ops, ops->object(skel));
+	*err = *m == HL_METHODS ? -EOPNOTSUPP : 0;
+	if (!*err && *m == HL_TRACEPOINT)
+		*err = ensure_tracefs();
+	if (!*err)
+		*err = prepare(skel, *m, ctx);
 	if (!*err) {
 		lean_btf_want(bpf_object__btf(ops->object(skel)));
 		*err = ops->load(skel);
@@ -294,24 +348,7 @@ static const char *hint(int err)
 	return "run with -v for libbpf's messages";
 }
 
-static const char *join_reasons(char why[][160])
-{
-	static char all[HL_METHODS * 162];
-	size_t len = 0;
-
-	all[0] = '\0';
-	for (int m = 0; m < HL_METHODS; m++) {
-		if (!why[m][0])
-			continue;
-		len += snprintf(all + len, sizeof(all) - len, "%s%s",
-				len ? "; " : "", why[m]);
-		if (len >= sizeof(all))
-			break;
-	}
-	return all;
-}
-
-static char attach_failure[HL_METHODS * 162 + 160];
+static char attach_failure[512];
 
 /* --attach names a method this tool does not have: a usage error, not a
  * failed attach (user-space tools hide --attach: hl_cli_user_space). */
@@ -329,34 +366,24 @@ static void *try_open_attach(const struct hl_skel_ops *ops,
 			     hl_prepare_fn prepare, void *ctx,
 			     enum hl_method *chosen)
 {
-	char why[HL_METHODS][160];
-	int first_err = 0, err;
+	enum hl_method m = HL_METHODS;
 	void *skel;
+	int err;
 
 	if (hl_opts.attach)
 		check_forced_method(ops);
-	for (int m = 0; m < HL_METHODS; m++) {
-		why[m][0] = '\0';
-		if (!(ops->methods & (1U << m)) ||
-		    (hl_opts.attach && strcmp(hl_opts.attach, method_names[m])))
-			continue;
-		skel = try_method(ops, prepare, ctx, m, &err);
-		if (skel) {
-			if (hl_opts.verbose)
-				hl_warn("attached with %s", method_names[m]);
-			*chosen = m;
-			return skel;
-		}
-		snprintf(why[m], sizeof(why[m]), "%s: %s%s%s",
-			 method_names[m], strerror(-err),
-			 last_libbpf_msg[0] ? ": " : "", last_libbpf_msg);
+	skel = open_attach_once(ops, prepare, ctx, &m, &err);
+	if (skel) {
 		if (hl_opts.verbose)
-			hl_warn("%s failed, trying the next method", why[m]);
-		if (!first_err)
-			first_err = err;
+			hl_warn("attached with %s", method_names[m]);
+		*chosen = m;
+		return skel;
 	}
-	snprintf(attach_failure, sizeof(attach_failure), "cannot attach (%s): %s",
-		 join_reasons(why), hint(first_err));
+	snprintf(attach_failure, sizeof(attach_failure),
+		 "cannot attach with %s: %s%s%s: %s",
+		 m < HL_METHODS ? method_names[m] : "any method",
+		 strerror(-err), last_libbpf_msg[0] ? ": " : "",
+		 last_libbpf_msg, hint(err));
 	return NULL;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Start-up common to every tool: privilege and BTF checks, then opening,
- * loading and attaching the skeleton with the first attach method that
- * works on this kernel (tp_btf, then raw_tp, then classic tracepoints).
+ * loading and attaching the skeleton once, with the attach method chosen
+ * before loading from what the kernel has (tp_btf where its BTF has the
+ * tracepoints' prototypes, else raw_tp; classic tracepoints on request).
  */
 #ifndef HOWLONG_ATTACH_H
 #define HOWLONG_ATTACH_H
@@ -66,9 +67,9 @@ typedef int (*hl_prepare_fn)(void *skel, enum hl_method m, void *ctx);
  * message handler and blocks SIGINT/SIGTERM for hl_loop_run(). */
 void hl_setup(const char *tool);
 
-/* Loads the programs prepare() leaves enabled for the first method that
- * loads and attaches (or only --attach METHOD). Exits 1 with a hint if
- * none does. */
+/* Loads the programs prepare() leaves enabled for the method chosen (or
+ * --attach METHOD), once. Exits 1 with the reason (the verifier's, if it
+ * rejected a program) and a hint if that fails. */
 void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 		     void *ctx, enum hl_method *chosen);
 

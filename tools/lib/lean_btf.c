@@ -687,24 +687,35 @@ void lean_btf_disable(void)
 	disabled = true;
 }
 
-int lean_btf_has_func(const char *name)
+int lean_btf_count_named(int kind, const char *const *names)
 {
 	struct lb_ctx c = { .fd = -1 };
 	const struct btf_type *t;
 	uint32_t off, size;
-	int err, found = 0;
+	int err, found = 0, want = 0;
 
+	while (names[want])
+		want++;
 	err = open_btf(&c, btf_path ? btf_path : LB_DEFAULT_PATH);
-	for (off = 0; !err && !found && off < c.type_len; off += size) {
+	for (off = 0; !err && found < want && off < c.type_len; off += size) {
 		t = c.type_len - off < sizeof(*t) ? NULL :
 		    at(&c, c.type_start + off, sizeof(*t), LB_BUF_SZ);
 		if (!t || !shape(t, &size) || size > c.type_len - off)
 			err = t ? -EINVAL : -EIO;
-		else if (btf_is_func(t) && t->name_off < c.str_len)
-			found = !strcmp(c.strs + t->name_off, name);
+		else if (btf_kind(t) == kind && t->name_off < c.str_len)
+			for (int i = 0; i < want; i++)
+				found += !strcmp(c.strs + t->name_off,
+						 names[i]);
 	}
 	drop_source(&c);
 	return err ? err : found;
+}
+
+int lean_btf_has_func(const char *name)
+{
+	const char *const names[] = { name, NULL };
+
+	return lean_btf_count_named(BTF_KIND_FUNC, names);
 }
 
 #ifdef HL_STATIC

@@ -75,4 +75,9 @@ struct btf *lean_btf_load(void);
  * over the type headers, nothing kept. */
 int lean_btf_has_func(const char *name);
 
+/* How many types of BTF kind @kind the kernel BTF has under the names of
+ * the NULL-ended @names (a name counted once per type that bears it), or
+ * -errno; one pass, stopping when as many were found as asked for. */
+int lean_btf_count_named(int kind, const char *const *names);
+
 #endif /* HOWLONG_LEAN_BTF_H */
