@@ -18,19 +18,29 @@ BPFTOOL = shutil.which("bpftool") or "/usr/sbin/bpftool"
 KINDS = ("prog", "link")
 
 
-def _show(kind):
+def _show_once(kind):
     try:
-        r = subprocess.run([BPFTOOL, "-j", kind, "show"], capture_output=True,
-                           timeout=20)
+        return subprocess.run([BPFTOOL, "-j", kind, "show"],
+                              capture_output=True, timeout=20)
     except FileNotFoundError:
         raise Failure("bpftool not found (needed for the leak check; "
                       "run: make deps)")
     except subprocess.TimeoutExpired:
         raise Failure("bpftool %s show timed out" % kind)
-    if r.returncode:
-        raise Failure("bpftool %s show failed: %s" % (
-            kind, r.stderr.decode(errors="replace").strip()))
-    return {e["id"]: e for e in json.loads(r.stdout.decode() or "[]")}
+
+
+def _show(kind):
+    """bpftool fails when an object goes away between its listing of ids
+    and its query of one (another tool detaching meanwhile): ask again.
+    In JSON mode it puts its error on stdout."""
+    for attempt in range(5):
+        r = _show_once(kind)
+        if not r.returncode:
+            return {e["id"]: e for e in json.loads(r.stdout.decode() or
+                                                   "[]")}
+        time.sleep(0.05)
+    raise Failure("bpftool %s show failed 5 times: %s" % (
+        kind, (r.stdout + r.stderr).decode(errors="replace").strip()[:300]))
 
 
 def snapshot():
