@@ -24,12 +24,11 @@
 #include <bpf/bpf_core_read.h>
 #include "lib/hist.bpf.h"
 #include "lib/filter.bpf.h"
+#include "lib/owner.bpf.h"
 #include "lib/tstore.bpf.h"
 #include "schedlat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-const volatile __u32 key_mode = SCHEDLAT_KEY_NONE;
 
 /* Timestamps for the fallback: task storage with tp_btf where the kernel
  * has it (5.11), else a hash by thread id; user space creates one. */
@@ -49,20 +48,10 @@ struct {
 
 static __always_inline void record(struct task_struct___hl *t, __u64 delta)
 {
-	switch (key_mode) {
-	case SCHEDLAT_KEY_PID:
-		hist_record_keyed(BPF_CORE_READ(t, tgid), delta,
-				  &BPF_CORE_READ(t, group_leader)->comm);
-		break;
-	case SCHEDLAT_KEY_TID:
-		hist_record_keyed(BPF_CORE_READ(t, pid), delta, &t->comm);
-		break;
-	case SCHEDLAT_KEY_CGROUP:
-		hist_record_keyed(task_cgroup_id(t), delta, "");
-		break;
-	default:
+	if (owner_mode)
+		hist_record_keyed(owner_id(t), delta, owner_comm(t));
+	else
 		hist_record(delta);
-	}
 }
 
 /* One out-of-line copy shared by all twelve programs keeps the object

@@ -3,14 +3,6 @@
 #ifndef HOWLONG_SCHEDLAT_H
 #define HOWLONG_SCHEDLAT_H
 
-/* What a histogram is per. */
-enum schedlat_key {
-	SCHEDLAT_KEY_NONE,
-	SCHEDLAT_KEY_PID,
-	SCHEDLAT_KEY_TID,
-	SCHEDLAT_KEY_CGROUP,
-};
-
 /* Bounded fallback store of wakeup times, when task storage is unusable. */
 #define SCHEDLAT_START_ENTRIES 32768
 

@@ -12,29 +12,24 @@
 #include "schedlat.h"
 #include "schedlat.skel.h"
 #include "attach.h"
-#include "cgroup.h"
 #include "cli.h"
 #include "kfeatures.h"
 #include "hist_maps.h"
+#include "owner.h"
 #include "tracer.h"
 #include "util.h"
 
 HL_SKEL_OPS(schedlat_bpf, HL_TRACEPOINT_METHODS, schedlat_bpf__attach);
 
 static struct {
-	enum schedlat_key key;
 	bool run_delay;		/* read sched_info instead of timing */
 	bool own_timestamps;	/* given explicitly */
 } cfg;
 
-enum { OPT_PER_CGROUP = 0x200, OPT_TIMESTAMPS, OPT_RUN_DELAY };
+enum { OPT_TIMESTAMPS = 0x200, OPT_RUN_DELAY };
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Histograms:", 4 },
-	{ "pids", 'P', NULL, 0, "One histogram per process", 4 },
-	{ "tids", 'L', NULL, 0, "One histogram per thread", 4 },
-	{ "per-cgroup", OPT_PER_CGROUP, NULL, 0,
-	  "One histogram per cgroup (v2)", 4 },
 	{ "own-timestamps", OPT_TIMESTAMPS, NULL, 0,
 	  "Time each wait from the wakeup or preemption to the switch in, "
 	  "with BPF's clock (the default)", 4 },
@@ -46,21 +41,11 @@ static const struct argp_option options[] = {
 	{}
 };
 
-static void set_key(enum schedlat_key key)
-{
-	if (cfg.key && cfg.key != key)
-		hl_usage_error("-P, -L and --per-cgroup exclude each other");
-	cfg.key = key;
-}
-
 static error_t parse(int key, char *arg, struct argp_state *state)
 {
 	(void)arg;
 	(void)state;
 	switch (key) {
-	case 'P': set_key(SCHEDLAT_KEY_PID); break;
-	case 'L': set_key(SCHEDLAT_KEY_TID); break;
-	case OPT_PER_CGROUP: set_key(SCHEDLAT_KEY_CGROUP); break;
 	case OPT_TIMESTAMPS: cfg.own_timestamps = true; break;
 	case OPT_RUN_DELAY: cfg.run_delay = true; break;
 	case ARGP_KEY_END:
@@ -98,40 +83,30 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
-	skel->rodata->key_mode = cfg.key;
+	skel->rodata->owner_mode = hl_owner;
 	if (!hl_select_programs(skel->obj, m, ts ? "_ts" : "_si"))
 		return -ENOENT;
 	skel->rodata->have_task_storage = task_storage;
 	bpf_map__set_autocreate(skel->maps.start_task, ts && task_storage);
 	bpf_map__set_autocreate(skel->maps.start_tid, ts && !task_storage);
-	return hl_hist_maps_size(skel->obj, cfg.key != SCHEDLAT_KEY_NONE);
+	return hl_hist_maps_size(skel->obj, hl_owner != HL_OWNER_NONE);
 }
 
 static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 		 size_t len)
 {
-	switch (cfg.key) {
-	case SCHEDLAT_KEY_PID:
-	case SCHEDLAT_KEY_TID:
-		l[0].name = cfg.key == SCHEDLAT_KEY_PID ? "pid" : "tid";
-		l[0].str = NULL;
-		l[0].num = h->id;
-		l[1].name = "comm";
-		l[1].str = h->comm;
-		return 2;
-	case SCHEDLAT_KEY_CGROUP:
-		hl_cgroup_name(h->id, scratch, len);
-		l[0].name = "cgroup";
-		l[0].str = scratch;
-		return 1;
-	default:
-		return 0;
-	}
+	return hl_owner_label(h->id, h->comm, l, scratch, len);
 }
+
+static const struct argp_child children[] = {
+	{ &hl_owner_argp, 0, NULL, 4 },
+	{}
+};
 
 static struct hl_tracer tracer = {
 	.name = "schedlat",
-	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.argp = { .options = options, .parser = parse, .children = children },
+	.doc = doc,
 	.ops = &schedlat_bpf_ops, .prepare = prepare,
 	.loop = { .what = "run queue latency" },
 };
@@ -142,7 +117,7 @@ int main(int argc, char **argv)
 	if (cfg.run_delay && access("/proc/self/schedstat", F_OK))
 		hl_die("--run-delay reads the kernel's sched_info accounting, "
 		       "which this kernel lacks (CONFIG_SCHED_INFO)");
-	tracer.keyed = cfg.key != SCHEDLAT_KEY_NONE;
+	tracer.keyed = hl_owner != HL_OWNER_NONE;
 	if (tracer.keyed)
 		tracer.loop.report.label = label;
 	hl_tracer_attach(&tracer);

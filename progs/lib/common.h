@@ -19,6 +19,15 @@ struct filter_cfg {
 	char comm[COMM_LEN];
 };
 
+/* Whom a sample is counted for: one histogram per process (-P), thread
+ * (-L) or cgroup (--per-cgroup) of the task measured, or none. */
+enum hl_owner {
+	HL_OWNER_NONE,
+	HL_OWNER_PID,
+	HL_OWNER_TID,
+	HL_OWNER_CGROUP,
+};
+
 /* Why a sample could not be measured; reported together as "lost". */
 enum lost_reason {
 	LOST_HIST_FULL,		/* keyed histogram map full */

@@ -50,7 +50,8 @@ static const struct argp_option common_options[] = {
 	{ NULL, 0, NULL, 0, "Kernel interface:", 3 },
 	{ "attach", OPT_ATTACH, "METHOD", 0,
 	  "Force one attach method: tp_btf, raw_tp or tracepoint "
-	  "(default: the first that works, in that order)", 3 },
+	  "(default: tp_btf where the kernel BTF describes the tracepoints, "
+	  "else raw_tp)", 3 },
 	{ "btf", OPT_BTF, "FILE", 0,
 	  "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing", 3 },
 	{ "full-btf", OPT_FULL_BTF, NULL, 0,

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "cgroup.h"
+#include "owner.h"
+#include "util.h"
+
+enum hl_owner hl_owner;
+
+enum { OPT_PER_CGROUP = 0x180 };
+
+static const struct argp_option options[] = {
+	{ "pids", 'P', NULL, 0, "One histogram per process", 4 },
+	{ "tids", 'L', NULL, 0, "One histogram per thread", 4 },
+	{ "per-cgroup", OPT_PER_CGROUP, NULL, 0,
+	  "One histogram per cgroup (v2)", 4 },
+	{}
+};
+
+static void set_owner(enum hl_owner o)
+{
+	if (hl_owner && hl_owner != o)
+		hl_usage_error("-P, -L and --per-cgroup exclude each other");
+	hl_owner = o;
+}
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	(void)arg;
+	(void)state;
+	switch (key) {
+	case 'P': set_owner(HL_OWNER_PID); break;
+	case 'L': set_owner(HL_OWNER_TID); break;
+	case OPT_PER_CGROUP: set_owner(HL_OWNER_CGROUP); break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp hl_owner_argp = { .options = options, .parser = parse };
+
+int hl_owner_label(uint64_t id, const char *comm, struct hl_label *l,
+		   char *scratch, size_t len)
+{
+	switch (hl_owner) {
+	case HL_OWNER_PID:
+	case HL_OWNER_TID:
+		l[0].name = hl_owner == HL_OWNER_PID ? "pid" : "tid";
+		l[0].str = NULL;
+		l[0].num = id;
+		l[1].name = "comm";
+		l[1].str = comm;
+		return 2;
+	case HL_OWNER_CGROUP:
+		hl_cgroup_name(id, scratch, len);
+		l[0].name = "cgroup";
+		l[0].str = scratch;
+		return 1;
+	default:
+		return 0;
+	}
+}
