@@ -1,9 +1,9 @@
 # howlong: one GNU make build for every tool.
 # A tool is progs/<tool>.bpf.c + progs/<tool>.h + tools/<tool>.c (which
 # describes it as a struct hl_tracer, tools/lib/tracer.h); add its
-# name to TOOLS and nothing else. A tool without a BPF program (it reads
+# name to TOOLS, a man page and a test (docs/new-tool.md). A tool without a BPF program (it reads
 # files only) is tools/<tool>.c alone, named in PLAIN_TOOLS instead.
-TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat
+TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat syslat
 PLAIN_TOOLS := usdtlist
 
 # The one version: tools' -V, man pages, the Debian package (a test
@@ -256,6 +256,7 @@ bench: all
 	$(Q)$(PYTHON) bench/sizes.py
 	$(Q)$(PYTHON) bench/probecost.py
 	$(Q)$(PYTHON) bench/bystander.py
+	$(Q)$(PYTHON) bench/syslat.py
 
 # Every tool, its man page and its bash completion (one script serves
 # every tool: bash-completion loads it by the command's name).

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The floor for bench/schedlat.py: empty tp_btf programs on every
- * tracepoint schedlat or its peer attaches to. What one of these costs per
+ * The floor for bench/schedlat.py and bench/syslat.py: empty tp_btf
+ * programs on every tracepoint schedlat, syslat or their peers attach to. What one of these costs per
  * run is the price of the hook itself (trampoline, plus bpf_stats' own
  * clock reads when kernel.bpf_stats_enabled=1); a tool's cost above it is
  * what its program body adds.
@@ -20,3 +20,9 @@ int BPF_PROG(floor_wakeup) { return 0; }
 
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(floor_wakeup_new) { return 0; }
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(floor_sys_enter) { return 0; }
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(floor_sys_exit) { return 0; }

@@ -11,6 +11,7 @@
  *                         an instruction the kernel single-steps (lea)
  *   probecost framed N    a call of framed(), which starts with push %rbp
  *                         (the kernel emulates it: no single step)
+ *   probecost syscalls N  getppid(2), the cheapest system call (syslat)
  * Built with -fno-omit-frame-pointer -fcf-protection=none.
  */
 #define _GNU_SOURCE
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/sdt.h>
 
 static unsigned long long now_ns(void)
@@ -65,6 +68,15 @@ static long compiles(long n)
 	return 0;
 }
 
+static long syscalls(long n)
+{
+	long s = 0;
+
+	for (long i = 0; i < n; i++)
+		s += syscall(SYS_getppid);
+	return s;
+}
+
 static long calls(long n, long (*fn)(long))
 {
 	long s = 0;
@@ -80,7 +92,7 @@ int main(int argc, char **argv)
 	long n, s;
 
 	if (argc != 3 || (n = atol(argv[2])) <= 0) {
-		fprintf(stderr, "usage: probecost pairs|compiles|calls|framed N\n");
+		fprintf(stderr, "usage: probecost pairs|compiles|calls|framed|syscalls N\n");
 		return 2;
 	}
 	t0 = now_ns();
@@ -92,6 +104,8 @@ int main(int argc, char **argv)
 		s = calls(n, work);
 	else if (!strcmp(argv[1], "framed"))
 		s = calls(n, framed);
+	else if (!strcmp(argv[1], "syscalls"))
+		s = syscalls(n);
 	else
 		return 2;
 	printf("%.1f\n", (double)(now_ns() - t0) / n);

@@ -30,6 +30,11 @@
  *                   times each, recurse(5) (nested, sleeps MS at the
  *                   bottom) and one call of jump_out(), which never
  *                   returns (longjmp)
+ *   syscalls N MS   system calls (syslat), N of each, every one timed:
+ *                   nanosleep of MS, readv of a pipe a second thread
+ *                   writes to MS after being asked (it sleeps with
+ *                   clock_nanosleep, reads ctl with read), openat of a
+ *                   path that does not exist (fails: kind 1), getppid
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -40,7 +45,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/sdt.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 
 #define MAX_THREADS 16
 #define NOINLINE __attribute__((noinline, used))
@@ -289,6 +297,62 @@ static int run_funcs(int n, uint64_t ms)
 	return 0;
 }
 
+/* ---- syscalls ---- */
+
+static int ctl[2], data[2];
+
+static void *pipe_writer(void *arg)
+{
+	uint64_t ns = *(uint64_t *)arg;
+	struct timespec ts = { ns / 1000000000ULL, ns % 1000000000ULL };
+	char c;
+
+	while (read(ctl[0], &c, 1) == 1 && c == 'g') {
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+		if (write(data[1], "x", 1) != 1)
+			break;
+	}
+	return NULL;
+}
+
+/* t0, the call, t1: one record */
+#define TIMED(what, id, kind, slept, call)				\
+	do {								\
+		uint64_t t0_ = now_ns();				\
+		long r_ = (call);					\
+		record(what, id, kind, t0_, now_ns(), slept);		\
+		if ((kind) != (r_ < 0))					\
+			return 3;					\
+	} while (0)
+
+static int run_syscalls(int n, uint64_t ms)
+{
+	uint64_t ns = ms * 1000000ULL;
+	struct timespec ts = { ns / 1000000000ULL, ns % 1000000000ULL };
+	pthread_t writer;
+	char byte;
+	struct iovec iov = { &byte, 1 };
+
+	if (pipe(ctl) || pipe(data) ||
+	    pthread_create(&writer, NULL, pipe_writer, &ns))
+		return 1;
+	for (int i = 0; i < n; i++)
+		TIMED("nanosleep", i, 0, ns, syscall(SYS_nanosleep, &ts, NULL));
+	for (int i = 0; i < n; i++) {
+		if (write(ctl[1], "g", 1) != 1)
+			return 1;
+		TIMED("readv", i, 0, 0, readv(data[0], &iov, 1));
+	}
+	for (int i = 0; i < n; i++)
+		TIMED("openat", i, 1, 0, syscall(SYS_openat, AT_FDCWD,
+						 "/nonexistent/hl", O_RDONLY));
+	for (int i = 0; i < n; i++)
+		TIMED("getppid", i, 0, 0, syscall(SYS_getppid));
+	if (write(ctl[1], "q", 1) != 1)
+		return 1;
+	return pthread_join(writer, NULL);
+}
+
 static int run(int argc, char **argv)
 {
 	const char *mode = argv[1];
@@ -306,6 +370,8 @@ static int run(int argc, char **argv)
 		return run_orphans(a);
 	if (!strcmp(mode, "funcs"))
 		return run_funcs(a, b);
+	if (!strcmp(mode, "syscalls"))
+		return run_syscalls(a, b);
 	return 2;
 }
 

@@ -62,6 +62,14 @@ def schedlat():
     return "said so %.2fs after the process, exit 1" % took
 
 
+@test("pid-exit/syslat")
+def syslat():
+    p = sleeper()
+    took = ends_with_target("syslat", ["-j", "-p", p.pid], p.pid,
+                            end_popen(p))
+    return "said so %.2fs after the process, exit 1" % took
+
+
 def pairs_case(name, extra, target):
     with pairs.Pairs("threads", 1, 1, 1) as p:
         def end():

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""
+bench/syslat.py: what syslat costs a system call, next to the floor and
+to libbpf-tools' syscount -L.
+
+bench/probecost.c's "syscalls" mode times its own loop of N getppid(2)
+calls, pinned to CPU 1, untraced and beside each configuration, rounds
+interleaved:
+  floor         empty tp_btf programs on sys_enter and sys_exit
+                (bench/floor.bpf.c): the price of the two hooks
+  syslat        bin/syslat -j (one histogram per call, machine-wide)
+  syslat -e -P  failures apart, one histogram per process and call
+  syscount -L   /usr/sbin/syscount -L (counts and latency per call)
+syslat's count of getppid must reach N. Figures: median ns per call,
+the added cost, and net of the floor, the ratio syslat / syscount -L
+(goal: at most 0.5). Puts a "## syslat" section in docs/benchmarks.md.
+Needs root. Run by `make bench`.
+"""
+import argparse
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import probecost as pc   # noqa: E402
+import schedlat as sl   # noqa: E402
+from schedlat import BenchError, log, med   # noqa: E402
+
+SECTION = "## syslat"
+SYSLAT = os.path.join(sl.ROOT, "bin", "syslat")
+SYSCOUNT = "/usr/sbin/syscount"
+GOAL = 0.5
+
+
+def configs():
+    """name: (argv or None, ready text, True: syslat's JSON to check)."""
+    return [
+        ("untraced", None, None, False),
+        ("floor", [sl.FLOOR_BIN, sl.FLOOR_OBJ, "floor_sys_enter",
+                   "floor_sys_exit"], "ready", False),
+        ("syslat", [SYSLAT, "-j"], "Tracing", True),
+        ("syslat -e -P", [SYSLAT, "-j", "-e", "-P"], "Tracing", True),
+        ("syscount -L", ["stdbuf", "-oL", SYSCOUNT, "-L"], "Tracing", False),
+    ]
+
+
+def start(argv, ready):
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, text=True)
+    # ours say it on stderr, the floor and syscount on stdout
+    stream = p.stderr if argv[0] == SYSLAT else p.stdout
+    line = stream.readline()
+    if ready not in line:
+        p.kill()
+        raise BenchError("%s did not start: %s" % (" ".join(argv), line))
+    return p
+
+
+def getppid_count(out):
+    reps = [json.loads(line) for line in out.splitlines()
+            if line.startswith("{")]
+    if not reps:
+        raise BenchError("syslat printed no report")
+    return sum(h["count"] for h in reps[-1]["hists"]
+               if h["key"].get("syscall") == "getppid")
+
+
+def one(argv, ready, check, n):
+    if not argv:
+        return pc.loop("syscalls", n)
+    p = start(argv, ready)
+    try:
+        v = pc.loop("syscalls", n)
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=60)
+    if check and getppid_count(out) < n:
+        raise BenchError("%s counted %d getppid calls of %d" % (
+            " ".join(argv[:3]), getppid_count(out), n))
+    return v
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("-n", type=int, default=1000000,
+                    help="getppid calls per loop (default 1000000)")
+    ap.add_argument("--no-doc", action="store_true",
+                    help="print only, leave docs/benchmarks.md alone")
+    args = ap.parse_args()
+    if os.geteuid():
+        raise SystemExit("bench/syslat.py: needs root")
+    pc.build()
+    sl.build_floor()
+    cf = configs()
+    res = {c[0]: [] for c in cf}
+    for r in range(args.rounds):
+        for name, argv, ready, check in cf[r % len(cf):] + cf[:r % len(cf)]:
+            res[name].append(one(argv, ready, check, args.n))
+        log("round %d done" % (r + 1))
+    m = {name: med(v) for name, v in res.items()}
+    floor = m["floor"]
+    rows = ["| %s | %.1f ns (%.1f–%.1f) | %s | %s |" % (
+        name, m[name], min(res[name]), max(res[name]),
+        "—" if name == "untraced" else "+%.1f ns" % (m[name] - m["untraced"]),
+        "—" if name in ("untraced", "floor") else "%.1f ns" % (
+            m[name] - floor)) for name, _, _, _ in cf]
+    ratio = (m["syslat"] - floor) / (m["syscount -L"] - floor)
+    text = "\n".join([
+        SECTION, "",
+        "What syslat costs a system call: a C loop of getppid(2) calls "
+        "(`bench/probecost.c syscalls`), timed by itself, pinned to CPU 1, "
+        "untraced and beside each configuration; machine-wide tools, so "
+        "every call of the loop passes both hooks. Produced by "
+        "`/usr/bin/python3 bench/syslat.py` (run as root) on %s: %d "
+        "rounds of %d calls, configurations rotated; syslat's getppid "
+        "count reached the loop's each time." % (
+            datetime.datetime.now().astimezone().strftime(
+                "%Y-%m-%d %H:%M %Z"), args.rounds, args.n), "",
+        "| configuration | per call (median, range) | added | net of the "
+        "floor |",
+        "|---|---|---|---|",
+    ] + rows + [
+        "",
+        "*floor*: empty tp_btf programs on `sys_enter` and `sys_exit` "
+        "(`bench/floor.bpf.c`): the price of the hooks, which every tool "
+        "on them pays. *syscount -L*: libbpf-tools' syscount with "
+        "latency, the peer.",
+        "",
+        "Goal: syslat net of the floor ≤ %.1f× syscount -L's: **%s** "
+        "(%.2f×)." % (GOAL, "PASS" if ratio <= GOAL else "MISS", ratio),
+        ""])
+    sl.publish(SECTION, text, args.no_doc)
+    return 0
+
+
+if __name__ == "__main__":
+    sl.run_main(main, "bench/syslat.py")

@@ -1,0 +1,120 @@
+"""syslat against selftests/c/pairs.c's "syscalls" mode (lib/pairs.py),
+which makes N calls of each of four system calls and times every one
+itself (CLOCK_MONOTONIC just before and just after the call):
+
+- nanosleep of MS: each call lasts at least MS and at most its span;
+- readv of a pipe that a second thread writes to MS after being asked:
+  at most its span;
+- openat of a path that does not exist: fails every time;
+- getppid: at most its span.
+
+The second thread reads its orders with read(2) and sleeps with
+clock_nanosleep(2), so that the main thread's four calls are its own by
+name. syslat's count of each must equal the program's, failures must be
+told apart with -e, and by thread with -L.
+"""
+import os
+
+from lib import pairs, report, tool
+from lib.harness import check, test
+
+TOOL = "syslat"
+N, MS = 5, 3
+CALLS = ("nanosleep", "readv", "openat", "getppid")
+
+
+def Output(result):
+    return report.ToolOutput(result, TOOL)
+
+
+def run(arg_lists, path=pairs.PATH):
+    """syslat with each argument list on one "syscalls" run (PID in an
+    argument is the program's pid)."""
+    with pairs.Pairs("syscalls", N, MS, path=path) as p:
+        args = [[str(a).replace("PID", str(p.pid)) for a in al]
+                for al in arg_lists]
+        results, recs = tool.traced(TOOL, args, p.go)
+        pid = p.pid
+    return [Output(r) for r in results], recs, pid
+
+
+def by(hists, *names):
+    """{(label values...): histogram} of a keyed report."""
+    return {tuple(h["key"].get(n) for n in names): h for h in hists}
+
+
+def check_call(h, recs, what):
+    check(h["count"] == len(recs) == N, "%s: %d calls, the program made "
+          "%d" % (what, h["count"], len(recs)))
+    check(h["max_ns"] <= max(r.span_ns for r in recs) and
+          h["sum_ns"] <= sum(r.span_ns for r in recs),
+          "%s: max %d, sum %d above the program's spans" % (
+              what, h["max_ns"], h["sum_ns"]))
+    check(h["min_ns"] >= min(r.slept_ns for r in recs) and
+          h["sum_ns"] >= sum(r.slept_ns for r in recs),
+          "%s: min %d, sum %d below what it slept" % (
+              what, h["min_ns"], h["sum_ns"]))
+
+
+@test("syslat/calls")
+def calls():
+    """-p, -s the four calls, -e: one histogram per call and outcome,
+    the program's counts, each within its bounds; openat only failed.
+    Both builds of the program (PIE, non-PIE: no difference expected,
+    the calls are the kernel's)."""
+    tool.need(TOOL)
+    done = []
+    for what, path in pairs.BUILDS:
+        (out,), recs, _ = run([["-j", "-e", "-p", "PID", "-s",
+                                ",".join(CALLS)]], path)
+        hists = by(out.final_report()["hists"], "syscall", "result")
+        want = {("nanosleep", "ok"), ("readv", "ok"), ("openat", "error"),
+                ("getppid", "ok")}
+        check(set(hists) == want, "%s: histograms %s, expected %s" % (
+            what, sorted(hists), sorted(want)))
+        for (name, result), h in hists.items():
+            check_call(h, [r for r in recs if r.what == name],
+                       "%s %s (%s)" % (name, result, what))
+        done.append(what)
+    return "nanosleep, readv, getppid ok and openat failed, %d each, in " \
+        "bounds: %s" % (N, ", ".join(done))
+
+
+@test("syslat/every-call")
+def every_call():
+    """No -s: every call of the process, the four among them with the
+    program's counts; -L: the main thread's nanosleep and the writer
+    thread's clock_nanosleep apart, N each."""
+    tool.need(TOOL)
+    (all_, per_tid), recs, pid = run([["-j", "-p", "PID"],
+                                      ["-j", "-L", "-p", "PID"]])
+    hists = by(all_.final_report()["hists"], "syscall")
+    for name in CALLS:
+        check_call(hists.get((name,), report.EMPTY),
+                   [r for r in recs if r.what == name], name)
+    threads = by(per_tid.final_report()["hists"], "syscall", "tid")
+    mains = [t for (n, t) in threads if n == "nanosleep"]
+    writers = [t for (n, t) in threads if n == "clock_nanosleep"]
+    check(mains == [pid] and len(writers) == 1 and writers[0] != pid,
+          "-L: nanosleep on threads %s, clock_nanosleep on %s; expected "
+          "the main thread %d and one other" % (mains, writers, pid))
+    check(threads[("clock_nanosleep", writers[0])]["count"] == N and
+          threads[("nanosleep", pid)]["count"] == N,
+          "-L: counts %d and %d, expected %d" % (
+              threads[("nanosleep", pid)]["count"],
+              threads[("clock_nanosleep", writers[0])]["count"], N))
+    return "%d calls in %d histograms, the four as the program counted; " \
+        "-L: %d threads" % (sum(h["count"] for h in hists.values()),
+                            len(hists), len({t for _, t in threads}))
+
+
+# ---- bad input ----
+
+BAD = {
+    "syscall-unknown": (["-s", "nosuchcall"], 2, ["nosuchcall"]),
+    "syscall-one-unknown": (["-s", "read,nosuchcall"], 2, ["nosuchcall"]),
+    "syscall-empty": (["-s", ","], 2, ["','"]),
+    "owner-twice": (["-P", "-L"], 2, ["exclude"]),
+    "attach-method": (["--attach", "kprobe"], 2, ["kprobe"]),
+}
+tool.register_bad(TOOL, BAD, lambda: ["1", "1"])
