@@ -3,20 +3,22 @@
  * schedlat: run-queue latency, from the moment a task is queued runnable
  * (woken, new, or preempted) until it gets the CPU.
  *
- * Default ("_ts" programs): stamp wakeups and preemptions with the BPF
- * clock and match them at the switch in, on whatever CPU that is.
+ * Default: stamp wakeups and preemptions with the BPF clock and match
+ * them at the switch in, on whatever CPU that is.
  *
- * --run-delay ("_si" programs): the kernel already stamps every enqueue in
- * task->sched_info.last_queued with the run-queue clock and, right after
- * the sched_switch tracepoint, adds rq->clock - last_queued to the task's
- * run_delay (/proc/PID/schedstat). Reading the same two numbers at that
- * tracepoint gives exactly the kernel's own figure with one hook and no
- * clock call. But that figure is biased: a wakeup that preempts skips the
- * next clock update (the wait reads as 0), and a task that migrates while
- * queued is timed from its last enqueue only.
+ * --run-delay (rodata run_delay; the wakeup programs are not loaded): the
+ * kernel already stamps every enqueue in task->sched_info.last_queued with
+ * the run-queue clock and, right after the sched_switch tracepoint, adds
+ * rq->clock - last_queued to the task's run_delay (/proc/PID/schedstat).
+ * Reading the same two numbers at that tracepoint gives exactly the
+ * kernel's own figure with one hook and no clock call. But that figure is
+ * biased: a wakeup that preempts skips the next clock update (the wait
+ * reads as 0), and a task that migrates while queued is timed from its
+ * last enqueue only.
  *
- * Each algorithm exists for each attach method (tp_btf, raw_tp, classic
- * tracepoint); user space loads only the set it picked.
+ * Each hook has an entry point per attach method (tp_btf, raw_tp, classic
+ * tracepoint); user space loads the set of the method it chose. The branch
+ * of the algorithm not taken is dead code to the verifier.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -54,7 +56,7 @@ static __always_inline void record(struct task_struct___hl *t, __u64 delta)
 		hist_record(delta);
 }
 
-/* One out-of-line copy shared by all twelve programs keeps the object
+/* One out-of-line copy shared by all nine programs keeps the object
  * small; the call costs a few nanoseconds. */
 static __noinline int measure(struct task_struct___hl *t, __u64 delta)
 {
@@ -63,6 +65,10 @@ static __noinline int measure(struct task_struct___hl *t, __u64 delta)
 	return 0;
 }
 
+/* --run-delay: read the kernel's accounting (the wakeup programs are not
+ * loaded, and the switch programs take this branch alone). */
+const volatile bool run_delay = false;
+
 /* ---- sched_info algorithm ---- */
 
 /*
@@ -70,8 +76,7 @@ static __noinline int measure(struct task_struct___hl *t, __u64 delta)
  * at the start of __schedule() and not since. next sits on this CPU, so its
  * cfs_rq leads to this CPU's rq.
  */
-SEC("tp_btf/sched_switch")
-int BPF_PROG(switch_btf_si, bool preempt, struct task_struct___hl *prev, struct task_struct___hl *next)
+static __always_inline int switch_si_btf(struct task_struct___hl *next)
 {
 	__u64 queued = next->sched_info.last_queued;
 
@@ -88,13 +93,6 @@ static __always_inline int switch_si_probed(struct task_struct___hl *next)
 		return 0;
 	return measure(next, BPF_CORE_READ(next, se.cfs_rq, rq, clock) -
 			     queued);
-}
-
-SEC("raw_tp/sched_switch")
-int BPF_PROG(switch_raw_si, bool preempt, struct task_struct___hl *prev,
-	     struct task_struct___hl *next)
-{
-	return switch_si_probed(next);
 }
 
 /*
@@ -114,8 +112,7 @@ static __always_inline struct task_struct___hl *next_task(__u32 next_pid)
 	return next;
 }
 
-SEC("tracepoint/sched/sched_switch")
-int switch_tp_si(struct trace_event_raw_sched_switch *ctx)
+static __always_inline int switch_si_tp(struct trace_event_raw_sched_switch *ctx)
 {
 	struct task_struct___hl *next;
 
@@ -170,24 +167,28 @@ static __always_inline void stamp_btf(struct task_struct___hl *t, __u64 now)
 }
 
 SEC("tp_btf/sched_wakeup")
-int BPF_PROG(wakeup_btf_ts, struct task_struct___hl *p)
+int BPF_PROG(wakeup_btf, struct task_struct___hl *p)
 {
 	stamp_btf(p, bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(wakeup_new_btf_ts, struct task_struct___hl *p)
+int BPF_PROG(wakeup_new_btf, struct task_struct___hl *p)
 {
 	stamp_btf(p, bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("tp_btf/sched_switch")
-int BPF_PROG(switch_btf_ts, bool preempt, struct task_struct___hl *prev,
+int BPF_PROG(switch_btf, bool preempt, struct task_struct___hl *prev,
 	     struct task_struct___hl *next)
 {
-	__u64 now = bpf_ktime_get_ns(), start, *ts;
+	__u64 now, start, *ts;
+
+	if (run_delay)
+		return switch_si_btf(next);
+	now = bpf_ktime_get_ns();
 
 	if ((preempt || btf_task_runnable(prev)) && prev->pid)
 		stamp_btf(prev, now);
@@ -202,24 +203,28 @@ int BPF_PROG(switch_btf_ts, bool preempt, struct task_struct___hl *prev,
 }
 
 SEC("raw_tp/sched_wakeup")
-int BPF_PROG(wakeup_raw_ts, struct task_struct___hl *p)
+int BPF_PROG(wakeup_raw, struct task_struct___hl *p)
 {
 	stamp_tid(BPF_CORE_READ(p, pid), bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("raw_tp/sched_wakeup_new")
-int BPF_PROG(wakeup_new_raw_ts, struct task_struct___hl *p)
+int BPF_PROG(wakeup_new_raw, struct task_struct___hl *p)
 {
 	stamp_tid(BPF_CORE_READ(p, pid), bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("raw_tp/sched_switch")
-int BPF_PROG(switch_raw_ts, bool preempt, struct task_struct___hl *prev,
+int BPF_PROG(switch_raw, bool preempt, struct task_struct___hl *prev,
 	     struct task_struct___hl *next)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now;
+
+	if (run_delay)
+		return switch_si_probed(next);
+	now = bpf_ktime_get_ns();
 
 	if (preempt || task_runnable(prev))
 		stamp_tid(BPF_CORE_READ(prev, pid), now);
@@ -227,25 +232,29 @@ int BPF_PROG(switch_raw_ts, bool preempt, struct task_struct___hl *prev,
 }
 
 SEC("tracepoint/sched/sched_wakeup")
-int wakeup_tp_ts(struct trace_event_raw_sched_wakeup_template *ctx)
+int wakeup_tp(struct trace_event_raw_sched_wakeup_template *ctx)
 {
 	stamp_tid(ctx->pid, bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_wakeup_new")
-int wakeup_new_tp_ts(struct trace_event_raw_sched_wakeup_template *ctx)
+int wakeup_new_tp(struct trace_event_raw_sched_wakeup_template *ctx)
 {
 	stamp_tid(ctx->pid, bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_switch")
-int switch_tp_ts(struct trace_event_raw_sched_switch *ctx)
+int switch_tp(struct trace_event_raw_sched_switch *ctx)
 {
-	__u64 now = bpf_ktime_get_ns();
 	__u32 tid = ctx->next_pid;
 	struct task_struct___hl *next;
+	__u64 now;
+
+	if (run_delay)
+		return switch_si_tp(ctx);
+	now = bpf_ktime_get_ns();
 
 	if (!(ctx->prev_state & CLASSIC_STATE_MASK))
 		stamp_tid(ctx->prev_pid, now);

@@ -84,8 +84,10 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
 	skel->rodata->owner_mode = hl_owner;
-	if (!hl_select_programs(skel->obj, m, ts ? "_ts" : "_si"))
+	if (!hl_select_programs(skel->obj, m, NULL))
 		return -ENOENT;
+	skel->rodata->run_delay = cfg.run_delay;
+	hl_autoload_prefix(skel->obj, "wakeup", ts);
 	skel->rodata->have_task_storage = task_storage;
 	bpf_map__set_autocreate(skel->maps.start_task, ts && task_storage);
 	bpf_map__set_autocreate(skel->maps.start_tid, ts && !task_storage);

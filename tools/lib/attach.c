@@ -228,6 +228,16 @@ int hl_select_programs(struct bpf_object *obj, enum hl_method m,
 	return n;
 }
 
+void hl_autoload_prefix(struct bpf_object *obj, const char *prefix, bool on)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj)
+		if (!strncmp(bpf_program__name(prog), prefix, strlen(prefix)))
+			bpf_program__set_autoload(prog,
+				on && bpf_program__autoload(prog));
+}
+
 /* Classic tracepoints need tracefs; mount it where libbpf looks. */
 static int ensure_tracefs(void)
 {

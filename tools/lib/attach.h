@@ -79,6 +79,9 @@ void *hl_open_attach(const struct hl_skel_ops *ops, hl_prepare_fn prepare,
 int hl_select_programs(struct bpf_object *obj, enum hl_method m,
 		       const char *suffix);
 
+/* Autoload (on) or not the programs whose names start with prefix. */
+void hl_autoload_prefix(struct bpf_object *obj, const char *prefix, bool on);
+
 /* Links a tool attached by hand (markers need a binary path); destroyed
  * by hl_drop_links() before the skeleton. */
 void hl_keep_link(struct bpf_link *link);
