@@ -69,7 +69,8 @@ stage1() {
 	mkdir -p $n/dev/pts $n/dev/shm
 	mount -t devpts -o newinstance,ptmxmode=0666 devpts $n/dev/pts
 	mount -t tmpfs -o mode=1777 shm $n/dev/shm
-	mount -t tmpfs -o mode=1777 tmp $n/tmp
+	# /tmp stays the overlay's (writes go to its tmpfs upper): a tree
+	# checked out below the host's /tmp must be there for the tests.
 	mount -t tmpfs -o mode=755 run $n/run
 	mount -t debugfs debugfs $n/sys/kernel/debug
 	mount -t tracefs tracefs $n/sys/kernel/tracing
