@@ -394,7 +394,10 @@ static void check_memory(const char *copy)
 	check(lean > 0 && full > 0 && lean - base < (full - base) / 3,
 	      "lean BTF costs %ld kB over baseline, full BTF %ld kB",
 	      lean - base, full - base);
-	check(file > 0 && took(st_read) >= 0 && file - base < (full - base) / 3,
+	/* Read, not mapped: the string section is copied. Usually about
+	 * as much as the mapped sysfs file (2.7-2.9 MB here, full 9.6 MB);
+	 * once, on 6.1 under emulation, 4.8 MB: half of full is the bound. */
+	check(file > 0 && took(st_read) >= 0 && file - base < (full - base) / 2,
 	      "lean BTF read from a regular file costs %ld kB over baseline "
 	      "(%.1f ms)", file - base, took(st_read));
 }
