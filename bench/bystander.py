@@ -20,7 +20,6 @@ within 1.05x of B untraced (medians of the same run).
 Puts a "## -p and other processes" section in docs/benchmarks.md.
 Needs root. Run by `make bench`.
 """
-import argparse
 import datetime
 import json
 import os
@@ -30,7 +29,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import schedlat as sl   # noqa: E402
-from schedlat import BenchError, log, med   # noqa: E402
+from schedlat import BenchError, med   # noqa: E402
 
 SECTION = "## -p and other processes"
 PYTHON = "/usr/bin/python3"
@@ -145,21 +144,10 @@ def one(config, n):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("-n", type=int, default=300000,
-                    help="bystander's calls per loop (default 300000)")
-    ap.add_argument("--no-doc", action="store_true",
-                    help="print only, leave docs/benchmarks.md alone")
-    args = ap.parse_args()
-    if os.geteuid():
-        raise SystemExit("bench/bystander.py: needs root")
+    args = sl.loop_args(__doc__, 300000, "the bystander's calls", "bench/bystander.py")
     configs = ["untraced", "-p", "path"]
-    res = {c: [] for c in configs}
-    for r in range(args.rounds):
-        for c in configs[r % 3:] + configs[:r % 3]:
-            res[c].append(one(c, args.n))
-        log("round %d done" % (r + 1))
+    res = dict(zip(configs, sl.rotated_rounds(
+        configs, lambda c: one(c, args.n), args.rounds)))
     base = med(res["untraced"])
     ratio = med(res["-p"]) / base
     names = {"untraced": "untraced",

@@ -15,7 +15,6 @@ must equal N. Figures: median ns per iteration, and the added cost.
 Puts a "## Marker and function probes" section in docs/benchmarks.md.
 Needs root. Run by `make bench`.
 """
-import argparse
 import datetime
 import os
 import re
@@ -25,7 +24,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import schedlat as sl   # noqa: E402
-from schedlat import BenchError, log, med   # noqa: E402
+from schedlat import BenchError, med   # noqa: E402
 
 SECTION = "## Marker and function probes"
 SRC = os.path.join(sl.ROOT, "bench", "probecost.c")
@@ -91,24 +90,13 @@ def traced(argv, mode, n):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("-n", type=int, default=100000,
-                    help="iterations per loop (default 100000)")
-    ap.add_argument("--no-doc", action="store_true",
-                    help="print only, leave docs/benchmarks.md alone")
-    args = ap.parse_args()
-    if os.geteuid():
-        raise SystemExit("bench/probecost.py: needs root")
+    args = sl.loop_args(__doc__, 100000, "iterations", "bench/probecost.py")
     build()
     cf = configs(args.n)
-    res = {name: [] for name, _, _ in cf}
-    for r in range(args.rounds):
-        order = cf[r % len(cf):] + cf[:r % len(cf)]
-        for name, mode, argv in order:
-            v = traced(argv, mode, args.n) if argv else loop(mode, args.n)
-            res[name].append(v)
-        log("round %d done" % (r + 1))
+    res = sl.rotated_rounds(
+        cf, lambda c: traced(c[2], c[1], args.n) if c[2] else
+        loop(c[1], args.n), args.rounds)
+    res = {c[0]: v for c, v in zip(cf, res)}
     base = {mode: med(res[name]) for name, mode, argv in cf if not argv}
     rows = []
     for name, mode, argv in cf:

@@ -835,6 +835,35 @@ def publish(heading, text, no_doc):
         write_section(heading, text)
 
 
+def loop_args(doc, n, what, name):
+    """The command line of a benchmark that times a loop: --rounds, -n
+    (default n, "what" per loop), --no-doc; exits unless root."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[1])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("-n", type=int, default=n,
+                    help="%s per loop (default %d)" % (what, n))
+    ap.add_argument("--no-doc", action="store_true",
+                    help="print only, leave docs/benchmarks.md alone")
+    args = ap.parse_args()
+    if os.geteuid():
+        raise SystemExit("%s: needs root" % name)
+    return args
+
+
+def rotated_rounds(configs, run, rounds):
+    """[[result per round] per configuration]: each round runs every
+    configuration once (run(config)), its order rotated by one each
+    round."""
+    res = [[] for _ in configs]
+    order = list(range(len(configs)))
+    for r in range(rounds):
+        k = r % len(configs)
+        for i in order[k:] + order[:k]:
+            res[i].append(run(configs[i]))
+        log("round %d done" % (r + 1))
+    return res
+
+
 def run_main(main, name, cleaned="tools stopped"):
     """Every bench's entry point: a BenchError or ^C is one line, exit 1;
     cleaned says what was put back on the way out."""

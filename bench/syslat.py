@@ -17,7 +17,6 @@ the added cost, and net of the floor, the ratio syslat / syscount -L
 (goal: at most 0.5). Puts a "## syslat" section in docs/benchmarks.md.
 Needs root. Run by `make bench`.
 """
-import argparse
 import datetime
 import json
 import os
@@ -28,7 +27,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import probecost as pc   # noqa: E402
 import schedlat as sl   # noqa: E402
-from schedlat import BenchError, log, med   # noqa: E402
+from schedlat import BenchError, med   # noqa: E402
 
 SECTION = "## syslat"
 SYSLAT = os.path.join(sl.ROOT, "bin", "syslat")
@@ -85,23 +84,12 @@ def one(argv, ready, check, n):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("-n", type=int, default=1000000,
-                    help="getppid calls per loop (default 1000000)")
-    ap.add_argument("--no-doc", action="store_true",
-                    help="print only, leave docs/benchmarks.md alone")
-    args = ap.parse_args()
-    if os.geteuid():
-        raise SystemExit("bench/syslat.py: needs root")
+    args = sl.loop_args(__doc__, 1000000, "getppid calls", "bench/syslat.py")
     pc.build()
     sl.build_floor()
     cf = configs()
-    res = {c[0]: [] for c in cf}
-    for r in range(args.rounds):
-        for name, argv, ready, check in cf[r % len(cf):] + cf[:r % len(cf)]:
-            res[name].append(one(argv, ready, check, args.n))
-        log("round %d done" % (r + 1))
+    res = sl.rotated_rounds(cf, lambda c: one(*c[1:], args.n), args.rounds)
+    res = {c[0]: v for c, v in zip(cf, res)}
     m = {name: med(v) for name, v in res.items()}
     floor = m["floor"]
     rows = ["| %s | %.1f ns (%.1f–%.1f) | %s | %s |" % (
