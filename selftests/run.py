@@ -39,12 +39,15 @@ def main():
     args = ap.parse_args()
 
     passed = failed = 0
+    failures = []
 
     def report(ok, line):
         nonlocal passed, failed
         print(line, flush=True)
         passed += ok
         failed += not ok
+        if not ok:
+            failures.append(line.splitlines()[0][:200])
 
     if os.geteuid() != 0:
         report(False, "FAIL selftests: must run as root (sudo make check)")
@@ -59,6 +62,9 @@ def main():
             if args.k and not any(k in name for k in args.k):
                 continue
             report(*harness.run_one(name, fn, after_test=check_no_strays))
+    # Repeated at the end: a CI log is often read from its tail only.
+    for line in failures:
+        print("failed: " + line, flush=True)
     print("%d passed, %d failed" % (passed, failed), flush=True)
     return 1 if failed or not passed else 0
 
