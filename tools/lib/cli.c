@@ -279,6 +279,7 @@ static bool tool_has_key(const struct argp *tool, int key)
 }
 
 bool hl_cli_user_space;
+const struct argp *hl_cli_extra;
 
 /* Common options minus those whose key the tool redefines, and minus
  * --attach for a tool that attaches to user space only: it has no
@@ -312,11 +313,8 @@ void hl_parse_args_pos(int argc, char **argv, const struct argp *tool,
 	struct argp common = {
 		.options = common_for(tool), .parser = parse_common,
 	};
-	struct argp_child children[] = {
-		{ &common, 0, NULL, 0 },
-		{ tool, 0, NULL, 0 },
-		{},
-	};
+	struct argp_child children[4] = { { &common, 0, NULL, 0 } };
+	int n = 1;
 	struct argp argp = {
 		.parser = parse_init,
 		.args_doc = args_doc ? args_doc : "[interval [count]]",
@@ -324,8 +322,10 @@ void hl_parse_args_pos(int argc, char **argv, const struct argp *tool,
 		.children = children,
 	};
 
-	if (!tool)
-		children[1].argp = NULL;
+	if (hl_cli_extra)
+		children[n++].argp = hl_cli_extra;
+	if (tool)
+		children[n++].argp = tool;
 	tool_positionals = npos;
 	argp_err_exit_status = HL_EXIT_USAGE;
 	argv[0] = (char *)hl_tool;	/* getopt's messages name the tool */

@@ -32,6 +32,11 @@ extern struct hl_opts hl_opts;
  * uprobes): it then has no --attach. */
 extern bool hl_cli_user_space;
 
+/* More options of every tracing tool (the export options), set before
+ * parsing; in a library of their own so that plain tools need no
+ * libbpf. */
+extern const struct argp *hl_cli_extra;
+
 /*
  * Parse argv with the common options plus the tool's own options and parser
  * (tool may be NULL). doc is the --help text: a summary, then "\v" and the

@@ -3,11 +3,11 @@
 #include "json.h"
 
 /*
- * Length of the valid UTF-8 sequence at s, or 0. Second bytes are narrowed
- * after E0, ED, F0 and F4 so that overlong forms, surrogates and code points
- * past U+10FFFF count as invalid, as JSON parsers demand.
+ * Second bytes are narrowed after E0, ED, F0 and F4 so that overlong
+ * forms, surrogates and code points past U+10FFFF count as invalid, as
+ * JSON parsers demand.
  */
-static int utf8_len(const unsigned char *s)
+int hl_utf8_len(const unsigned char *s)
 {
 	unsigned char lo = 0x80, hi = 0xbf;
 	int n, i;
@@ -49,7 +49,7 @@ void hl_json_str(FILE *f, const char *str)
 			fprintf(f, "\\%c", *s++);
 		} else if (*s < 0x20) {
 			fprintf(f, "\\u%04x", *s++);
-		} else if ((n = utf8_len(s)) > 0) {
+		} else if ((n = hl_utf8_len(s)) > 0) {
 			fwrite(s, 1, n, f);
 			s += n;
 		} else {

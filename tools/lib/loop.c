@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include "cli.h"
+#include "export.h"
 #include "hist_maps.h"
 #include "loop.h"
 #include "top.h"
@@ -67,7 +68,8 @@ static void open_waits(struct run *r)
 	r->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (r->sfd < 0 || r->ep < 0 || watch(r->ep, r->sfd) ||
 	    (r->rb && watch(r->ep, ring_buffer__epoll_fd(r->rb))) ||
-	    (hl_watch_fd() >= 0 && watch(r->ep, hl_watch_fd())))
+	    (hl_watch_fd() >= 0 && watch(r->ep, hl_watch_fd())) ||
+	    (hl_export_fd() >= 0 && watch(r->ep, hl_export_fd())))
 		hl_die("cannot wait for events: %s", strerror(errno));
 }
 
@@ -86,6 +88,7 @@ static int timeout_ms(const struct run *r, uint64_t deadline)
 		due = earliest(due, r->chore_due);
 	if (hl_watching() && hl_watch_fd() < 0)
 		due = earliest(due, now + WATCH_NS);
+	due = earliest(due, hl_export_deadline());
 	if (!due)
 		return r->rb ? POLL_MS : -1;
 	/* rounded up: woken before the deadline, we would only sleep again */
@@ -135,7 +138,7 @@ static int report_events(struct run *r, uint64_t now)
 static int run(struct run *r)
 {
 	uint64_t deadline = 0, done = 0, now;
-	struct epoll_event ev[3];
+	struct epoll_event ev[4];
 	bool stop = false, gone;
 	int n, err;
 
@@ -145,11 +148,13 @@ static int run(struct run *r)
 		deadline = r->since + hl_opts.interval_ns;
 	fprintf(stderr, "Tracing %s... Hit Ctrl-C to end.\n", r->l->what);
 	for (;;) {
-		n = epoll_wait(r->ep, ev, 3, timeout_ms(r, deadline));
+		n = epoll_wait(r->ep, ev, 4, timeout_ms(r, deadline));
 		if (n < 0 && errno != EINTR)
 			hl_die("epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n; i++)
 			stop |= ev[i].data.fd == r->sfd;
+		/* a request, or a client's time is up */
+		hl_export_serve(hl_now_ns());
 		if (r->rb && ring_buffer__consume(r->rb) < 0)
 			hl_warn("cannot read events");
 		housekeeping(r, false);
@@ -158,7 +163,8 @@ static int run(struct run *r)
 		if (!stop && !gone && (!deadline || now < deadline))
 			continue;
 		housekeeping(r, true);
-		err = r->rb ? report_events(r, now) : report_hists(r, now);
+		err = hl_exporting() ? hl_export_drain() :
+		      r->rb ? report_events(r, now) : report_hists(r, now);
 		r->since = now;
 		done++;
 		if (gone)
@@ -187,7 +193,10 @@ int hl_loop_run(const struct hl_loop *l)
 			printf("%s\n", l->header);
 	}
 	open_waits(&r);
+	if (hl_exporting())
+		hl_export_begin(l);
 	err = run(&r);
+	hl_export_end();
 	close(r.ep);
 	close(r.sfd);
 	ring_buffer__free(r.rb);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "cli.h"
+#include "export.h"
 #include "tracer.h"
 #include "util.h"
 
@@ -7,6 +8,7 @@ void hl_tracer_start(struct hl_tracer *t, int argc, char **argv)
 {
 	hl_tool = t->name;	/* a usage error names the tool */
 	hl_cli_user_space = t->user_space;
+	hl_cli_extra = &hl_export_argp;
 	if (!t->loop.report.tool)
 		t->loop.report.tool = t->name;
 	if (t->args_doc)
@@ -21,6 +23,12 @@ void *hl_tracer_attach(struct hl_tracer *t)
 {
 	struct bpf_object *obj;
 
+	if (hl_exporting()) {
+		if (t->events)
+			hl_usage_error("--listen and --textfile export "
+				       "histograms: not with -M or --top");
+		hl_export_open();
+	}
 	if (t->path && hl_opts.verbose)
 		hl_warn("attaching to %s", t->path);
 	t->skel = hl_open_attach(t->ops, t->prepare, NULL, &t->method);
