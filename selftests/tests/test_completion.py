@@ -273,6 +273,21 @@ def cgroup():
         return "%s under %s" % (cg.name, cg.root)
 
 
+@test("completion/buckets")
+def buckets():
+    """--buckets offers its two named schemes (a list is typed)."""
+    n = 0
+    for name in project.tools():
+        if "--buckets" not in {o for o, _ in help_opts(name)}:
+            continue
+        for mode in MODES:
+            expect_set("%s --buckets " % name, mode, ["log2", "fine"], name)
+            expect_set("%s --buckets=f" % name, mode, ["fine"], name)
+        n += 1
+    check(n >= 7, "only %d tools have --buckets" % n)
+    return "%d tools" % n
+
+
 @test("completion/files")
 def files():
     """Options that take a PATH or FILE (--jvm, --bin, --btf...) offer

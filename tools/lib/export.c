@@ -43,12 +43,12 @@ static const struct argp_option options[] = {
 	{ "listen", OPT_LISTEN, "[ADDR:]PORT", 0,
 	  "Serve totals at http://ADDR:PORT/metrics instead of printing "
 	  "reports (ADDR default 127.0.0.1)", 5 },
-	{ "textfile", OPT_TEXTFILE, "PATH.prom", 0,
-	  "Write totals to this file every interval, for node_exporter's "
-	  "textfile collector", 5 },
-	{ "buckets", OPT_BUCKETS, "log2|fine|LIST", 0,
-	  "Exported buckets: one per power of two (default), 16 per power of "
-	  "two, or bounds in seconds (0.001,0.01,...)", 5 },
+	{ "textfile", OPT_TEXTFILE, "PATH", 0,
+	  "Write totals to this .prom file every interval, for "
+	  "node_exporter's textfile collector", 5 },
+	{ "buckets", OPT_BUCKETS, "SCHEME", 0,
+	  "Exported buckets: log2 (one per power of two, the default), fine "
+	  "(16 per power of two) or bounds in seconds (0.001,0.01,...)", 5 },
 	{ "max-series", OPT_MAX_SERIES, "N", 0,
 	  "Label sets kept (default 128); later ones count as \"other\"", 5 },
 	{}
