@@ -70,6 +70,7 @@ static const char doc[] =
 "  schedlat -c system.slice/nginx.service   # one cgroup and below\n"
 "  schedlat --per-cgroup 5 1               # compare cgroups\n"
 "  schedlat --comm postgres -j 1           # JSON Lines every second\n"
+"  schedlat --listen 9100                  # for Prometheus, on :9100\n"
 "\nEach wait is timed from the moment the task is queued runnable to the "
 "moment it runs, across migrations. Percentiles are within 3.2% of the "
 "exact value. See schedlat(8).";

@@ -74,6 +74,7 @@ static const char doc[] =
 "  syslat -s read,write -e     # reads and writes, failures apart\n"
 "  syslat -P -s fsync 10       # fsync per process, every 10 s\n"
 "  syslat --comm nginx -j 1    # JSON Lines every second\n"
+"  syslat -e --listen 9101     # for Prometheus, on :9101\n"
 "\nNames are those of this architecture's table. Calls that never return "
 "(exit, exit_group) and calls in flight at the start are not counted. "
 "See syslat(8).";
