@@ -28,6 +28,16 @@ typedef int (*hl_httpd_body_fn)(enum hl_expo_format fmt, char **body,
 
 struct hl_httpd;
 
+/* Connections open at once: a 17th evicts the oldest one still reading. */
+#define HL_HTTPD_MAX_CONNS 16
+
+/*
+ * How long a client may take to send a whole request (from connecting, or
+ * from the end of the previous answer) and to take an answer: 10 s. A
+ * variable only so that tests can wait less; read when a wait starts.
+ */
+extern uint64_t hl_httpd_timeout_ns;
+
 /*
  * Listens on "[ADDR:]PORT": ADDR an IPv4 address or a bracketed IPv6 one
  * ("[::1]:9100"), default 127.0.0.1. NULL with a one-line reason in err.
