@@ -219,15 +219,19 @@ endef
 $(eval $(call test_prog_rules,))
 $(eval $(call test_prog_rules,-nopie))
 
-# The libFuzzer target, with the library code it fuzzes built into it
+# The libFuzzer targets, with the library code each fuzzes built into it
 # under the same sanitizers (libFuzzer ships in libclang-rt-14-dev).
-FUZZ_BINS := $(OUT)/fuzz/usdt_notes
+FUZZ_BINS := $(OUT)/fuzz/usdt_notes $(OUT)/fuzz/http_request
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -std=gnu11 $(WARN) -Itools/lib
 $(OUT)/fuzz/usdt_notes: selftests/fuzz/usdt_notes.c tools/lib/usdt.c \
 		tools/lib/util.c tools/lib/usdt.h tools/lib/util.h | $(OUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lelf -o $@
+$(OUT)/fuzz/http_request: selftests/fuzz/http_request.c tools/lib/httpd.c \
+		tools/lib/httpd.h | $(OUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
 check: all $(TEST_BINS) $(TEST_PROGS) $(FUZZ_BINS)
 	$(Q)$(PYTHON) selftests/run.py

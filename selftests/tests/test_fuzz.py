@@ -1,13 +1,17 @@
-"""The USDT note reader on hostile input.
+"""The USDT note reader and the exporter's HTTP request parser on hostile
+input.
 
-build/fuzz/usdt_notes is a libFuzzer target (selftests/fuzz/usdt_notes.c)
-with tools/lib/usdt.c built in under ASan and UBSan. The seed corpus
+build/fuzz/usdt_notes and build/fuzz/http_request are libFuzzer targets
+(selftests/fuzz/usdt_notes.c, http_request.c) with tools/lib/usdt.c and
+tools/lib/httpd.c built in under ASan and UBSan. Each one's seed corpus
 (selftests/fuzz/corpus: the cases of lib/elfnotes.py and notes cut out of
-real binaries) is replayed as a regression, then the fuzzer runs for
-HL_FUZZ_SECONDS (default 30) from it; any sanitizer report, crash, leak
-or timeout fails, naming the input it kept. And usdtlist itself must read
-every generated case as the case declares it: the sites of a valid one,
-"corrupt or truncated" for a damaged one, never a crash."""
+real binaries; selftests/fuzz/http-corpus: scrapes as curl and Prometheus
+send them, and broken ones) is replayed as a regression, then the fuzzer
+runs for HL_FUZZ_SECONDS (default 30) from it; any sanitizer report,
+crash, leak or timeout fails, naming the input it kept. And usdtlist
+itself must read every generated case as the case declares it: the sites
+of a valid one, "corrupt or truncated" for a damaged one, never a
+crash."""
 import glob
 import os
 import re
@@ -18,59 +22,66 @@ import tempfile
 from lib import elfnotes, markers, report, tool
 from lib.harness import check, fail, test
 
-FUZZER = os.path.join(tool.ROOT, "build", "fuzz", "usdt_notes")
 FUZZ_DIR = os.path.join(tool.ROOT, "selftests", "fuzz")
 CORPUS = os.path.join(FUZZ_DIR, "corpus")
-DICT = os.path.join(FUZZ_DIR, "usdt.dict")
 SECONDS = int(os.environ.get("HL_FUZZ_SECONDS", "30"))
 REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer|"
                     r"UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|"
                     r"deadly signal|Test unit written to (\S+)")
 
 
-def need_fuzzer():
-    if not os.access(FUZZER, os.X_OK):
-        fail("%s not built (run: make check)" % os.path.relpath(FUZZER,
-                                                                tool.ROOT))
-    return FUZZER
+class Target:
+    """A libFuzzer binary with its seed corpus and dictionary."""
+
+    def __init__(self, name, corpus, dictionary):
+        self.path = os.path.join(tool.ROOT, "build", "fuzz", name)
+        self.corpus = os.path.join(FUZZ_DIR, corpus)
+        self.dict = os.path.join(FUZZ_DIR, dictionary)
+
+    def binary(self):
+        if not os.access(self.path, os.X_OK):
+            fail("%s not built (run: make check)" % os.path.relpath(
+                self.path, tool.ROOT))
+        return self.path
+
+    def corpus_files(self):
+        files = sorted(glob.glob(os.path.join(self.corpus, "*")))
+        check(files, "no seed corpus in %s" % self.corpus)
+        return files
+
+    def fuzz(self, args, timeout):
+        """Run the fuzzer; (stderr text, first sanitizer/crash line or
+        None, the input it saved for that, if any)."""
+        try:
+            r = subprocess.run([self.binary()] + args, capture_output=True,
+                               timeout=timeout)
+        except subprocess.TimeoutExpired:
+            fail("%s did not finish within %ds" % (self.path, timeout))
+        err = r.stderr.decode(errors="replace")
+        bad = saved = running = None
+        for line in err.splitlines():
+            m = REPORT.search(line)
+            if line.startswith("Running: "):    # replaying files one by one
+                running = line[len("Running: "):]
+            elif m and m.group(2):
+                saved = m.group(2)
+            elif m and bad is None:
+                bad = line.strip()
+                saved = running
+        if r.returncode and bad is None:
+            bad = "exit status %d: %s" % (
+                r.returncode, (err.strip().splitlines() or [""])[-1])
+        return err, bad, saved
 
 
-def corpus_files():
-    files = sorted(glob.glob(os.path.join(CORPUS, "*")))
-    check(files, "no seed corpus in %s" % CORPUS)
-    return files
+USDT = Target("usdt_notes", "corpus", "usdt.dict")
+HTTP = Target("http_request", "http-corpus", "http.dict")
 
 
-def fuzz(args, timeout):
-    """Run the fuzzer; (stderr text, first sanitizer/crash line or None,
-    the input it saved for that, if any)."""
-    try:
-        r = subprocess.run([need_fuzzer()] + args, capture_output=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired:
-        fail("%s did not finish within %ds" % (FUZZER, timeout))
-    err = r.stderr.decode(errors="replace")
-    bad = saved = running = None
-    for line in err.splitlines():
-        m = REPORT.search(line)
-        if line.startswith("Running: "):    # replaying files one by one
-            running = line[len("Running: "):]
-        elif m and m.group(2):
-            saved = m.group(2)
-        elif m and bad is None:
-            bad = line.strip()
-            saved = running
-    if r.returncode and bad is None:
-        bad = "exit status %d: %s" % (r.returncode,
-                                      (err.strip().splitlines() or [""])[-1])
-    return err, bad, saved
-
-
-@test("fuzz/corpus-replay")
-def corpus_replay():
+def corpus_replay(target):
     """Every seed once, as a regression: no sanitizer report."""
-    files = corpus_files()
-    err, bad, saved = fuzz(files, timeout=120)
+    files = target.corpus_files()
+    err, bad, saved = target.fuzz(files, timeout=120)
     check(bad is None, "%s%s" % (bad, " (input %s)" % saved if saved
                                  else ""))
     ran = len(re.findall(r"^Executed ", err, re.M))
@@ -78,19 +89,20 @@ def corpus_replay():
     return "%d seeds, clean" % ran
 
 
-@test("fuzz/run")
-def fuzz_run():
-    """HL_FUZZ_SECONDS of coverage-guided fuzzing from the corpus."""
-    corpus_files()
+def fuzz_run(target):
+    """HL_FUZZ_SECONDS of coverage-guided fuzzing from the corpus; what
+    it finds goes to a temporary directory, never into the corpus."""
+    target.corpus_files()
     work = tempfile.mkdtemp(prefix="hl-fuzz-")
     new = os.path.join(work, "new")
     os.mkdir(new)
     keep = False
     try:
-        err, bad, saved = fuzz(
+        err, bad, saved = target.fuzz(
             ["-max_total_time=%d" % SECONDS, "-timeout=10",
              "-rss_limit_mb=2048", "-print_final_stats=1",
-             "-dict=" + DICT, "-artifact_prefix=%s/" % work, new, CORPUS],
+             "-dict=" + target.dict, "-artifact_prefix=%s/" % work, new,
+             target.corpus],
             timeout=SECONDS + 120)
         keep = bad is not None
         check(bad is None, "%s%s" % (bad, " (input kept: %s)" % saved
@@ -104,6 +116,13 @@ def fuzz_run():
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+# The USDT tests keep their first names: "fuzz/corpus-replay", "fuzz/run".
+for _prefix, _target in (("", USDT), ("http-", HTTP)):
+    test("fuzz/%scorpus-replay" % _prefix)(
+        lambda t=_target: corpus_replay(t))
+    test("fuzz/%srun" % _prefix)(lambda t=_target: fuzz_run(t))
 
 
 @test("fuzz/corpus-current")

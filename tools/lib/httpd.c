@@ -586,11 +586,13 @@ static int send_some(struct conn *c)
 
 	while (c->sent < total) {
 		size_t in_head = c->sent < c->head_len ? c->sent : c->head_len;
+		size_t in_body = c->sent - in_head;
 
 		iov[0] = (struct iovec){ c->head + in_head,
 					 c->head_len - in_head };
-		iov[1] = (struct iovec){ c->body + (c->sent - in_head),
-					 c->body_len - (c->sent - in_head) };
+		/* no body (HEAD, errors) is a NULL one: no arithmetic on it */
+		iov[1] = (struct iovec){ c->body ? c->body + in_body : NULL,
+					 c->body_len - in_body };
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
