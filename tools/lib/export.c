@@ -17,6 +17,9 @@
 #include "util.h"
 
 #define DEFAULT_MAX_SERIES 128
+/* A client may send many requests in one go: drain once for all of
+ * them, not once each (a drain waits for an RCU grace period). */
+#define DRAIN_AGAIN_NS 10000000ULL
 #define MAX_MAX_SERIES 100000
 
 enum {
@@ -36,6 +39,7 @@ static struct {
 	struct hl_metrics *metrics;
 	const struct hl_loop *loop;
 	bool textfile_failing;	/* warned: quiet until it works again */
+	uint64_t drained_ns;	/* when the maps were last drained */
 } ex = { .buckets = "log2", .max_series = DEFAULT_MAX_SERIES };
 
 static const struct argp_option options[] = {
@@ -123,6 +127,7 @@ static int collect(void)
 	size_t n = 0;
 	int err = hl_hist_collect(ex.loop->maps, &h, &n, &lost);
 
+	ex.drained_ns = hl_now_ns();
 	if (err) {
 		free(h);
 		hl_warn("cannot read the histogram maps: error %d", err);
@@ -139,7 +144,7 @@ static int body(enum hl_expo_format fmt, char **buf, size_t *len, void *ctx)
 	int err;
 
 	(void)ctx;
-	if (collect())
+	if (hl_now_ns() - ex.drained_ns >= DRAIN_AGAIN_NS && collect())
 		return -EIO;
 	f = open_memstream(buf, len);
 	if (!f)
