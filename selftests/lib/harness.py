@@ -5,11 +5,17 @@ detail string for the "ok" line, or raises Failure (via check()/fail()).
 Helpers that find a problem which must fail the current test but must not
 interrupt its cleanup (a BPF program left loaded, say) call note_failure().
 """
+import os
+import signal
 import time
 import traceback
 
 _TESTS = []
 _current = None
+# A test that hangs (a process stuck in the kernel, a wait without a
+# timeout) fails on its own, saying where it hung, and the run goes on.
+# The package build, the slowest test, takes about four minutes.
+TEST_TIMEOUT = int(os.environ.get("HL_TEST_TIMEOUT", "900"))
 
 
 class Failure(Exception):
@@ -55,12 +61,24 @@ def _one_line(s):
     return " ".join(str(s).split())
 
 
+def _timed_out(signum, frame):
+    """Names the innermost line of ours it was at (not the library's)."""
+    ours = [f for f in traceback.extract_stack(frame)
+            if "/selftests/" in f.filename] if frame else []
+    where = "%s:%d" % (ours[-1].filename.rsplit("/", 1)[-1],
+                       ours[-1].lineno) if ours else "?"
+    raise Failure("did not finish within %d s (was at %s)" % (
+        TEST_TIMEOUT, where))
+
+
 def run_one(name, fn, after_test=None):
     """Run one test; returns (passed, line)."""
     global _current
     _current = []
     detail, reason = "", None
     start = time.monotonic()
+    old = signal.signal(signal.SIGALRM, _timed_out)
+    signal.alarm(TEST_TIMEOUT)
     try:
         detail = fn() or ""
     except Done as e:
@@ -72,6 +90,8 @@ def run_one(name, fn, after_test=None):
         reason = "%s: %s (%s:%d)" % (type(e).__name__, e,
                                      tb.filename.rsplit("/", 1)[-1], tb.lineno)
     finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
         if after_test:
             try:
                 after_test()
