@@ -270,6 +270,82 @@ def package_contents():
         len(tools()), sum(1 for m in files.values() if m[0][0] != "d"))
 
 
+UNIT = "/lib/systemd/system/howlong-exporter@.service"
+UNIT_INSTANCE = "howlong-exporter@schedlat.service"
+
+
+def maintainer_scripts():
+    """{name: text} of the package's maintainer scripts (dpkg-deb -e)."""
+    d = tempfile.mkdtemp(prefix="howlong-debctl-")
+    try:
+        r = subprocess.run(["dpkg-deb", "-e", package()["deb"], d],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "dpkg-deb -e: " + r.stderr.strip())
+        found = {}
+        for name in ("preinst", "postinst", "prerm", "postrm"):
+            path = os.path.join(d, name)
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    found[name] = f.read()
+        return found
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@test("package/exporter-unit")
+def exporter_unit():
+    """The exporter's template unit (docs/metrics.md, "As a service") is
+    in the package at /lib/systemd/system, root 0644, as written in
+    debian/; a template, so no maintainer script enables or starts it
+    (dh_installsystemd --no-enable --no-start); it runs /usr/sbin/%i
+    with $HOWLONG_OPTS, defaulting to --listen 9100 (Environment= before
+    the optional EnvironmentFile=). systemd-analyze verify of an
+    instance is in package/install, where /usr/sbin/schedlat and its
+    man page exist (verify checks both)."""
+    files = contents()
+    check(UNIT in files, "no %s in the package" % UNIT)
+    check(files[UNIT] == ("-rw-r--r--", "root/root"),
+          "%s is %s %s" % ((UNIT,) + files[UNIT]))
+    text = package_file(UNIT).decode()
+    with open(os.path.join(ROOT, "debian",
+                           "howlong.howlong-exporter@.service")) as f:
+        check(text == f.read(), "%s differs from debian/howlong."
+              "howlong-exporter@.service" % UNIT)
+    lines = [l.strip() for l in text.splitlines()]
+    for want in ("ExecStart=/usr/sbin/%i $HOWLONG_OPTS",
+                 'Environment="HOWLONG_OPTS=--listen 9100"',
+                 "EnvironmentFile=-/etc/default/howlong-exporter-%i",
+                 "Restart=on-failure"):
+        check(want in lines, "%s lacks the line %r" % (UNIT, want))
+    check(lines.index('Environment="HOWLONG_OPTS=--listen 9100"') <
+          lines.index("EnvironmentFile=-/etc/default/howlong-exporter-%i"),
+          "%s: Environment= after EnvironmentFile= would override the "
+          "file" % UNIT)
+    for name, script in maintainer_scripts().items():
+        for verb in ("enable", "start"):
+            check(not re.search(r"deb-systemd-(helper|invoke)\s+(\S+\s+)*"
+                                + verb + r"\b.*howlong-exporter", script),
+                  "%s %ss howlong-exporter@: a template must not be" % (
+                      name, verb))
+    return "%s, 0644, not enabled or started by the package" % UNIT
+
+
+def verify_unit():
+    """systemd-analyze verify of an instance of the installed template:
+    every message counts (an unknown key or a bad value is only a
+    warning, exit 0, to systemd-analyze). Its man check runs `man` for
+    every page Documentation= names."""
+    if not shutil.which("systemd-analyze"):
+        fail("systemd-analyze not found: install systemd (run: make deps)")
+    r = subprocess.run(["systemd-analyze", "verify", UNIT_INSTANCE],
+                       capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    said = [l for l in (r.stdout + r.stderr).splitlines() if l.strip()]
+    check(r.returncode == 0 and not said, "systemd-analyze verify %s: "
+          "exit %d: %s" % (UNIT_INSTANCE, r.returncode,
+                           "; ".join(said[:3]) or "no message"))
+
+
 @test("package/one-version")
 def one_version():
     """debian/changelog's version is VERSION, and so is the built
@@ -315,7 +391,8 @@ def install():
     """dpkg -i; every tool's -V from /usr/sbin; schedlat 1 1 prints its
     histogram; usdtlist lists python3.11's markers; man finds every page;
     the completion, sourced as bash-completion does, completes options
-    from the installed tool's --help. Then dpkg --purge (also on
+    from the installed tool's --help; systemd-analyze verify accepts
+    howlong-exporter@schedlat.service. Then dpkg --purge (also on
     failure) and nothing of the package is left."""
     deb = package()["deb"]
     files = contents()
@@ -339,6 +416,7 @@ def install():
         count = re.search(r"^count (\d+) ", r.out, re.M)
         check(count and "distribution" in r.out,
               "%s printed no histogram: %r" % (r.cmd(), r.out[:200]))
+        verify_unit()
         r = tool.run(["/usr/bin/python3.11"], name="usdtlist",
                      exe=["/usr/sbin/usdtlist"])
         r.expect_rc(0)
@@ -375,5 +453,5 @@ def install():
                 not status().startswith("unknown"):
             note_failure("after dpkg --purge: " + status())
     return "installed, %d tools -V %s, schedlat counted %s, man and " \
-        "completion found, purged" % (len(tools()), version(),
-                                      count.group(1))
+        "completion found, %s verified, purged" % (
+            len(tools()), version(), count.group(1), UNIT_INSTANCE)
