@@ -91,8 +91,14 @@ hist_stats_get(const struct hist_stats_key *sk, const void *comm)
 	struct hist_stats *st = bpf_map_lookup_elem(&hist_stats, sk);
 	struct hist_stats init = {};
 
-	if (st)
+	/* User space zeroes a key it has read rather than deleting it:
+	 * name it again, the task may have exec'ed since. */
+	if (st) {
+		if (!st->count)
+			bpf_probe_read_kernel_str(st->comm, sizeof(st->comm),
+						  comm);
 		return st;
+	}
 	bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), comm);
 	bpf_map_update_elem(&hist_stats, sk, &init, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&hist_stats, sk);

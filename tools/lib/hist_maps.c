@@ -134,13 +134,32 @@ static int cmp_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/*
+ * A key that had samples is zeroed, not deleted: freeing a per-CPU hash
+ * element is the dearest part of a collection (measured: half of a
+ * scrape's CPU time), and a key seen once is likely seen again. A key
+ * that stayed at zero for a whole interval is deleted, so that those of
+ * gone processes do not fill the map.
+ */
+static bool keep_zeroed(int fd, const void *key, void *cpus, size_t size,
+			bool had_samples)
+{
+	if (!had_samples) {
+		bpf_map_delete_elem(fd, key);
+		return false;
+	}
+	memset(cpus, 0, size);
+	bpf_map_update_elem(fd, key, cpus, BPF_EXIST);
+	return true;
+}
+
 static int collect_stats(struct hl_hist_maps *m, uint32_t buf,
 			 struct hl_hist **out, size_t *n)
 {
 	struct hist_stats *cpus = calloc(m->ncpu, sizeof(*cpus));
 	struct hist_stats_key *keys;
 	struct hl_hist *hists;
-	size_t nkeys, i;
+	size_t nkeys, i, nh = 0;
 
 	keys = keys_of(m->stats_fd, sizeof(*keys), buf,
 		       offsetof(struct hist_stats_key, buf), &nkeys);
@@ -150,17 +169,21 @@ static int collect_stats(struct hl_hist_maps *m, uint32_t buf,
 		return -ENOMEM;
 	}
 	for (i = 0; i < nkeys; i++) {
-		hl_hist_init(&hists[i], keys[i].id);
-		if (!bpf_map_lookup_elem(m->stats_fd, &keys[i], cpus))
-			for (int c = 0; c < m->ncpu; c++)
-				hl_hist_merge_stats(&hists[i], &cpus[c]);
-		bpf_map_delete_elem(m->stats_fd, &keys[i]);
+		struct hl_hist *h = &hists[nh];
+
+		if (bpf_map_lookup_elem(m->stats_fd, &keys[i], cpus))
+			continue;
+		hl_hist_init(h, keys[i].id);
+		for (int c = 0; c < m->ncpu; c++)
+			hl_hist_merge_stats(h, &cpus[c]);
+		nh += keep_zeroed(m->stats_fd, &keys[i], cpus,
+				  m->ncpu * sizeof(*cpus), h->count);
 	}
-	qsort(hists, nkeys, sizeof(*hists), cmp_id);
+	qsort(hists, nh, sizeof(*hists), cmp_id);
 	free(cpus);
 	free(keys);
 	*out = hists;
-	*n = nkeys;
+	*n = nh;
 	return 0;
 }
 
@@ -179,13 +202,18 @@ static int collect_slots(struct hl_hist_maps *m, uint32_t buf,
 		return -ENOMEM;
 	}
 	for (i = 0; i < nkeys; i++) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(m->slots_fd, &keys[i], cpus))
+			continue;
+		for (int c = 0; c < m->ncpu; c++)
+			sum += cpus[c];
 		probe.id = keys[i].id;
 		h = bsearch(&probe, hists, n, sizeof(*hists), cmp_id);
-		if (h && keys[i].slot < HIST_SLOTS &&
-		    !bpf_map_lookup_elem(m->slots_fd, &keys[i], cpus))
-			for (int c = 0; c < m->ncpu; c++)
-				h->slots[keys[i].slot] += cpus[c];
-		bpf_map_delete_elem(m->slots_fd, &keys[i]);
+		if (h && keys[i].slot < HIST_SLOTS)
+			h->slots[keys[i].slot] += sum;
+		keep_zeroed(m->slots_fd, &keys[i], cpus,
+			    m->ncpu * sizeof(*cpus), sum);
 	}
 	free(cpus);
 	free(keys);
