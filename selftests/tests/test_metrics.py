@@ -827,6 +827,8 @@ def hostile_clients():
         check(t.proc.poll() is None, "schedlat --listen exited (%s) under "
               "the hostile clients" % t.proc.returncode)
         out["scrapes"].append(good_scrape(listen, "at the end"))
+        # What is served was drained at most one interval (1 s) ago.
+        time.sleep(1.5)
         ex, _ = fetch(listen, False)
         side, r = sc.stop_tracers()
     check(not r.out, "schedlat --listen wrote to stdout: %r" % r.out[:80])
