@@ -29,6 +29,8 @@ const volatile bool per_disk = false;		/* -D */
 const volatile bool per_op = false;		/* -F */
 const volatile bool queue_phase = false;	/* -Q */
 const volatile __u32 only_dev = 0;		/* -d: major << 20 | minor */
+const volatile bool keyed = false;		/* any of the above, or -P */
+const volatile bool track_insert = false;	/* insert hook loaded */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -63,20 +65,6 @@ static __always_inline struct request___hl *rq_arg(__u64 *ctx)
 	if (queue_arg)
 		return (void *)ctx[1];
 	return (void *)ctx[0];
-}
-
-static __always_inline __u32 rq_dev(struct request___hl *rq)
-{
-	struct gendisk___hl *disk;
-
-	if (bpf_core_field_exists(rq->q->disk))
-		disk = BPF_CORE_READ(rq, q, disk);
-	else
-		disk = BPF_CORE_READ(rq, rq_disk);
-	if (!disk)
-		return 0;
-	return (BPF_CORE_READ(disk, major) << BIOLAT_MINOR_BITS) |
-	       BPF_CORE_READ(disk, first_minor);
 }
 
 static __always_inline __u32 op_of(__u32 cmd_flags)
@@ -120,6 +108,14 @@ static __always_inline bool has_task_filter(void)
 {
 	return filter_cfg.tgid || filter_cfg.tid || filter_cfg.has_comm ||
 	       filter_cfg.cgroup_id;
+}
+
+static __always_inline void record(__u64 id, __u64 ns, const char *comm)
+{
+	if (keyed)
+		hist_record_keyed(id, ns, comm);
+	else
+		hist_record(ns);
 }
 
 /* A new entry for a request first seen now, in its submitter's context. */
@@ -186,7 +182,8 @@ static __always_inline int issue(struct biolat_key *k,
 	if (only_dev && d->dev != only_dev)
 		return 0;
 	now = bpf_ktime_get_ns();
-	e = bpf_map_lookup_elem(&inflight, k);
+	/* Without insertions, every entry is made here: a new one always. */
+	e = track_insert ? bpf_map_lookup_elem(&inflight, k) : NULL;
 	if (!e || stale(e, d)) {
 		start(k, d, now, true);
 		return 0;
@@ -194,8 +191,7 @@ static __always_inline int issue(struct biolat_key *k,
 	if (e->skip)
 		return 0;
 	if (queue_phase && e->queued && now >= e->queued)
-		hist_record_keyed(e->id | BIOLAT_QUEUE_BIT, now - e->queued,
-				  e->comm);
+		record(e->id | BIOLAT_QUEUE_BIT, now - e->queued, e->comm);
 	e->queued = 0;
 	e->requeued = 0;
 	e->issued = now;
@@ -226,7 +222,7 @@ static __always_inline int complete(struct biolat_key *k)
 	if (e->issued && !e->skip) {
 		now = bpf_ktime_get_ns();
 		if (now >= e->issued)
-			hist_record_keyed(e->id, now - e->issued, e->comm);
+			record(e->id, now - e->issued, e->comm);
 	}
 	bpf_map_delete_elem(&inflight, k);
 	return 0;
@@ -234,32 +230,52 @@ static __always_inline int complete(struct biolat_key *k)
 
 /* ---- tp_btf and raw_tp: the struct request itself ---- */
 
-static __always_inline void describe(struct request___hl *rq,
-				     struct rq_desc *d)
-{
-	__u32 f = BPF_CORE_READ(rq, cmd_flags);
+/* Only what the options use. tp_btf passes a pointer the verifier knows
+ * (direct loads); raw_tp an address to read from. */
+#define RQ_LOAD(btf, p, f) ((btf) ? (p)->f : BPF_CORE_READ(p, f))
 
-	d->dev = rq_dev(rq);
-	d->op = op_of(f);
-	d->flags = flags_of(f);
-	d->born = BPF_CORE_READ(rq, start_time_ns);
+static __always_inline __u32 rq_dev_of(struct request___hl *rq, bool btf)
+{
+	struct gendisk___hl *disk;
+
+	if (bpf_core_field_exists(rq->q->disk))
+		disk = btf ? rq->q->disk : BPF_CORE_READ(rq, q, disk);
+	else
+		disk = RQ_LOAD(btf, rq, rq_disk);
+	if (!disk)
+		return 0;
+	return (RQ_LOAD(btf, disk, major) << BIOLAT_MINOR_BITS) |
+	       RQ_LOAD(btf, disk, first_minor);
 }
 
-static __noinline int insert_rq(struct request___hl *rq)
+static __always_inline void describe(struct request___hl *rq,
+				     struct rq_desc *d, bool btf)
+{
+	__u32 f = 0;
+
+	d->dev = per_disk || only_dev ? rq_dev_of(rq, btf) : 0;
+	if (per_op)
+		f = RQ_LOAD(btf, rq, cmd_flags);
+	d->op = op_of(f);
+	d->flags = flags_of(f);
+	d->born = track_insert ? RQ_LOAD(btf, rq, start_time_ns) : 0;
+}
+
+static __always_inline int insert_rq(struct request___hl *rq, bool btf)
 {
 	struct biolat_key k = { .rq = (__u64)rq };
 	struct rq_desc d;
 
-	describe(rq, &d);
+	describe(rq, &d, btf);
 	return insert(&k, &d);
 }
 
-static __noinline int issue_rq(struct request___hl *rq)
+static __always_inline int issue_rq(struct request___hl *rq, bool btf)
 {
 	struct biolat_key k = { .rq = (__u64)rq };
 	struct rq_desc d;
 
-	describe(rq, &d);
+	describe(rq, &d, btf);
 	return issue(&k, &d);
 }
 
@@ -278,10 +294,10 @@ static __always_inline int complete_rq(struct request___hl *rq)
 }
 
 SEC("tp_btf/block_rq_insert")
-int insert_btf(__u64 *ctx) { return insert_rq(rq_arg(ctx)); }
+int insert_btf(__u64 *ctx) { return insert_rq(rq_arg(ctx), true); }
 
 SEC("tp_btf/block_rq_issue")
-int issue_btf(__u64 *ctx) { return issue_rq(rq_arg(ctx)); }
+int issue_btf(__u64 *ctx) { return issue_rq(rq_arg(ctx), true); }
 
 SEC("tp_btf/block_rq_requeue")
 int requeue_btf(__u64 *ctx) { return requeue_rq(rq_arg(ctx)); }
@@ -291,10 +307,10 @@ SEC("tp_btf/block_rq_complete")
 int complete_btf(__u64 *ctx) { return complete_rq((void *)ctx[0]); }
 
 SEC("raw_tp/block_rq_insert")
-int insert_raw(__u64 *ctx) { return insert_rq(rq_arg(ctx)); }
+int insert_raw(__u64 *ctx) { return insert_rq(rq_arg(ctx), false); }
 
 SEC("raw_tp/block_rq_issue")
-int issue_raw(__u64 *ctx) { return issue_rq(rq_arg(ctx)); }
+int issue_raw(__u64 *ctx) { return issue_rq(rq_arg(ctx), false); }
 
 SEC("raw_tp/block_rq_requeue")
 int requeue_raw(__u64 *ctx) { return requeue_rq(rq_arg(ctx)); }

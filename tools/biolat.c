@@ -105,6 +105,8 @@ static const char doc[] =
 "kernel thread that issued it. Requests in flight at the start are not "
 "counted; a requeued request is timed from its last issue. See biolat(8).";
 
+static struct hl_tracer tracer;
+
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
 	struct biolat_bpf *skel = s;
@@ -119,6 +121,8 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	skel->rodata->per_op = cfg.ops;
 	skel->rodata->queue_phase = cfg.queue;
 	skel->rodata->only_dev = cfg.only_dev;
+	skel->rodata->keyed = tracer.keyed;
+	skel->rodata->track_insert = cfg.queue || submitter;
 	if (!hl_select_programs(skel->obj, m, NULL))
 		return -ENOENT;
 	if (m != HL_TRACEPOINT) {
@@ -136,7 +140,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	 * issued later from a kernel thread belongs to; else it is a cost
 	 * for nothing. */
 	hl_autoload_prefix(skel->obj, "insert_", cfg.queue || submitter);
-	return hl_hist_maps_size(skel->obj, true);
+	return hl_hist_maps_size(skel->obj, tracer.keyed);
 }
 
 /* Disk names, looked up once per disk (a disk can go while traced). */
@@ -230,7 +234,6 @@ static struct hl_tracer tracer = {
 	.argp = { .options = options, .parser = parse, .children = children },
 	.doc = doc,
 	.ops = &biolat_bpf_ops, .prepare = prepare,
-	.keyed = true,
 	.loop = { .what = "block I/O latency",
 		  .report = { .label = label } },
 };
@@ -238,6 +241,11 @@ static struct hl_tracer tracer = {
 int main(int argc, char **argv)
 {
 	hl_tracer_start(&tracer, argc, argv);
+	/* one histogram, per-CPU and unkeyed, unless an option splits it */
+	tracer.keyed = cfg.disks || cfg.ops || cfg.queue ||
+		       hl_owner != HL_OWNER_NONE;
+	if (!tracer.keyed)
+		tracer.loop.report.label = NULL;
 	hl_tracer_attach(&tracer);
 	return hl_tracer_run(&tracer);
 }
