@@ -166,11 +166,16 @@ def total(hists, **want):
                if all(h["key"].get(k) == v for k, v in want.items()))
 
 
-def check_ticks(what, ns, stat_ms, n):
-    """biolat's summed ns against stat's truncated ms (module doc)."""
+def check_ticks(what, ns, stat_ms, n, upper=True):
+    """biolat's summed ns against stat's truncated ms (module doc); not
+    upper: only that biolat's is not above (requests built from many
+    bios wait in the plug after their allocation for as long as the
+    submitter takes to add the rest)."""
     stat_ns = stat_ms * 1_000_000
     check(ns <= stat_ns + 1_000_000, "%s: biolat's sum %.3f ms above the "
           "kernel's %d ms" % (what, ns / 1e6, stat_ms))
+    if not upper:
+        return "%s %.1f <= %d ms" % (what, ns / 1e6, stat_ms)
     slack = stat_ns // 100 + 1_000_000 + n * GAP_NS
     check(stat_ns - ns <= slack, "%s: the kernel's %d ms exceed biolat's "
           "%.3f ms by more than %.3f ms" % (what, stat_ms, ns / 1e6,
@@ -294,7 +299,7 @@ def queued_merges():
     return "%d write() calls: %d requests (stat %d, %d sectors), queued %d;" \
         " %s" % (n, dev_w, kern, d["write_sectors"], q_w,
                  check_ticks("write (queue+device)", both, d["write_ms"],
-                             dev_w))
+                             dev_w, upper=False))
 
 
 @test("biolat/pids")
