@@ -18,8 +18,9 @@ from the request's allocation in the submitter to its completion; biolat
 times from issue (or, with -Q, from insertion) to completion, a part of
 that. So biolat's sum may not exceed stat's by more than the truncation
 (1 ms), and stat's may exceed biolat's by at most what a submitter takes
-to build and plug a request, bounded here at 1% + 1 ms + 200 us per
-request (measured on the host: 4-9 us; generous for emulated kernels).
+to build and plug a request, bounded here at 1% + 1 ms + 1 ms per
+request (measured: 4-9 us on the host, some 600 us on 5.10 under qemu's
+emulation in the kernel matrix).
 """
 import contextlib
 import os
@@ -34,7 +35,7 @@ from lib import report, tool
 from lib.harness import Done, check, fail, test
 
 TOOL = "biolat"
-GAP_NS = 200_000        # allocation to issue, per request: see above
+GAP_NS = 1_000_000      # allocation to issue, per request: see above
 
 # argv: DEV read|write N SIZE [fsync]; O_DIRECT, one request per call.
 WORKLOAD = r"""
@@ -296,7 +297,10 @@ def queued_merges():
     dev_w = count(hists, op="write", phase="device")
     q_w = count(hists, op="write", phase="queue")
     kern = d["writes"] - d["flushes"]
-    check(dev_w == kern and 0 < dev_w < n, "device writes %d, stat %d, "
+    # How many requests the writes make is the kernel's business (6.18
+    # merges them into a few, 5.10 here issues one per page): the count
+    # must be the kernel's, whatever it is.
+    check(dev_w == kern and dev_w > 0, "device writes %d, stat %d, "
           "write() calls %d" % (dev_w, kern, n))
     check(q_w == dev_w, "queued writes %d, device writes %d" % (q_w, dev_w))
     check(count(hists, op="flush", phase="device") == d["flushes"],
