@@ -18,9 +18,10 @@ from the request's allocation in the submitter to its completion; biolat
 times from issue (or, with -Q, from insertion) to completion, a part of
 that. So biolat's sum may not exceed stat's by more than the truncation
 (1 ms), and stat's may exceed biolat's by at most what a submitter takes
-to build and plug a request, bounded here at 1% + 1 ms + 1 ms per
-request (measured: 4-9 us on the host, some 600 us on 5.10 under qemu's
-emulation in the kernel matrix).
+to build and plug a request, bounded here at 1% + 1 ms + per request
+1 ms or twice the mean device time, whichever is more (measured: 4-9 us
+on the host against some 20 us on the device; 0.6-1.4 ms on 5.10 under
+qemu's emulation in the kernel matrix, where the device takes 1-2 ms).
 """
 import contextlib
 import os
@@ -184,7 +185,7 @@ def check_ticks(what, ns, stat_ms, n, upper=True):
           "kernel's %d ms" % (what, ns / 1e6, stat_ms))
     if not upper:
         return "%s %.1f <= %d ms" % (what, ns / 1e6, stat_ms)
-    slack = stat_ns // 100 + 1_000_000 + n * GAP_NS
+    slack = stat_ns // 100 + 1_000_000 + n * max(GAP_NS, 2 * ns // max(n, 1))
     check(stat_ns - ns <= slack, "%s: the kernel's %d ms exceed biolat's "
           "%.3f ms by more than %.3f ms" % (what, stat_ms, ns / 1e6,
                                             slack / 1e6))
@@ -280,9 +281,10 @@ def disks():
 @test("biolat/queued-merges")
 def queued_merges():
     """With a scheduler (mq-deadline): N sequential 4 KiB buffered writes
-    and an fsync reach the device as far fewer, larger requests: biolat
-    counts requests as /sys/block does, not write() calls. -Q: every
-    request was queued, so each phase has the same count."""
+    and an fsync reach the device as the requests the kernel makes of
+    them (6.18: a few large ones): biolat counts requests as /sys/block
+    does, not write() calls. -Q: the queued ones (here all, or all but
+    those 5.10 issues straight from the plug) in the queue phase."""
     tool.need(TOOL)
     n = 256
     with Loop(scheduler="mq-deadline") as lo:
@@ -299,10 +301,12 @@ def queued_merges():
     kern = d["writes"] - d["flushes"]
     # How many requests the writes make is the kernel's business (6.18
     # merges them into a few, 5.10 here issues one per page): the count
-    # must be the kernel's, whatever it is.
+    # must be the kernel's, whatever it is. 5.10 may issue a request
+    # straight from the plug, never queued: no queue phase for it.
     check(dev_w == kern and dev_w > 0, "device writes %d, stat %d, "
           "write() calls %d" % (dev_w, kern, n))
-    check(q_w == dev_w, "queued writes %d, device writes %d" % (q_w, dev_w))
+    check(0 < q_w <= dev_w, "queued writes %d, device writes %d" % (
+        q_w, dev_w))
     check(count(hists, op="flush", phase="device") == d["flushes"],
           "flushes %d, stat %d" % (count(hists, op="flush",
                                          phase="device"), d["flushes"]))
