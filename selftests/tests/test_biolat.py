@@ -334,17 +334,8 @@ def pids():
             lo.settle()
         # -p needs the pid before the start: a process that waits for a
         # line on stdin, then does its I/O and exits.
-        gate = subprocess.Popen(
-            [sys.executable, "-c", "import sys; sys.stdin.readline(); "
-             "exec(open(sys.argv[1]).read())",
-             "/dev/null"], stdin=subprocess.PIPE)
-        try:
-            script = tempfile.NamedTemporaryFile("w", suffix=".py",
-                                                 dir="/var/tmp",
-                                                 delete=False)
-        finally:
-            gate.kill()
-            gate.wait()
+        script = tempfile.NamedTemporaryFile("w", suffix=".py",
+                                             dir="/var/tmp", delete=False)
         try:
             script.write(WORKLOAD)
             script.close()
