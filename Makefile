@@ -3,7 +3,7 @@
 # describes it as a struct hl_tracer, tools/lib/tracer.h); add its
 # name to TOOLS, a man page and a test (docs/new-tool.md). A tool without a BPF program (it reads
 # files only) is tools/<tool>.c alone, named in PLAIN_TOOLS instead.
-TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat syslat
+TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat syslat biolat
 PLAIN_TOOLS := usdtlist
 
 # The one version: tools' -V, man pages, the Debian package (a test
@@ -261,6 +261,7 @@ bench: all
 	$(Q)$(PYTHON) bench/probecost.py
 	$(Q)$(PYTHON) bench/bystander.py
 	$(Q)$(PYTHON) bench/syslat.py
+	$(Q)$(PYTHON) bench/biolat.py
 
 # Every tool, its man page and its bash completion (one script serves
 # every tool: bash-completion loads it by the command's name).

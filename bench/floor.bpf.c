@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The floor for bench/schedlat.py and bench/syslat.py: empty tp_btf
+ * The floor for bench/schedlat.py, syslat.py and biolat.py: empty tp_btf
  * programs on every tracepoint schedlat, syslat or their peers attach to. What one of these costs per
  * run is the price of the hook itself (trampoline, plus bpf_stats' own
  * clock reads when kernel.bpf_stats_enabled=1); a tool's cost above it is
@@ -26,3 +26,13 @@ int BPF_PROG(floor_sys_enter) { return 0; }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(floor_sys_exit) { return 0; }
+
+/* bench/biolat.py: the block request tracepoints biolat and biolatency use */
+SEC("tp_btf/block_rq_insert")
+int BPF_PROG(floor_rq_insert) { return 0; }
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(floor_rq_issue) { return 0; }
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(floor_rq_complete) { return 0; }

@@ -828,6 +828,24 @@ def write_section(heading, text):
     os.replace(tmp, DOC)
 
 
+def goal_section(heading, intro, columns, rows, notes, goal):
+    """A peer benchmark's section: the intro (its "%s" gets the date),
+    a table (columns: header cells; rows: lines), the notes, and the
+    goal line from goal = (what, limit, ratio)."""
+    what, limit, ratio = goal
+    return "\n".join([
+        heading, "",
+        intro % datetime.datetime.now().astimezone().strftime(
+            "%Y-%m-%d %H:%M %Z"), "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ] + rows + [
+        "", notes, "",
+        "Goal: %s ≤ %.1f×: **%s** (%.2f×)." % (
+            what, limit, "PASS" if ratio <= limit else "MISS", ratio),
+        ""])
+
+
 def publish(heading, text, no_doc):
     """Print a tool's section and, unless no_doc, put it in the docs."""
     print(text)

@@ -17,7 +17,6 @@ the added cost, and net of the floor, the ratio syslat / syscount -L
 (goal: at most 0.5). Puts a "## syslat" section in docs/benchmarks.md.
 Needs root. Run by `make bench`.
 """
-import datetime
 import json
 import os
 import signal
@@ -98,30 +97,22 @@ def main():
         "—" if name in ("untraced", "floor") else "%.1f ns" % (
             m[name] - floor)) for name, _, _, _ in cf]
     ratio = (m["syslat"] - floor) / (m["syscount -L"] - floor)
-    text = "\n".join([
-        SECTION, "",
+    text = sl.goal_section(
+        SECTION,
         "What syslat costs a system call: a C loop of getppid(2) calls "
         "(`bench/probecost.c syscalls`), timed by itself, pinned to CPU 1, "
         "untraced and beside each configuration; machine-wide tools, so "
         "every call of the loop passes both hooks. Produced by "
-        "`/usr/bin/python3 bench/syslat.py` (run as root) on %s: %d "
+        "`/usr/bin/python3 bench/syslat.py` (run as root) on %%s: %d "
         "rounds of %d calls, configurations rotated; syslat's getppid "
-        "count reached the loop's each time." % (
-            datetime.datetime.now().astimezone().strftime(
-                "%Y-%m-%d %H:%M %Z"), args.rounds, args.n), "",
-        "| configuration | per call (median, range) | added | net of the "
-        "floor |",
-        "|---|---|---|---|",
-    ] + rows + [
-        "",
+        "count reached the loop's each time." % (args.rounds, args.n),
+        ("configuration", "per call (median, range)", "added",
+         "net of the floor"), rows,
         "*floor*: empty tp_btf programs on `sys_enter` and `sys_exit` "
         "(`bench/floor.bpf.c`): the price of the hooks, which every tool "
         "on them pays. *syscount -L*: libbpf-tools' syscount with "
         "latency, the peer.",
-        "",
-        "Goal: syslat net of the floor ≤ %.1f× syscount -L's: **%s** "
-        "(%.2f×)." % (GOAL, "PASS" if ratio <= GOAL else "MISS", ratio),
-        ""])
+        ("syslat net of the floor", GOAL, ratio))
     sl.publish(SECTION, text, args.no_doc)
     return 0
 

@@ -711,6 +711,47 @@ int lean_btf_count_named(int kind, const char *const *names)
 	return err ? err : found;
 }
 
+/* Type @id's header, or with @name that of the first typedef so named,
+ * copied to @out: one pass over the headers. 0 or -errno. */
+static int find_type(struct lb_ctx *c, uint32_t id, const char *name,
+		     struct btf_type *out)
+{
+	const struct btf_type *t;
+	uint32_t i, off, size;
+
+	for (i = 1, off = 0; off < c->type_len; i++, off += size) {
+		t = c->type_len - off < sizeof(*t) ? NULL :
+		    at(c, c->type_start + off, sizeof(*t), LB_BUF_SZ);
+		if (!t || !shape(t, &size) || size > c->type_len - off)
+			return t ? -EINVAL : -EIO;
+		if (name ? btf_is_typedef(t) && t->name_off < c->str_len &&
+			   !strcmp(c->strs + t->name_off, name) : i == id) {
+			*out = *t;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int lean_btf_proto_params(const char *name)
+{
+	struct lb_ctx c = { .fd = -1 };
+	struct btf_type t;
+	int err;
+
+	err = open_btf(&c, btf_path ? btf_path : LB_DEFAULT_PATH);
+	if (!err)
+		err = find_type(&c, 0, name, &t);
+	if (!err)
+		err = find_type(&c, t.type, NULL, &t);
+	if (!err && btf_is_ptr(&t))
+		err = find_type(&c, t.type, NULL, &t);
+	if (!err && !btf_is_func_proto(&t))
+		err = -EPROTO;
+	drop_source(&c);
+	return err ? err : (int)btf_vlen(&t);
+}
+
 int lean_btf_has_func(const char *name)
 {
 	const char *const names[] = { name, NULL };

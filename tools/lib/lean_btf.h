@@ -80,4 +80,10 @@ int lean_btf_has_func(const char *name);
  * -errno; one pass, stopping when as many were found as asked for. */
 int lean_btf_count_named(int kind, const char *const *names);
 
+/* How many parameters the function prototype that the typedef @name
+ * points to has (for "btf_trace_<tracepoint>", the hidden first one
+ * included), or -errno: a tracepoint's arguments as this kernel has them.
+ * A few passes over the type headers, nothing kept. */
+int lean_btf_proto_params(const char *name);
+
 #endif /* HOWLONG_LEAN_BTF_H */

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include "histo.h"
 
-#define HL_MAX_LABELS 4
+#define HL_MAX_LABELS 8
 
 struct hl_label {
 	const char *name;
