@@ -118,3 +118,31 @@ BAD = {
     "attach-method": (["--attach", "kprobe"], 2, ["kprobe"]),
 }
 tool.register_bad(TOOL, BAD, lambda: ["1", "1"])
+
+
+@test("syslat/intervals")
+def intervals():
+    """Reports every second over a run of about four: the per-interval
+    counts of each call add up to the program's, exactly. Keyed
+    histograms are reset, not deleted, after each report (and deleted
+    after an interval without samples): a key read but not reset would
+    be counted again, one reset too early lost."""
+    tool.need(TOOL)
+    n, ms = 150, 12
+    with pairs.Pairs("syscalls", n, ms) as p:
+        (r,), recs = tool.traced(TOOL, [["-j", "-p", str(p.pid), "-s",
+                                         "nanosleep,getppid", "1"]], p.go)
+    reports = Output(r).hists
+    check(len(reports) >= 3, "%d reports: the run was too short to span "
+          "intervals" % len(reports))
+    counts = {}
+    for rep in reports:
+        for h in rep["hists"]:
+            name = h["key"]["syscall"]
+            counts[name] = counts.get(name, 0) + h["count"]
+    want = {name: sum(1 for x in recs if x.what == name)
+            for name in ("nanosleep", "getppid")}
+    check(counts == want == {"nanosleep": n, "getppid": n},
+          "over %d reports syslat counted %s, the program made %s" % (
+              len(reports), counts, want))
+    return "%d reports, %s" % (len(reports), counts)

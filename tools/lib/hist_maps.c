@@ -176,16 +176,25 @@ static void *entry_vals(const struct entries *e, size_t i)
  * that the keys of gone processes do not fill the map. Entries are packed
  * in place, e is spent afterwards.
  */
-static void zero_or_delete(int fd, struct entries *e, const bool *keep)
+/* One at a time, where a batch call failed part way. */
+static int zero_or_delete_one(int fd, const void *key, const void *zeros,
+			      bool keep)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_EXIST);
+	if (keep && !bpf_map_update_elem(fd, key, zeros, BPF_ANY))
+		return 0;
+	return bpf_map_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
+}
+
+static int zero_or_delete(int fd, struct entries *e, const bool *keep)
+{
 	char *gone = malloc(e->n ? e->n * e->key_size : 1);
-	size_t nk = 0, nd = 0;
-	__u32 count;
+	size_t nk = 0, nd = 0, i;
+	__u32 done;
+	int err = 0;
 
 	if (!gone)
-		return;		/* kept as they are: read again next time */
-	for (size_t i = 0; i < e->n; i++) {
+		return -ENOMEM;
+	for (i = 0; i < e->n; i++) {
 		if (keep[i])
 			memmove(entry_key(e, nk++), entry_key(e, i),
 				e->key_size);
@@ -194,13 +203,21 @@ static void zero_or_delete(int fd, struct entries *e, const bool *keep)
 			       e->key_size);
 	}
 	memset(e->vals, 0, nk * e->ncpu * e->val_size);
-	count = nk;
-	if (nk)
-		bpf_map_update_batch(fd, e->keys, e->vals, &count, &opts);
-	count = nd;
-	if (nd)
-		bpf_map_delete_batch(fd, gone, &count, NULL);
+	/* No elem_flags: Linux 5.10 refused BPF_EXIST here, and the keys
+	 * read were not reset (counted again at the next drain). done says
+	 * how far a failed call got. */
+	done = nk;
+	if (nk && bpf_map_update_batch(fd, e->keys, e->vals, &done, NULL))
+		for (i = done; i < nk && !err; i++)
+			err = zero_or_delete_one(fd, entry_key(e, i), e->vals,
+						 true);
+	done = nd;
+	if (nd && bpf_map_delete_batch(fd, gone, &done, NULL))
+		for (i = done; i < nd && !err; i++)
+			err = zero_or_delete_one(fd, gone + i * e->key_size,
+						 NULL, false);
 	free(gone);
+	return err;
 }
 
 /* The entries of one buffer (offset buf_off in the key) of a hash. */
@@ -269,7 +286,7 @@ static int collect_stats(struct hl_hist_maps *m, uint32_t buf,
 		nh += keep[i];
 	}
 	if (!err)
-		zero_or_delete(m->stats_fd, &e, keep);
+		err = zero_or_delete(m->stats_fd, &e, keep);
 	qsort(hists, nh, sizeof(*hists), cmp_id);
 	entries_free(&e);
 	free(keep);
@@ -310,7 +327,7 @@ static int collect_slots(struct hl_hist_maps *m, uint32_t buf,
 		keep[i] = sum;
 	}
 	if (!err)
-		zero_or_delete(m->slots_fd, &e, keep);
+		err = zero_or_delete(m->slots_fd, &e, keep);
 	entries_free(&e);
 	free(keep);
 	return err;
