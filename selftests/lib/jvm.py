@@ -117,8 +117,10 @@ def classes():
                        timeout=120)
     if r.returncode:
         shutil.rmtree(top, ignore_errors=True)
-        raise Failure("javac %s failed: %s" % (SOURCES, " ".join(
-            r.stderr.decode(errors="replace").split())[:300]))
+        # HotSpot's crash banner (javac is a JVM too) goes to stdout
+        said = (r.stderr or r.stdout).decode(errors="replace").split()
+        raise Failure("javac %s: exited %d (last output: %s)" % (
+            SOURCES, r.returncode, " ".join(said)[-300:]))
     _classes.append(out)
     return out
 

@@ -43,8 +43,8 @@ import subprocess
 import tempfile
 import time
 
-from lib.harness import Failure, note_failure
-from lib.procs import LineReader
+from lib.harness import Failure
+from lib.procs import LineReader, Service
 
 USER = "postgres"
 DIR_PREFIX = "howlong-pg-"
@@ -207,7 +207,7 @@ def _is_postgres(pid):
         return False
 
 
-class Cluster:
+class Cluster(Service):
     """A throwaway PostgreSQL server; see the module docstring.
 
     c.bin            the postgres binary (as the postmaster runs it)
@@ -231,23 +231,6 @@ class Cluster:
         self._sessions = []
 
     # ---- lifecycle ----
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, etype, *exc):
-        try:
-            self.stop()
-        except Failure as e:
-            if etype is None:
-                raise
-            note_failure(str(e))    # do not hide why the test failed
-        return False
 
     def start(self):
         remove_stale()

@@ -5,7 +5,7 @@ import select
 import signal
 import time
 
-from lib.harness import Failure
+from lib.harness import Failure, note_failure
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -25,6 +25,36 @@ def pinned_to(cpu):
         if cpu >= 0:
             os.sched_setaffinity(0, {cpu})
     return setup
+
+
+class Service:
+    """A server a test starts and stops (PostgreSQL, Prometheus...), as a
+    context manager: a failed start() is cleaned up by stop(); a failing
+    stop() fails the test, without hiding why the test failed if it
+    already had."""
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, etype, *exc):
+        try:
+            self.stop()
+        except Failure as e:
+            if etype is None:
+                raise
+            note_failure(str(e))
+        return False
 
 
 class LineReader:

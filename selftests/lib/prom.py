@@ -50,8 +50,8 @@ import tempfile
 import time
 import urllib.parse
 
-from lib.harness import Failure, check, fail, note_failure
-from lib.procs import die_with_parent
+from lib.harness import Failure, check, fail
+from lib.procs import Service, die_with_parent
 
 PROMETHEUS = "/usr/bin/prometheus"
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
@@ -511,7 +511,7 @@ def _remove_stale():
             shutil.rmtree(path, ignore_errors=True)
 
 
-class _Server:
+class _Server(Service):
     """A server program in a temporary directory of its own, on a port
     of PORTS; stopped and removed on the way out (see the module doc)."""
 
@@ -536,23 +536,6 @@ class _Server:
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, etype, *exc):
-        try:
-            self.stop()
-        except Failure as e:
-            if etype is None:
-                raise
-            note_failure(str(e))
-        return False
 
     def start(self):
         if not os.access(self.program, os.X_OK):
