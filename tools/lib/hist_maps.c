@@ -169,14 +169,8 @@ static void *entry_vals(const struct entries *e, size_t i)
 	return e->vals + i * e->ncpu * e->val_size;
 }
 
-/*
- * Entries i with keep[i] set are zeroed, the others deleted: freeing a
- * per-CPU hash element is dear, and a key that had samples is likely to
- * have more; one that stayed at zero for a whole interval is deleted so
- * that the keys of gone processes do not fill the map. Entries are packed
- * in place, e is spent afterwards.
- */
-/* One at a time, where a batch call failed part way. */
+/* One at a time, where a batch call failed part way (a key that cannot
+ * be reset is deleted: its samples were read). */
 static int zero_or_delete_one(int fd, const void *key, const void *zeros,
 			      bool keep)
 {
@@ -185,6 +179,13 @@ static int zero_or_delete_one(int fd, const void *key, const void *zeros,
 	return bpf_map_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
 }
 
+/*
+ * Entries i with keep[i] set are zeroed, the others deleted: freeing a
+ * per-CPU hash element is dear, and a key that had samples is likely to
+ * have more; one that stayed at zero for a whole interval is deleted so
+ * that the keys of gone processes do not fill the map. Entries are packed
+ * in place, e is spent afterwards.
+ */
 static int zero_or_delete(int fd, struct entries *e, const bool *keep)
 {
 	char *gone = malloc(e->n ? e->n * e->key_size : 1);
