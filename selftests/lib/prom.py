@@ -290,6 +290,17 @@ def parse(text, openmetrics=False):
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+
+    def enter(fam, where):
+        """A family's lines must be together: none after another's."""
+        nonlocal current
+        check(fam not in done_families, "%s: family %s continues after "
+              "another family" % (where, fam))
+        if current != fam:
+            if current is not None:
+                done_families.add(current)
+            current = fam
+
     for n, line in enumerate(lines, 1):
         where = "line %d (%r)" % (n, line[:80])
         if om and line == "# EOF":
@@ -304,12 +315,7 @@ def parse(text, openmetrics=False):
                 kind, fam = w[1], w[2]
                 rest = w[3] if len(w) > 3 else ""
                 check(NAME_RE.fullmatch(fam), "%s: bad name" % where)
-                check(fam not in done_families, "%s: family %s continues "
-                      "after another family" % (where, fam))
-                if current != fam:
-                    if current is not None:
-                        done_families.add(current)
-                    current = fam
+                enter(fam, where)
                 if kind == "TYPE":
                     check(fam not in ex.types, "%s: second TYPE" % where)
                     check(rest in (TYPES_OM if om else TYPES_TEXT),
@@ -354,12 +360,7 @@ def parse(text, openmetrics=False):
         fam = _family(name, ex.types, om)
         check(fam is not None, "%s: sample %s has no TYPE line of its "
               "family" % (where, name))
-        check(fam not in done_families, "%s: family %s continues after "
-              "another family" % (where, fam))
-        if current != fam:
-            if current is not None:
-                done_families.add(current)
-            current = fam
+        enter(fam, where)
         key = (name, frozenset(labels.items()))
         check(key not in ex, "%s: the same series twice" % where)
         ex[key] = value

@@ -38,7 +38,7 @@ void hl_metrics_add(struct hl_metrics *m, struct hl_hist *h, size_t n,
 int hl_metrics_write(const struct hl_metrics *m, FILE *f,
 		     enum hl_expo_format fmt);
 
-/* Series (label sets) kept, "other" included: for tests and -v. */
+/* Series (label sets) kept, "other" included (for the tests). */
 size_t hl_metrics_series(const struct hl_metrics *m);
 
 #endif /* HOWLONG_METRICS_H */
