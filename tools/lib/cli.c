@@ -279,11 +279,13 @@ static bool tool_has_key(const struct argp *tool, int key)
 }
 
 bool hl_cli_user_space;
+bool hl_cli_no_task;
 const struct argp *hl_cli_extra;
 
-/* Common options minus those whose key the tool redefines, and minus
+/* Common options minus those whose key the tool redefines, minus
  * --attach for a tool that attaches to user space only: it has no
- * kernel-side methods to choose from. */
+ * kernel-side methods to choose from, and minus the task filters (group
+ * 1) for a tool that measures no task. */
 static const struct argp_option *common_for(const struct argp *tool)
 {
 	static struct argp_option opts[sizeof(common_options) /
@@ -293,6 +295,8 @@ static const struct argp_option *common_for(const struct argp *tool)
 	for (const struct argp_option *o = common_options;
 	     o->name || o->key || o->doc; o++) {
 		if (o->key == OPT_ATTACH && hl_cli_user_space)
+			continue;
+		if (o->group == 1 && hl_cli_no_task)
 			continue;
 		if (!o->key || !tool_has_key(tool, o->key))
 			opts[n++] = *o;

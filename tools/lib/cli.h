@@ -32,6 +32,11 @@ extern struct hl_opts hl_opts;
  * uprobes): it then has no --attach. */
 extern bool hl_cli_user_space;
 
+/* Set before parsing by a tool that measures no task (interrupts run in
+ * whichever task they interrupt): it then has no -p, -t, -c or --comm,
+ * and giving one is an unknown option (exit 2). */
+extern bool hl_cli_no_task;
+
 /* More options of every tracing tool (the export options), set before
  * parsing; in a library of their own so that plain tools need no
  * libbpf. */

@@ -8,6 +8,7 @@ void hl_tracer_start(struct hl_tracer *t, int argc, char **argv)
 {
 	hl_tool = t->name;	/* a usage error names the tool */
 	hl_cli_user_space = t->user_space;
+	hl_cli_no_task = t->no_task;
 	hl_cli_extra = &hl_export_argp;
 	if (!t->loop.report.tool)
 		t->loop.report.tool = t->name;

@@ -19,6 +19,7 @@ struct hl_tracer {
 	/* The tool, before hl_tracer_start(). */
 	const char *name;
 	bool user_space;	/* markers or uprobes: no --attach */
+	bool no_task;		/* measures no task: no -p -t -c --comm */
 	struct argp argp;	/* its own options and parser */
 	const char *doc;	/* as for hl_parse_args() */
 	const char *args_doc;	/* positionals first (hl_parse_args_pos()) */
