@@ -65,6 +65,20 @@ static __always_inline __u64 id_of(enum irqlat_kind kind, __u32 num,
 	       (__u64)kind << IRQLAT_KIND_SHIFT | cpu_bits();
 }
 
+/*
+ * val, known to be below lim (a constant), as an index the verifier can
+ * follow on any kernel: clang otherwise checks a 32-bit copy and indexes
+ * with the 64-bit register (see hist_bounded_slot()).
+ */
+#define INDEX_BELOW(val, lim) ({					\
+	__u64 __v = (val);						\
+	asm volatile("if %[v] < %[n] goto +1;"				\
+		     "%[v] = 0;"					\
+		     : [v] "+r"(__v)					\
+		     : [n] "i"(lim));					\
+	__v;								\
+})
+
 /* ---- hard IRQs ---- */
 
 static __always_inline bool irq_wanted(__u32 irq)
@@ -73,7 +87,8 @@ static __always_inline bool irq_wanted(__u32 irq)
 		return true;
 	if (irq >= IRQLAT_IRQ_MAX)
 		return false;
-	return wanted_irqs[irq / 8] & (1U << (irq % 8));
+	return wanted_irqs[INDEX_BELOW(irq / 8, IRQLAT_IRQ_MAX / 8)] &
+	       (1U << (irq % 8));
 }
 
 /* tag tells the line's actions apart (see irqlat.h). */
@@ -184,20 +199,6 @@ static __always_inline bool vec_wanted(__u32 vec)
 	return vec < IRQLAT_VECTORS && (wanted_vecs & (1U << vec));
 }
 
-/* vec, known below IRQLAT_VECTORS, as an index the verifier can follow
- * on any kernel: clang otherwise checks a 32-bit copy and indexes with
- * the 64-bit register (see hist_bounded_slot()). */
-static __always_inline __u64 vec_index(__u32 vec)
-{
-	__u64 v = vec;
-
-	asm volatile("if %[v] < %[n] goto +1;"
-		     "%[v] = 0;"
-		     : [v] "+r"(v)
-		     : [n] "i"(IRQLAT_VECTORS));
-	return v;
-}
-
 static __always_inline int soft_raise(__u32 vec)
 {
 	struct irqlat_cpu *c;
@@ -208,8 +209,8 @@ static __always_inline int soft_raise(__u32 vec)
 	if (!c)
 		return 0;
 	/* Already pending: it waits since the first raise. */
-	if (!c->raised[vec_index(vec)])
-		c->raised[vec_index(vec)] = bpf_ktime_get_ns();
+	if (!c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)])
+		c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)] = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -225,9 +226,9 @@ static __always_inline int soft_entry(__u32 vec)
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (time_wait) {
-		raised = c->raised[vec_index(vec)];
+		raised = c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)];
 		if (raised) {
-			c->raised[vec_index(vec)] = 0;
+			c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)] = 0;
 			hist_record_keyed(id_of(IRQLAT_WAIT, vec, 0),
 					  now - raised, NULL);
 			/* the handler starts after the recording */
