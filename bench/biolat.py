@@ -22,11 +22,9 @@ docs/benchmarks.md. Needs root. Run by `make bench`.
 import json
 import mmap
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import schedlat as sl   # noqa: E402
@@ -62,29 +60,9 @@ def start(argv, ready):
     return p
 
 
-def progs():
-    out = subprocess.run(["bpftool", "-j", "prog", "show"],
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
-
-
 # Program names of each configuration (bpftool cuts them at 15 bytes).
 NAMES = ("floor_rq_", "insert_btf", "issue_btf", "requeue_btf",
          "complete_btf", "block_rq_")
-
-
-def prog_stats(ids):
-    """(run_time_ns, completions): all programs of ids (those that
-    appeared when the configuration started, with one of its names), and
-    the run count of its block_rq_complete program."""
-    ns = done = 0
-    for p in progs():
-        if p["id"] not in ids:
-            continue
-        ns += p.get("run_time_ns", 0)
-        if "compl" in p.get("name", ""):   # names end at 15 chars
-            done += p.get("run_cnt", 0)
-    return ns, done
 
 
 def reads(dev, n):
@@ -99,21 +77,13 @@ def reads(dev, n):
 
 def one(cfg, dev, disk, n):
     name, argv, ready, check = cfg
-    before = {p["id"] for p in progs()}
-    p = start(argv, ready)
-    try:
-        ids = {q["id"] for q in progs() if q["id"] not in before and
-               q.get("name", "").startswith(NAMES)}
-        ns0, done0 = prog_stats(ids)
-        reads(dev, n)
-        time.sleep(0.2)     # a run's statistics land after the wake-up
-        ns1, done1 = prog_stats(ids)
-    finally:
-        p.send_signal(signal.SIGINT)
-        out, _ = p.communicate(timeout=60)
-    if done1 - done0 < n:
+    ns, done, out = sl.programs_timed(
+        lambda: start(argv, ready), NAMES,
+        lambda prog: "compl" in prog,  # names end at 15 chars
+        lambda: reads(dev, n))
+    if done < n:
         raise BenchError("%s: %d completions seen, %d reads made" % (
-            name, done1 - done0, n))
+            name, done, n))
     if check:
         reps = [json.loads(line) for line in out.splitlines()
                 if line.startswith("{")]
@@ -122,7 +92,7 @@ def one(cfg, dev, disk, n):
         if got < n:
             raise BenchError("%s counted %d requests on %s of %d" % (
                 name, got, disk, n))
-    return (ns1 - ns0) / (done1 - done0)
+    return ns / done
 
 
 def main():

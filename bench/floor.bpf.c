@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The floor for bench/schedlat.py, syslat.py and biolat.py: empty tp_btf
- * programs on every tracepoint schedlat, syslat or their peers attach to. What one of these costs per
- * run is the price of the hook itself (trampoline, plus bpf_stats' own
- * clock reads when kernel.bpf_stats_enabled=1); a tool's cost above it is
- * what its program body adds.
+ * The floor for bench/schedlat.py, syslat.py, biolat.py and irqlat.py:
+ * empty tp_btf programs on every tracepoint those tools or their peers
+ * attach to. What one of these costs per run is the price of the hook
+ * itself (trampoline, plus bpf_stats' own clock reads when
+ * kernel.bpf_stats_enabled=1); a tool's cost above it is what its
+ * program body adds.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -36,3 +37,17 @@ int BPF_PROG(floor_rq_issue) { return 0; }
 
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(floor_rq_complete) { return 0; }
+
+/* bench/irqlat.py: the interrupt tracepoints irqlat, hardirqs and
+ * softirqs use */
+SEC("tp_btf/irq_handler_entry")
+int BPF_PROG(floor_irq_entry) { return 0; }
+
+SEC("tp_btf/irq_handler_exit")
+int BPF_PROG(floor_irq_exit) { return 0; }
+
+SEC("tp_btf/softirq_entry")
+int BPF_PROG(floor_soft_entry) { return 0; }
+
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(floor_soft_exit) { return 0; }

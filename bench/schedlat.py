@@ -882,6 +882,36 @@ def rotated_rounds(configs, run, rounds):
     return res
 
 
+def programs_timed(start, names, counted, work):
+    """Run time of a tool's programs over work(), from the kernel's own
+    statistics (kernel.bpf_stats_enabled=1): start() starts the tool and
+    returns its Popen once it has attached; its programs are those that
+    appeared meanwhile with a name that starts with one of names (others
+    may load programs at the same time); counted(name) says whose runs
+    count. Returns (run_time_ns, runs counted, the tool's stdout after
+    SIGINT)."""
+    def totals(ids):
+        ns = runs = 0
+        for i, (name, _, t, c) in all_prog_stats().items():
+            if i in ids and name.startswith(names):
+                ns += t
+                runs += c if counted(name) else 0
+        return ns, runs
+
+    before, _ = alive_ids()
+    p = start()
+    try:
+        ids = alive_ids()[0] - before
+        ns0, runs0 = totals(ids)
+        work()
+        time.sleep(0.2)     # a run's statistics land after the wake-up
+        ns1, runs1 = totals(ids)
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=60)
+    return ns1 - ns0, runs1 - runs0, out
+
+
 def run_main(main, name, cleaned="tools stopped"):
     """Every bench's entry point: a BenchError or ^C is one line, exit 1;
     cleaned says what was put back on the way out."""
