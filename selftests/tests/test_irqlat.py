@@ -38,6 +38,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 from lib import report, tool
@@ -194,9 +195,16 @@ def same_median(p50, rows, what):
 # ---- running ----
 
 def windowed(read, arg_lists, work, peers=()):
-    """Peers and irqlat (one per argument list) over work(), inside a
+    """Peers and irqlat (one per argument list, -j) over work(), inside a
     Window of read; returns ([irqlat's final reports], window, work's
     result)."""
+    results, win, ret = windowed_results(read, arg_lists, work, peers)
+    return [report.ToolOutput(r, TOOL).final_report() for r in results], \
+        win, ret
+
+
+def windowed_results(read, arg_lists, work, peers=()):
+    """The same, returning irqlat's Results."""
     win = Window(read)
     win.snap()
     started = []
@@ -224,8 +232,7 @@ def windowed(read, arg_lists, work, peers=()):
         for p in started:
             p.stop()
     win.snap()
-    return [report.ToolOutput(r, TOOL).final_report() for r in results], \
-        win, ret
+    return results, win, ret
 
 
 # ---- hard IRQs: reads under / ----
@@ -548,6 +555,48 @@ def vs_softirqs():
                                                    peer_median(rows)))
     check(any(d.startswith("net_rx") for d in done), "NET_RX not compared")
     return "; ".join(done)
+
+
+# ---- export ----
+
+@test("irqlat/export")
+def export():
+    """-S -w --textfile: promtool accepts it, NET_RX's run count within
+    /proc/softirqs' bounds, waits labelled apart; hard IRQs over
+    --listen, scraped during the work: parsed, with irq and name
+    labels."""
+    from lib import prom
+    tool.need(TOOL)
+    port = prom.port()
+    fd, path = tempfile.mkstemp(prefix="irqlat-", suffix=".prom",
+                                dir="/var/tmp")
+    os.close(fd)
+
+    def work():
+        datagrams()
+        time.sleep(1.5)     # served from totals drained once a second
+        return prom.get_text("http://127.0.0.1:%d/metrics" % port)[1]
+
+    try:
+        _, win, served = windowed_results(
+            softirqs, [["-S", "-w", "--textfile", path],
+                       ["--listen", str(port)]], work)
+        text = open(path).read()
+    finally:
+        os.unlink(path)
+    problems, _ = prom.promtool_check(text)
+    check(not problems, "promtool: %s" % problems[:3])
+    ex = prom.parse(text)
+    n = ex.value("howlong_irqlat_seconds_count", vector="net_rx",
+                 phase="run")
+    win.within("net_rx", int(n), "textfile net_rx")
+    check(ex.value("howlong_irqlat_seconds_count", vector="net_rx",
+                   phase="wait") > 0, "textfile: no NET_RX wait")
+    hard = prom.parse(served).series("howlong_irqlat_seconds_count")
+    check(hard and all(set(k) == {"irq", "name"} for k, _ in hard),
+          "--listen: %s" % hard[:3])
+    return "promtool ok; net_rx %d (kernel %d); --listen %d series" % (
+        n, win.inner("net_rx"), len(hard))
 
 
 # ---- bad input ----
