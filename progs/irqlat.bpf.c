@@ -132,7 +132,9 @@ static __always_inline __u64 action_tag(const void *action, bool btf)
 	__u64 v = (__u64)action;
 
 	if (btf)
-		asm volatile("%[v] -= %[base]" : [v] "+r"(v) : [base] "r"(&cpus));
+		asm volatile("%[v] -= %[base]"
+			     : [v] "+r"(v)
+			     : [base] "r"(&cpus));
 	return v >> 3;
 }
 
@@ -202,6 +204,7 @@ static __always_inline bool vec_wanted(__u32 vec)
 static __always_inline int soft_raise(__u32 vec)
 {
 	struct irqlat_cpu *c;
+	__u64 *raised;
 
 	if (!vec_wanted(vec))
 		return 0;
@@ -209,8 +212,9 @@ static __always_inline int soft_raise(__u32 vec)
 	if (!c)
 		return 0;
 	/* Already pending: it waits since the first raise. */
-	if (!c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)])
-		c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)] = bpf_ktime_get_ns();
+	raised = &c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)];
+	if (!*raised)
+		*raised = bpf_ktime_get_ns();
 	return 0;
 }
 

@@ -37,8 +37,10 @@ struct irqlat_cpu {
 	__u64 hard_ts;		/* handler entered at, or 0 */
 	__u64 hard_id;		/* its histogram id */
 	__u64 soft_ts;		/* softirq handler entered at, or 0 */
-	__u64 raised[IRQLAT_VECTORS];	/* first raise while pending, or 0 */
-	char name[16];		/* classic tracepoints: the action's name */
+	/* per vector: its first raise while pending, or 0 */
+	__u64 raised[IRQLAT_VECTORS];
+	/* classic tracepoints: the action's name */
+	char name[16];
 };
 
 #endif /* HOWLONG_IRQLAT_H */

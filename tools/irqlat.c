@@ -82,7 +82,8 @@ static void want_irqs(char *list)
 	char *line;
 
 	if (!s)
-		hl_usage_error("invalid --irq '%s': expected IRQ[,IRQ...]", list);
+		hl_usage_error("invalid --irq '%s': expected IRQ[,IRQ...]",
+			       list);
 	for (; s; s = strtok_r(NULL, ",", &save)) {
 		if (!hl_parse_u64(s, 0, IRQLAT_IRQ_MAX - 1, &irq))
 			hl_usage_error("invalid IRQ '%s': expected a number "
@@ -202,7 +203,7 @@ static const char *full_name(__u64 id, unsigned long irq, const char *comm)
 	if (line) {
 		line[strcspn(line, "\n")] = '\0';
 		for (p = strstr(line, comm); p; p = strstr(p + 1, comm)) {
-			if (p[-1] != ' ')
+			if (p == line || p[-1] != ' ')
 				continue;
 			end = strstr(p, ", ");
 			if (end)
