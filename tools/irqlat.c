@@ -176,29 +176,14 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 /*
  * The kernel hands the BPF side a handler's name in 15 characters at
  * most; /proc/interrupts lists the IRQ's handlers in full, comma
- * separated: the one that starts with those characters. Looked up once
- * per handler (a driver can come and go while traced).
+ * separated: the one that starts with those characters.
  */
-#define NAMES_MAX 64
-static struct {
-	__u64 id;
-	char name[64];
-} names[NAMES_MAX];
-static int nnames;
-
-static const char *full_name(__u64 id, unsigned long irq, const char *comm)
+static char *full_name(unsigned long irq, const char *comm)
 {
-	char *line, *p, *end;
-	int i, slot;
+	char *line, *p, *end, *name = NULL;
 
 	if (strlen(comm) < COMM_LEN - 1)
-		return comm;
-	for (i = 0; i < nnames; i++)
-		if (names[i].id == id)
-			return names[i].name;
-	slot = nnames < NAMES_MAX ? nnames++ : (int)(id % NAMES_MAX);
-	names[slot].id = id;
-	snprintf(names[slot].name, sizeof(names[slot].name), "%s", comm);
+		return strdup(comm);
 	line = interrupts_line(irq);
 	if (line) {
 		line[strcspn(line, "\n")] = '\0';
@@ -208,13 +193,66 @@ static const char *full_name(__u64 id, unsigned long irq, const char *comm)
 			end = strstr(p, ", ");
 			if (end)
 				*end = '\0';
-			snprintf(names[slot].name, sizeof(names[slot].name),
-				 "%s", p);
+			name = strdup(p);
 			break;
 		}
 		free(line);
 	}
-	return names[slot].name;
+	return name ? name : strdup(comm);
+}
+
+/* Each IRQ's handlers by name, looked up once (a driver can come and go
+ * while traced); the index is what regroup() puts in a histogram's id. */
+#define NAMES_MAX 1024
+static struct {
+	unsigned int irq;
+	char comm[COMM_LEN];
+	char *name;
+} names[NAMES_MAX];
+static unsigned int nnames;
+
+static __u64 name_index(unsigned int irq, const char *comm)
+{
+	unsigned int i;
+
+	for (i = 0; i < nnames; i++)
+		if (names[i].irq == irq && !strcmp(names[i].comm, comm))
+			return i;
+	if (nnames == NAMES_MAX)
+		return NAMES_MAX - 1;	/* labelled as the last one */
+	names[i].irq = irq;
+	snprintf(names[i].comm, sizeof(names[i].comm), "%s", comm);
+	names[i].name = full_name(irq, comm);
+	if (!names[i].name)
+		hl_die("out of memory");
+	return nnames++;
+}
+
+/*
+ * One histogram per IRQ and handler name: the BPF side tells handlers
+ * apart by their struct irqaction, and two handlers of one shared IRQ can
+ * bear the same name (two devices of one driver). Their histograms are
+ * added up here, their id's tag replaced by the name's index.
+ */
+static size_t regroup(struct hl_hist *h, size_t n)
+{
+	struct hl_hist cur;
+	size_t out = 0, j;
+	__u64 id;
+
+	for (size_t i = 0; i < n; i++) {
+		cur = h[i];	/* h[out] may be h[i]: work on a copy */
+		id = cur.id & ~IRQLAT_TAG_MASK;
+		if ((id >> IRQLAT_KIND_SHIFT & IRQLAT_KIND_MASK) == IRQLAT_HARD)
+			id |= name_index(id >> IRQLAT_NUM_SHIFT &
+					 IRQLAT_NUM_MASK, cur.comm);
+		for (j = 0; j < out && h[j].id != id; j++)
+			;
+		if (j == out)
+			hl_hist_init(&h[out++], id);
+		hl_hist_merge(&h[j], &cur);
+	}
+	return out;
 }
 
 static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
@@ -232,7 +270,9 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 		l[n].str = NULL;
 		l[n++].num = num;
 		l[n].name = "name";
-		l[n++].str = full_name(h->id, num, h->comm);
+		/* regroup() has made the tag an index into names */
+		l[n++].str = (h->id & IRQLAT_TAG_MASK) < nnames ?
+			     names[h->id & IRQLAT_TAG_MASK].name : h->comm;
 	} else {
 		l[n].name = "vector";
 		l[n++].str = num < IRQLAT_VECTORS ? vectors[num] : "unknown";
@@ -257,7 +297,7 @@ static struct hl_tracer tracer = {
 	.ops = &irqlat_bpf_ops, .prepare = prepare,
 	.keyed = true,
 	.loop = { .what = "hard IRQ handler time",
-		  .report = { .label = label } },
+		  .report = { .label = label, .regroup = regroup } },
 };
 
 int main(int argc, char **argv)
