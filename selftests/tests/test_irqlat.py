@@ -474,10 +474,12 @@ def softirq_wait():
     """-S -w: per vector no more waits than runs (one CPU's worth more at
     the edges), none beyond /proc/softirqs' outer count, a wait for each
     vector that ran; NET_RX's waits for the datagrams within the sender's
-    own times (see the module's text)."""
+    own times (see the module's text). -w alone, on tp_btf and raw_tp, in
+    the same window: its waits within the same bounds."""
     tool.need(TOOL)
-    (rep,), win, longest = windowed(softirqs, [["-j", "-S", "-w"]],
-                                    datagrams)
+    (rep, alone, raw), win, longest = windowed(
+        softirqs, [["-j", "-S", "-w"], ["-j", "-w"],
+                   ["-j", "-w", "--attach", "raw_tp"]], datagrams)
     runs, waits = soft_hists(rep, "run"), soft_hists(rep, "wait")
     for v in VECTORS:
         win.within(v, runs.get(v, report.EMPTY)["count"], "run " + v)
@@ -488,16 +490,28 @@ def softirq_wait():
         if win.inner(v) >= 20:
             check(nw > 0, "%s ran %d times, irqlat saw no wait" % (
                 v, win.inner(v)))
-    rx = waits.get("net_rx")
-    check(rx, "no NET_RX wait")
-    edge = longest + longest // 16 + 1
-    within = sum(b["count"] for b in rx["buckets"] if b["le_ns"] <= edge)
-    check(within >= N_DGRAMS * 9 // 10, "%d NET_RX waits up to %d ns (the "
-          "longest datagram's round trip), expected at least %d of %d "
-          "datagrams" % (within, longest, N_DGRAMS * 9 // 10, N_DGRAMS))
-    return "NET_RX: %d waits, %d within the longest round trip %d ns, " \
-        "p50 %d ns; waits/runs %s" % (
-            rx["count"], within, longest, rx["p50_ns"],
+    said = []
+    for r, what in ((waits, "-S -w"), (soft_hists(alone), "-w"),
+                    (soft_hists(raw), "-w raw_tp")):
+        check(all(set(h["key"]) == {"vector"} for h in r.values()) or
+              what == "-S -w", "%s: keys %s" % (what, [
+                  h["key"] for h in r.values()]))
+        for v, h in r.items():
+            check(h["count"] <= win.outer(v), "%s %s: %d waits, the kernel "
+                  "%d runs" % (what, v, h["count"], win.outer(v)))
+        rx = r.get("net_rx")
+        check(rx, "%s: no NET_RX wait" % what)
+        edge = longest + longest // 16 + 1
+        within = sum(b["count"] for b in rx["buckets"] if b["le_ns"] <= edge)
+        check(within >= N_DGRAMS * 9 // 10, "%s: %d NET_RX waits up to %d "
+              "ns (the longest datagram's round trip), expected at least %d "
+              "of %d datagrams" % (what, within, longest,
+                                   N_DGRAMS * 9 // 10, N_DGRAMS))
+        said.append("%s %d/%d p50 %d ns" % (what, within, rx["count"],
+                                            rx["p50_ns"]))
+    return "NET_RX waits within the longest round trip %d ns: %s; " \
+        "waits/runs %s" % (
+            longest, ", ".join(said),
             ", ".join("%s %d/%d" % (v, waits[v]["count"], runs[v]["count"])
                       for v in VECTORS if v in waits and v in runs))
 
