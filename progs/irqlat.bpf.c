@@ -178,6 +178,9 @@ int hard_entry_tp(struct trace_event_raw_irq_handler_entry___hl *ctx)
 	__u64 w[2] = {};
 	struct irqlat_cpu *c;
 
+	/* -I first: no copy for an IRQ not wanted */
+	if (!irq_wanted(ctx->irq))
+		return 0;
 	if (bpf_probe_read_kernel_str(w, sizeof(w), (void *)ctx + loc) < 0)
 		return 0;
 	c = hard_entry(ctx->irq, w[0] ^ w[1] ^ (w[0] >> 24) ^ (w[1] >> 40));
@@ -221,27 +224,22 @@ static __always_inline int soft_raise(__u32 vec)
 static __always_inline int soft_entry(__u32 vec)
 {
 	struct irqlat_cpu *c;
-	__u64 now, raised;
+	__u64 *raised;
 
 	if (!vec_wanted(vec))
 		return 0;
 	c = this_cpu();
 	if (!c)
 		return 0;
-	now = bpf_ktime_get_ns();
-	if (time_wait) {
-		raised = c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)];
-		if (raised) {
-			c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)] = 0;
-			hist_record_keyed(id_of(IRQLAT_WAIT, vec, 0),
-					  now - raised, NULL);
-			/* the handler starts after the recording */
-			if (time_soft)
-				now = bpf_ktime_get_ns();
-		}
+	raised = &c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)];
+	if (time_wait && *raised) {
+		hist_record_keyed(id_of(IRQLAT_WAIT, vec, 0),
+				  bpf_ktime_get_ns() - *raised, NULL);
+		*raised = 0;
 	}
+	/* the handler starts after any recording */
 	if (time_soft)
-		c->soft_ts = now;
+		c->soft_ts = bpf_ktime_get_ns();
 	return 0;
 }
 
