@@ -204,14 +204,19 @@ static __always_inline bool vec_wanted(__u32 vec)
 	return vec < IRQLAT_VECTORS && (wanted_vecs & (1U << vec));
 }
 
+/* This CPU's state, if vec is wanted. */
+static __always_inline struct irqlat_cpu *vec_cpu(__u32 vec)
+{
+	if (!vec_wanted(vec))
+		return NULL;
+	return this_cpu();
+}
+
 static __always_inline int soft_raise(__u32 vec)
 {
-	struct irqlat_cpu *c;
+	struct irqlat_cpu *c = vec_cpu(vec);
 	__u64 *raised;
 
-	if (!vec_wanted(vec))
-		return 0;
-	c = this_cpu();
 	if (!c)
 		return 0;
 	/* Already pending: it waits since the first raise. */
@@ -223,12 +228,9 @@ static __always_inline int soft_raise(__u32 vec)
 
 static __always_inline int soft_entry(__u32 vec)
 {
-	struct irqlat_cpu *c;
+	struct irqlat_cpu *c = vec_cpu(vec);
 	__u64 *raised;
 
-	if (!vec_wanted(vec))
-		return 0;
-	c = this_cpu();
 	if (!c)
 		return 0;
 	raised = &c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)];
