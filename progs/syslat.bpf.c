@@ -58,7 +58,7 @@ static __always_inline int enter(long nr)
 		return 0;
 	if (some_calls && !wanted[nr])
 		return 0;
-	if (!task_matches((void *)bpf_get_current_task()))
+	if (!current_matches())
 		return 0;
 	c = cpu_slot();
 	if (!c)
@@ -100,7 +100,8 @@ static __always_inline struct syslat_call *own_call(void)
 
 static __noinline int leave(long ret)
 {
-	struct task_struct___hl *t = (void *)bpf_get_current_task();
+	struct task_struct___hl *t = owner_mode ?
+		(void *)bpf_get_current_task() : NULL;
 	struct syslat_call *c = own_call();
 	__u64 now, id;
 

@@ -12,11 +12,12 @@
 #include <bpf/libbpf.h>
 #include "histo.h"
 
+/* Cells (key, buffer, slot) and names (key, buffer) at most. */
 #define HL_KEYED_SLOT_ENTRIES 131072
-#define HL_KEYED_STATS_ENTRIES 16384
+#define HL_KEYED_NAME_ENTRIES 32768
 
 struct hl_hist_maps {
-	int global_fd, slots_fd, stats_fd, lost_fd;
+	int global_fd, slots_fd, names_fd, lost_fd;
 	volatile __u32 *buf;	/* the BPF side's hist_buf (in .bss) */
 	bool keyed;
 	int ncpu;
