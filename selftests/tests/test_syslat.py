@@ -15,12 +15,16 @@ told apart with -e, and by thread with -L.
 """
 import contextlib
 import os
+import re
 import threading
 
-from lib import pairs, report, tool
+from lib import pairs, peers, report, tool
 from lib.harness import check, test
 
 TOOL = "syslat"
+SYSCOUNT = "/usr/sbin/syscount"
+# syscount -L's rows: name, count, total microseconds
+SYSCOUNT_ROW = re.compile(r"^(\w+)\s+(\d+)\s+([\d.]+)$", re.M)
 N, MS = 5, 3
 CALLS = ("nanosleep", "readv", "openat", "getppid")
 
@@ -184,6 +188,38 @@ def migrating():
           "in %d blocking calls" % (moved[0] if moved else "no", 2 * n))
     return "%d calls of each of the four exact and in bounds; the " \
         "threads migrated %d times" % (n, moved[0])
+
+
+@test("syslat/vs-syscount")
+def vs_syscount():
+    """libbpf-tools' syscount -L beside syslat on the program (-p): for
+    every call syscount reports, the same count; for the calls that last
+    a millisecond or more (nanosleep, readv), the summed time within 1%
+    plus 5 us a call. The two read the clock at their own points of
+    programs run one after the other on the same hooks, so the time of
+    the other's program falls inside one's span and not the other's:
+    under emulation, up to a few hundred microseconds a call."""
+    tool.need(TOOL)
+    with pairs.Pairs("syscalls", N, MS) as p:
+        with peers.Peer([SYSCOUNT, "-L", "-T", "1000", "-p",
+                         str(p.pid)]) as peer:
+            (r,), _ = tool.traced(TOOL, [["-j", "-p", str(p.pid)]], p.go)
+            theirs = {m[0]: (int(m[1]), float(m[2]) * 1000)
+                      for m in SYSCOUNT_ROW.findall(
+                          peer.stop().decode(errors="replace"))}
+    ours = by(Output(r).final_report()["hists"], "syscall")
+    check(set(CALLS) <= set(theirs), "syscount reports %s, not all of %s"
+          % (sorted(theirs), CALLS))
+    for name, (n, ns) in sorted(theirs.items()):
+        h = ours.get((name,), report.EMPTY)
+        check(h["count"] == n, "%s: syslat %d calls, syscount %d" % (
+            name, h["count"], n))
+        if ns >= 1e6 * n:
+            check(abs(h["sum_ns"] - ns) <= 0.01 * ns + 5000 * n, "%s: "
+                  "syslat %s in all, syscount %s" % (
+                      name, report.fmt_ns(h["sum_ns"]), report.fmt_ns(ns)))
+    return "%d calls in %d names as syscount counted them, sums within " \
+        "bounds" % (sum(n for n, _ in theirs.values()), len(theirs))
 
 
 # ---- bad input ----
