@@ -21,6 +21,13 @@ struct {
 } hist_global SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);	/* 2 per id, sized by user space when dense */
+	__type(key, __u32);
+	__type(value, struct hist);
+} hist_dense SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 1);	/* sized by user space when keyed */
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -70,19 +77,39 @@ static __always_inline __u64 hist_bounded_slot(__u64 v)
 }
 
 /* Per-CPU data: a program never races with itself on one CPU. */
-static __always_inline void hist_record(__u64 v)
+static __always_inline void hist_add(struct hist *h, __u64 v)
 {
-	__u32 buf = hist_buf & 1;
-	struct hist *h = bpf_map_lookup_elem(&hist_global, &buf);
-
-	if (!h)
-		return;
 	h->slots[hist_bounded_slot(v)]++;
 	h->sum += v;
 	if (v > h->max)
 		h->max = v;
 	if (~v > h->nmin)
 		h->nmin = ~v;
+}
+
+static __always_inline void hist_record(__u64 v)
+{
+	__u32 buf = hist_buf & 1;
+	struct hist *h = bpf_map_lookup_elem(&hist_global, &buf);
+
+	if (h)
+		hist_add(h, v);
+}
+
+/*
+ * Dense ids (0 to a few dozen: softirq vectors), a whole histogram each,
+ * two buffers apart: one array lookup a sample. User space sizes the map
+ * (hl_hist_dense_size()); an id beyond it is counted lost.
+ */
+static __always_inline void hist_record_dense(__u32 id, __u64 v)
+{
+	__u32 k = id << 1 | (hist_buf & 1);
+	struct hist *h = bpf_map_lookup_elem(&hist_dense, &k);
+
+	if (h)
+		hist_add(h, v);
+	else
+		lost_inc(LOST_HIST_FULL);
 }
 
 /*

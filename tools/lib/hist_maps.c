@@ -30,6 +30,15 @@ int hl_hist_maps_size(struct bpf_object *obj, bool keyed)
 	return 0;
 }
 
+int hl_hist_dense_size(struct bpf_object *obj, unsigned int ids)
+{
+	struct bpf_map *dense = bpf_object__find_map_by_name(obj, "hist_dense");
+
+	if (!dense)
+		return -ENOENT;
+	return bpf_map__set_max_entries(dense, 2 * ids) ? -EINVAL : 0;
+}
+
 int hl_hist_maps_init(struct hl_hist_maps *m, struct bpf_object *obj,
 		      volatile __u32 *buf, bool keyed)
 {
@@ -38,11 +47,15 @@ int hl_hist_maps_init(struct hl_hist_maps *m, struct bpf_object *obj,
 	m->slots_fd = map_fd(obj, "hist_slots");
 	m->names_fd = map_fd(obj, "hist_names");
 	m->lost_fd = map_fd(obj, "lost");
+	m->dense_fd = map_fd(obj, "hist_dense");
+	if (m->dense_fd >= 0)
+		m->dense_ids = bpf_map__max_entries(
+			bpf_object__find_map_by_name(obj, "hist_dense")) / 2;
 	m->buf = buf;
 	m->keyed = keyed;
 	m->ncpu = libbpf_num_possible_cpus();
 	if (m->global_fd < 0 || m->slots_fd < 0 || m->names_fd < 0 ||
-	    m->lost_fd < 0 || m->ncpu <= 0)
+	    m->lost_fd < 0 || m->dense_fd < 0 || m->ncpu <= 0)
 		return -ENOENT;
 	return 0;
 }
@@ -364,17 +377,59 @@ static int collect_names(struct hl_hist_maps *m, uint32_t buf,
 	return err;
 }
 
+/* Each dense id's histogram of buffer buf, after those in *out. */
+static int collect_dense(struct hl_hist_maps *m, uint32_t buf,
+			 struct hl_hist **out, size_t *n)
+{
+	struct hist *cpus = calloc(m->ncpu, sizeof(*cpus));
+	struct hl_hist *all = realloc(*out, (*n + m->dense_ids + 1) *
+				      sizeof(**out));
+	int err = 0;
+
+	if (all)
+		*out = all;
+	if (!cpus || !all) {
+		free(cpus);
+		return -ENOMEM;
+	}
+	for (uint32_t id = 0; id < m->dense_ids && !err; id++) {
+		uint32_t key = id << 1 | buf;
+		struct hl_hist *h = &all[*n];
+
+		if (bpf_map_lookup_elem(m->dense_fd, &key, cpus)) {
+			err = -errno;
+			break;
+		}
+		hl_hist_init(h, id);
+		for (int c = 0; c < m->ncpu; c++)
+			hl_hist_merge_cpu(h, &cpus[c]);
+		if (!h->count)
+			continue;
+		(*n)++;
+		memset(cpus, 0, m->ncpu * sizeof(*cpus));
+		if (bpf_map_update_elem(m->dense_fd, &key, cpus, BPF_ANY))
+			err = -errno;
+	}
+	free(cpus);
+	return err;
+}
+
 int hl_hist_collect(struct hl_hist_maps *m, struct hl_hist **out, size_t *n,
 		    uint64_t *lost)
 {
 	uint32_t buf = flip(m);
-	int err;
+	int err = 0;
 
+	*out = NULL;
+	*n = 0;
 	if (m->keyed) {
 		err = collect_cells(m, buf, out, n);
 		if (!err)
 			err = collect_names(m, buf, *out, *n);
-	} else {
+	}
+	if (m->dense_ids && !err) {
+		err = collect_dense(m, buf, out, n);
+	} else if (!m->keyed) {
 		*out = malloc(sizeof(**out));
 		*n = 1;
 		err = *out ? collect_global(m, buf, *out) : -ENOMEM;
