@@ -193,6 +193,8 @@ $(OUT)/test:
 $(OUT)/test/%: selftests/unit/%.c $(LIB_OBJS) | $(OUT)/test
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
+# (a test that runs a tool's BPF programs includes its skeleton)
+$(OUT)/test/test_biolat_table: $(SKEL)/biolat.skel.h
 
 # Test programs with USDT markers of their own (sys/sdt.h, from
 # systemtap-sdt-dev), optimised as real programs are: the markers' argument

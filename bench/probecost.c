@@ -12,6 +12,9 @@
  *   probecost framed N    a call of framed(), which starts with push %rbp
  *                         (the kernel emulates it: no single step)
  *   probecost syscalls N  getppid(2), the cheapest system call (syslat)
+ *   probecost pingpong N  a byte to a child process and back over two
+ *                         pipes: four calls that block and two context
+ *                         switches per round trip on one CPU (syslat)
  * Built with -fno-omit-frame-pointer -fcf-protection=none.
  */
 #define _GNU_SOURCE
@@ -22,6 +25,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/sdt.h>
+#include <sys/wait.h>
 
 static unsigned long long now_ns(void)
 {
@@ -77,6 +81,34 @@ static long syscalls(long n)
 	return s;
 }
 
+/* The child echoes until its pipe closes. */
+static long pingpong(long n)
+{
+	int there[2], back[2], status;
+	char c = 'x';
+	pid_t child;
+
+	if (pipe(there) || pipe(back))
+		return -1;
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (!child) {
+		close(there[1]);
+		while (read(there[0], &c, 1) == 1)
+			if (write(back[1], &c, 1) != 1)
+				_exit(1);
+		_exit(0);
+	}
+	close(there[0]);
+	close(back[1]);
+	for (long i = 0; i < n; i++)
+		if (write(there[1], &c, 1) != 1 || read(back[0], &c, 1) != 1)
+			return -1;
+	close(there[1]);
+	return waitpid(child, &status, 0) == child && !status ? 0 : -1;
+}
+
 static long calls(long n, long (*fn)(long))
 {
 	long s = 0;
@@ -92,7 +124,7 @@ int main(int argc, char **argv)
 	long n, s;
 
 	if (argc != 3 || (n = atol(argv[2])) <= 0) {
-		fprintf(stderr, "usage: probecost pairs|compiles|calls|framed|syscalls N\n");
+		fprintf(stderr, "usage: probecost pairs|compiles|calls|framed|syscalls|pingpong N\n");
 		return 2;
 	}
 	t0 = now_ns();
@@ -106,8 +138,14 @@ int main(int argc, char **argv)
 		s = calls(n, framed);
 	else if (!strcmp(argv[1], "syscalls"))
 		s = syscalls(n);
+	else if (!strcmp(argv[1], "pingpong"))
+		s = pingpong(n);
 	else
 		return 2;
+	if (s < 0) {
+		perror("probecost");
+		return 1;
+	}
 	printf("%.1f\n", (double)(now_ns() - t0) / n);
 	return s == 42;
 }

@@ -12,9 +12,13 @@ interleaved:
   syslat        bin/syslat -j (one histogram per call, machine-wide)
   syslat -e -P  failures apart, one histogram per process and call
   syscount -L   /usr/sbin/syscount -L (counts and latency per call)
-syslat's count of getppid must reach N. Figures: median ns per call,
-the added cost, and net of the floor, the ratio syslat / syscount -L
-(goal: at most 0.5). Puts a "## syslat" section in docs/benchmarks.md.
+Then, beside the same tracer, its "pingpong" mode: N/20 round trips of
+a byte to a child process and back over pipes, both on CPU 1, so that
+every call blocks and each round trip has two context switches, which
+syslat's sched_switch hook pays for (the floor has no such hook).
+syslat's count of getppid must reach N. Figures: median ns per call and
+per round trip, the added cost, and net of the floor, the ratios
+syslat / syscount -L (goal, on getppid: at most 0.5). Puts a "## syslat" section in docs/benchmarks.md.
 Needs root. Run by `make bench`.
 """
 import json
@@ -67,12 +71,16 @@ def getppid_count(out):
                if h["key"].get("syscall") == "getppid")
 
 
+def loops(n):
+    return pc.loop("syscalls", n), pc.loop("pingpong", n // 20)
+
+
 def one(argv, ready, check, n):
     if not argv:
-        return pc.loop("syscalls", n)
+        return loops(n)
     p = start(argv, ready)
     try:
-        v = pc.loop("syscalls", n)
+        v = loops(n)
     finally:
         p.send_signal(signal.SIGINT)
         out, _ = p.communicate(timeout=60)
@@ -88,31 +96,49 @@ def main():
     sl.build_floor()
     cf = configs()
     res = sl.rotated_rounds(cf, lambda c: one(*c[1:], args.n), args.rounds)
-    res = {c[0]: v for c, v in zip(cf, res)}
-    m = {name: med(v) for name, v in res.items()}
-    floor = m["floor"]
-    rows = ["| %s | %.1f ns (%.1f–%.1f) | %s | %s |" % (
-        name, m[name], min(res[name]), max(res[name]),
-        "—" if name == "untraced" else "+%.1f ns" % (m[name] - m["untraced"]),
-        "—" if name in ("untraced", "floor") else "%.1f ns" % (
-            m[name] - floor)) for name, _, _, _ in cf]
-    ratio = (m["syslat"] - floor) / (m["syscount -L"] - floor)
+    names = [c[0] for c in cf]
+    calls = {c: [v[0] for v in r] for c, r in zip(names, res)}
+    trips = {c: [v[1] for v in r] for c, r in zip(names, res)}
+
+    def cells(res, unit):
+        m = {name: med(v) for name, v in res.items()}
+        floor = m["floor"]
+        return m, {name: ("%.1f %s (%.1f–%.1f)" % (
+            m[name], unit, min(res[name]), max(res[name])),
+            "—" if name in ("untraced", "floor") else "%.1f %s" % (
+                m[name] - floor, unit)) for name in names}
+
+    mc, cc = cells(calls, "ns")
+    mt, ct = cells(trips, "ns")
+    rows = ["| %s | %s | %s | %s | %s |" % (name, cc[name][0], cc[name][1],
+                                           ct[name][0], ct[name][1])
+            for name in names]
+
+    def ratio(m):
+        return (m["syslat"] - m["floor"]) / (m["syscount -L"] - m["floor"])
     text = sl.goal_section(
         SECTION,
         "What syslat costs a system call: a C loop of getppid(2) calls "
         "(`bench/probecost.c syscalls`), timed by itself, pinned to CPU 1, "
         "untraced and beside each configuration; machine-wide tools, so "
-        "every call of the loop passes both hooks. Produced by "
-        "`/usr/bin/python3 bench/syslat.py` (run as root) on %%s: %d "
-        "rounds of %d calls, configurations rotated; syslat's getppid "
-        "count reached the loop's each time." % (args.rounds, args.n),
-        ("configuration", "per call (median, range)", "added",
-         "net of the floor"), rows,
+        "every call of the loop passes both hooks. Then a round trip of a "
+        "byte to a child process and back over two pipes "
+        "(`probecost pingpong`, both on CPU 1): four calls that block and "
+        "two context switches each, where syslat's thread storage and its "
+        "sched_switch hook are paid. Produced by `/usr/bin/python3 "
+        "bench/syslat.py` (run as root) on %%s: %d rounds of %d calls and "
+        "%d round trips, configurations rotated; syslat's getppid count "
+        "reached the loop's each time." % (args.rounds, args.n,
+                                            args.n // 20),
+        ("configuration", "getppid (median, range)", "net of the floor",
+         "round trip (median, range)", "net of the floor"), rows,
         "*floor*: empty tp_btf programs on `sys_enter` and `sys_exit` "
         "(`bench/floor.bpf.c`): the price of the hooks, which every tool "
-        "on them pays. *syscount -L*: libbpf-tools' syscount with "
-        "latency, the peer.",
-        ("syslat net of the floor", GOAL, ratio))
+        "on them pays; syslat's third hook, on `sched_switch`, is its own "
+        "cost. *syscount -L*: libbpf-tools' syscount with latency, the "
+        "peer. On round trips, syslat net of the floor is %.2f× "
+        "syscount -L's." % ratio(mt),
+        ("syslat net of the floor on getppid", GOAL, ratio(mc)))
     sl.publish(SECTION, text, args.no_doc)
     return 0
 

@@ -13,6 +13,15 @@
  * issue) ages out rather than leaking, and one whose address is reused
  * is told apart by its allocation time. A requeued request loses its
  * issue time and is timed again from its next issue: counted once.
+ *
+ * Where nothing is asked of a request but its device time (no -Q, no
+ * owner, no task filter) and the kernel has BPF atomics (5.12), the
+ * *_fast programs are loaded instead: a request in flight is kept in a
+ * slot of a direct-mapped table chosen by its address, claimed with a
+ * compare-and-swap, which costs a fraction of a hash update and delete;
+ * a request whose slot another one holds goes to the hash as above.
+ * (The compare-and-swap lives in programs of their own: 5.10's verifier
+ * refuses the instruction even where it is never reached.)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -38,6 +47,21 @@ struct {
 	__type(key, struct biolat_key);
 	__type(value, struct biolat_rq);
 } inflight SEC(".maps");
+
+/* Direct-mapped requests in flight (the *_fast programs). */
+struct biolat_slot {
+	__u64 rq;	/* the request's address while it holds the slot, or 0 */
+	__u64 issued;	/* 0 while requeued */
+	__u64 id;
+	__u64 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << BIOLAT_SLOT_BITS);
+	__type(key, __u32);
+	__type(value, struct biolat_slot);
+} slots SEC(".maps");
 
 /* The few fields read, as CO-RE flavors (see lib/kernel.bpf.h). */
 struct gendisk___hl {
@@ -103,12 +127,6 @@ struct rq_desc {
 	__u32 flags;
 	__u64 born;	/* allocated at (0: unknown) */
 };
-
-static __always_inline bool has_task_filter(void)
-{
-	return filter_cfg.tgid || filter_cfg.tid || filter_cfg.has_comm ||
-	       filter_cfg.cgroup_id;
-}
 
 static __always_inline void record(__u64 id, __u64 ns, const char *comm)
 {
@@ -228,6 +246,99 @@ static __always_inline int complete(struct biolat_key *k)
 	return 0;
 }
 
+/* ---- the fast path: a slot per request in flight ---- */
+
+/* Any global of ours: where the addresses are measured from. */
+__u8 biolat_origin;
+
+/*
+ * The request's address as a number to hash. A tp_btf argument is a
+ * typed pointer, which allows no arithmetic; the difference of two
+ * pointers is a number (to a privileged program), as good as the address.
+ */
+static __always_inline __u64 rq_bits(__u64 rq, bool btf)
+{
+	__u64 d;
+
+	if (!btf)
+		return rq;
+	asm volatile("%0 = %1; %0 -= %2"
+		     : "=&r"(d) : "r"(rq), "r"(&biolat_origin));
+	return d;
+}
+
+static __always_inline struct biolat_slot *slot_of(__u64 rq, bool btf)
+{
+	__u32 i = biolat_slot_index(rq_bits(rq, btf));
+
+	return bpf_map_lookup_elem(&slots, &i);
+}
+
+static __always_inline __u64 id_of(const struct rq_desc *d)
+{
+	__u64 id = 0;
+
+	if (per_disk)
+		id |= d->dev & BIOLAT_DEV_MASK;
+	if (per_op)
+		id |= (__u64)d->op << BIOLAT_OP_SHIFT |
+		      (__u64)d->flags << BIOLAT_FLAGS_SHIFT;
+	return id;
+}
+
+static __always_inline int issue_fast(__u64 rq, const struct rq_desc *d,
+				      bool btf)
+{
+	struct biolat_slot *s = slot_of(rq, btf);
+	struct biolat_key k = { .rq = rq };
+	__u64 held;
+
+	if (only_dev && d->dev != only_dev)
+		return 0;
+	if (!s)
+		return issue(&k, d);
+	/* Free, or ours again after a requeue (or a request at this
+	 * address whose completion was never seen: the same thing). */
+	held = __sync_val_compare_and_swap(&s->rq, 0, rq);
+	if (held && held != rq)
+		return issue(&k, d);
+	s->id = id_of(d);
+	s->issued = bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline int requeue_fast(__u64 rq, bool btf)
+{
+	struct biolat_slot *s = slot_of(rq, btf);
+	struct biolat_key k = { .rq = rq };
+
+	if (s && s->rq == rq) {
+		s->issued = 0;
+		return 0;
+	}
+	return requeue(&k);
+}
+
+static __always_inline int complete_fast(__u64 rq, bool btf)
+{
+	struct biolat_slot *s = slot_of(rq, btf);
+	struct biolat_key k = { .rq = rq };
+	__u64 issued, id, now;
+
+	if (!s || s->rq != rq)
+		return complete(&k);
+	issued = s->issued;
+	id = s->id;
+	/* Read before it is let go (fully ordered): the next holder
+	 * writes its own. A second, partial completion finds it gone. */
+	if (__sync_val_compare_and_swap(&s->rq, rq, 0) != rq || !issued)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (now >= issued)
+		record(id, now - issued, "");
+	return 0;
+}
+
 /* ---- tp_btf and raw_tp: the struct request itself ---- */
 
 /* Only what the options use. tp_btf passes a pointer the verifier knows
@@ -279,6 +390,14 @@ static __always_inline int issue_rq(struct request___hl *rq, bool btf)
 	return issue(&k, &d);
 }
 
+static __always_inline int issue_rq_fast(struct request___hl *rq, bool btf)
+{
+	struct rq_desc d;
+
+	describe(rq, &d, btf);
+	return issue_fast((__u64)rq, &d, btf);
+}
+
 static __always_inline int requeue_rq(struct request___hl *rq)
 {
 	struct biolat_key k = { .rq = (__u64)rq };
@@ -306,6 +425,18 @@ int requeue_btf(__u64 *ctx) { return requeue_rq(rq_arg(ctx)); }
 SEC("tp_btf/block_rq_complete")
 int complete_btf(__u64 *ctx) { return complete_rq((void *)ctx[0]); }
 
+SEC("tp_btf/block_rq_issue")
+int issue_fast_btf(__u64 *ctx) { return issue_rq_fast(rq_arg(ctx), true); }
+
+SEC("tp_btf/block_rq_requeue")
+int requeue_fast_btf(__u64 *ctx)
+{
+	return requeue_fast((__u64)rq_arg(ctx), true);
+}
+
+SEC("tp_btf/block_rq_complete")
+int complete_fast_btf(__u64 *ctx) { return complete_fast(ctx[0], true); }
+
 SEC("raw_tp/block_rq_insert")
 int insert_raw(__u64 *ctx) { return insert_rq(rq_arg(ctx), false); }
 
@@ -317,6 +448,18 @@ int requeue_raw(__u64 *ctx) { return requeue_rq(rq_arg(ctx)); }
 
 SEC("raw_tp/block_rq_complete")
 int complete_raw(__u64 *ctx) { return complete_rq((void *)ctx[0]); }
+
+SEC("raw_tp/block_rq_issue")
+int issue_fast_raw(__u64 *ctx) { return issue_rq_fast(rq_arg(ctx), false); }
+
+SEC("raw_tp/block_rq_requeue")
+int requeue_fast_raw(__u64 *ctx)
+{
+	return requeue_fast((__u64)rq_arg(ctx), false);
+}
+
+SEC("raw_tp/block_rq_complete")
+int complete_fast_raw(__u64 *ctx) { return complete_fast(ctx[0], false); }
 
 /* ---- classic tracepoints: disk, sector and the rwbs string ---- */
 

@@ -60,4 +60,16 @@ struct biolat_rq {
 	char comm[16];	/* the submitter's, for -P and -L */
 };
 
+/*
+ * The direct-mapped table of requests in flight (the *_fast programs): a
+ * request's slot, from its address (Fibonacci hashing of the bits above
+ * its alignment).
+ */
+#define BIOLAT_SLOT_BITS 15
+
+static inline __u32 biolat_slot_index(__u64 addr)
+{
+	return ((addr >> 6) * 0x9E3779B97F4A7C15ULL) >> (64 - BIOLAT_SLOT_BITS);
+}
+
 #endif /* HOWLONG_BIOLAT_H */

@@ -4,11 +4,18 @@
  * sys_exit on the same thread, one histogram per call (and per owner,
  * and per outcome with -e).
  *
- * Every system call of the machine passes through both hooks: the enter
- * side filters first and stores two words; the exit side does nothing
- * for a thread that stored none. exit and exit_group never return: their
- * start dies with the thread. Each hook exists for each attach method;
- * user space loads one set, chosen from what the kernel has.
+ * Every system call of the machine passes through both hooks, and most
+ * return on the CPU they entered on without leaving it: the enter side
+ * filters first and writes the call into its CPU's slot, which the exit
+ * side reads back when the slot is still its thread's. A thread that
+ * leaves the CPU inside a call (it blocks, is preempted or migrated:
+ * always through sched_switch) takes its call along into its own thread
+ * storage, and every switch empties the slot, so a slot holding a
+ * thread's id is that thread's call in progress. Thread storage is thus
+ * paid per switch inside a call, not per call. exit and exit_group never
+ * return: their start dies with the thread. Each hook exists for each
+ * attach method; user space loads one set, chosen from what the kernel
+ * has.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,6 +35,21 @@ const volatile __u8 wanted[SYSLAT_NR_MAX];
 
 DEFINE_THREAD_STORAGE(calls, struct syslat_call, 65536);
 
+/* The call in progress on this CPU, of the thread that is running. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct syslat_call);
+} on_cpu SEC(".maps");
+
+static __always_inline struct syslat_call *cpu_slot(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&on_cpu, &zero);
+}
+
 static __always_inline int enter(long nr)
 {
 	struct syslat_call *c;
@@ -36,25 +58,54 @@ static __always_inline int enter(long nr)
 		return 0;
 	if (some_calls && !wanted[nr])
 		return 0;
-	if (!task_matches((void *)bpf_get_current_task()))
+	if (!current_matches())
 		return 0;
-	c = calls_get(true);
-	if (!c) {
-		lost_inc(LOST_START_FULL);
+	c = cpu_slot();
+	if (!c)
 		return 0;
-	}
+	c->tid = (__u32)bpf_get_current_pid_tgid();
 	c->nr = nr;
 	c->ts = bpf_ktime_get_ns();
 	return 0;
 }
 
-static __noinline int leave(long ret)
+/* The current thread leaves its CPU: its call, if any, goes with it. */
+static __always_inline int leave_cpu(void)
 {
-	struct task_struct___hl *t = (void *)bpf_get_current_task();
-	struct syslat_call *c = calls_get(false);
-	__u64 now, id;
+	struct syslat_call *c = cpu_slot(), *t;
 
 	if (!c || !c->ts)
+		return 0;
+	if (c->tid == (__u32)bpf_get_current_pid_tgid()) {
+		t = calls_get(true);
+		if (t)
+			*t = *c;
+		else
+			lost_inc(LOST_START_FULL);
+	}
+	c->ts = 0;
+	return 0;
+}
+
+/* The current thread's call: from its CPU's slot, else its storage. */
+static __always_inline struct syslat_call *own_call(void)
+{
+	struct syslat_call *c = cpu_slot();
+
+	if (c && c->ts && c->tid == (__u32)bpf_get_current_pid_tgid())
+		return c;
+	c = calls_get(false);
+	return c && c->ts ? c : NULL;
+}
+
+static __noinline int leave(long ret)
+{
+	struct task_struct___hl *t = owner_mode ?
+		(void *)bpf_get_current_task() : NULL;
+	struct syslat_call *c = own_call();
+	__u64 now, id;
+
+	if (!c)
 		return 0;
 	now = bpf_ktime_get_ns();
 	id = c->nr & SYSLAT_NR_MASK;
@@ -100,4 +151,23 @@ SEC("tracepoint/raw_syscalls/sys_exit")
 int exit_tp(struct trace_event_raw_sys_exit *ctx)
 {
 	return leave(ctx->ret);
+}
+
+/* Who leaves the CPU is the current thread: no argument is read. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(switch_btf)
+{
+	return leave_cpu();
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(switch_raw)
+{
+	return leave_cpu();
+}
+
+SEC("tracepoint/sched/sched_switch")
+int switch_tp(void *ctx)
+{
+	return leave_cpu();
 }

@@ -14,11 +14,11 @@
 #define SYSLAT_OWNER_SHIFT 16
 #define SYSLAT_NR_MASK 0x7fffULL
 
-/* The thread's call in progress. */
+/* A thread's call in progress, on its CPU or in its thread storage. */
 struct syslat_call {
 	__u64 ts;	/* 0: none */
 	__u32 nr;
-	__u32 pad;
+	__u32 tid;	/* whose, in a CPU's slot */
 };
 
 #endif /* HOWLONG_SYSLAT_H */

@@ -15,6 +15,7 @@
 #include "attach.h"
 #include "cli.h"
 #include "hist_maps.h"
+#include "kfeatures.h"
 #include "lean_btf.h"
 #include "owner.h"
 #include "tracer.h"
@@ -107,6 +108,25 @@ static const char doc[] =
 
 static struct hl_tracer tracer;
 
+/* The *_fast programs (progs/biolat.bpf.c): device time alone, a
+ * request's address to key it by, and compare-and-swap. */
+static bool fast_path(enum hl_method m, bool per_request_state)
+{
+	bool fast = !per_request_state && m != HL_TRACEPOINT &&
+		    hl_features()->atomics;
+
+	if (hl_opts.verbose)
+		hl_warn("requests in flight: %s", fast ?
+			"direct-mapped table, hash on collision" : "hash");
+	return fast;
+}
+
+static int size_slots(struct biolat_bpf *skel, bool fast)
+{
+	hl_autoload_variant(skel->obj, "_fast", fast);
+	return fast ? 0 : bpf_map__set_max_entries(skel->maps.slots, 1);
+}
+
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
 	struct biolat_bpf *skel = s;
@@ -140,7 +160,8 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	 * issued later from a kernel thread belongs to; else it is a cost
 	 * for nothing. */
 	hl_autoload_prefix(skel->obj, "insert_", cfg.queue || submitter);
-	return hl_hist_maps_size(skel->obj, tracer.keyed);
+	return size_slots(skel, fast_path(m, cfg.queue || submitter)) ?:
+	       hl_hist_maps_size(skel->obj, tracer.keyed);
 }
 
 /* Disk names, looked up once per disk (a disk can go while traced). */

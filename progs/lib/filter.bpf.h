@@ -71,4 +71,17 @@ static __always_inline bool task_matches(struct task_struct___hl *t)
 	return true;
 }
 
+static __always_inline bool has_task_filter(void)
+{
+	return filter_cfg.tgid || filter_cfg.tid || filter_cfg.has_comm ||
+	       filter_cfg.cgroup_id;
+}
+
+/* task_matches() for the current task, not even looked up unfiltered. */
+static __always_inline bool current_matches(void)
+{
+	return !has_task_filter() ||
+	       task_matches((void *)bpf_get_current_task());
+}
+
 #endif /* HOWLONG_FILTER_BPF_H */

@@ -21,20 +21,27 @@ struct {
 } hist_global SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);	/* 2 per id, sized by user space when dense */
+	__type(key, __u32);
+	__type(value, struct hist);
+} hist_dense SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 1);	/* sized by user space when keyed */
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct hist_slot_key);
-	__type(value, __u64);
+	__type(value, struct hist_cell);
 } hist_slots SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct hist_stats_key);
-	__type(value, struct hist_stats);
-} hist_stats SEC(".maps");
+	__type(key, struct hist_name_key);
+	__type(value, struct hist_name);
+} hist_names SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -70,13 +77,8 @@ static __always_inline __u64 hist_bounded_slot(__u64 v)
 }
 
 /* Per-CPU data: a program never races with itself on one CPU. */
-static __always_inline void hist_record(__u64 v)
+static __always_inline void hist_add(struct hist *h, __u64 v)
 {
-	__u32 buf = hist_buf & 1;
-	struct hist *h = bpf_map_lookup_elem(&hist_global, &buf);
-
-	if (!h)
-		return;
 	h->slots[hist_bounded_slot(v)]++;
 	h->sum += v;
 	if (v > h->max)
@@ -85,58 +87,79 @@ static __always_inline void hist_record(__u64 v)
 		h->nmin = ~v;
 }
 
-static __always_inline struct hist_stats *
-hist_stats_get(const struct hist_stats_key *sk, const void *comm)
+static __always_inline void hist_record(__u64 v)
 {
-	struct hist_stats *st = bpf_map_lookup_elem(&hist_stats, sk);
-	struct hist_stats init = {};
+	__u32 buf = hist_buf & 1;
+	struct hist *h = bpf_map_lookup_elem(&hist_global, &buf);
 
-	/* User space zeroes a key it has read rather than deleting it:
-	 * name it again, the task may have exec'ed since. */
-	if (st) {
-		if (!st->count)
-			bpf_probe_read_kernel_str(st->comm, sizeof(st->comm),
-						  comm);
-		return st;
+	if (h)
+		hist_add(h, v);
+}
+
+/*
+ * Dense ids (0 to a few dozen: softirq vectors), a whole histogram each,
+ * two buffers apart: one array lookup a sample. User space sizes the map
+ * (hl_hist_dense_size()); an id beyond it is counted lost.
+ */
+static __always_inline void hist_record_dense(__u32 id, __u64 v)
+{
+	__u32 k = id << 1 | (hist_buf & 1);
+	struct hist *h = bpf_map_lookup_elem(&hist_dense, &k);
+
+	if (h)
+		hist_add(h, v);
+	else
+		lost_inc(LOST_HIST_FULL);
+}
+
+/*
+ * The first sample of a key in a slot on this CPU since user space reset
+ * the cell (or ever): names the key if its buffer has no name for it yet
+ * (user space deletes the names it has read: the task may have exec'ed
+ * since), makes the cell if it is missing.
+ */
+static __always_inline struct hist_cell *
+hist_cell_first(const struct hist_slot_key *k, struct hist_cell *c,
+		const void *comm)
+{
+	struct hist_name_key nk = { .id = k->id, .buf = k->buf };
+	struct hist_cell zero = {};
+	struct hist_name name = {};
+
+	if (!bpf_map_lookup_elem(&hist_names, &nk)) {
+		bpf_probe_read_kernel_str(name.comm, sizeof(name.comm), comm);
+		bpf_map_update_elem(&hist_names, &nk, &name, BPF_NOEXIST);
 	}
-	bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), comm);
-	bpf_map_update_elem(&hist_stats, sk, &init, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&hist_stats, sk);
+	if (c)
+		return c;
+	/* Failing also when another CPU added this cell a moment ago (two
+	 * threads in step): then it is there now, with our copy at zero. */
+	bpf_map_update_elem(&hist_slots, k, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&hist_slots, k);
 }
 
 /* comm: kernel address of the name to show for a new key. */
 static __noinline void hist_record_keyed(__u64 id, __u64 v,
 					      const void *comm)
 {
-	struct hist_stats_key sk = { .id = id, .buf = hist_buf & 1 };
-	struct hist_slot_key k = { .id = id, .buf = sk.buf };
-	struct hist_stats *st = hist_stats_get(&sk, comm);
-	__u64 one = 1, *c;
+	struct hist_slot_key k = {
+		.id = id, .buf = hist_buf & 1, .slot = hist_bounded_slot(v),
+	};
+	struct hist_cell *c = bpf_map_lookup_elem(&hist_slots, &k);
 
-	if (!st) {
-		lost_inc(LOST_HIST_FULL);
-		return;
-	}
-	k.slot = hist_bounded_slot(v);
-	c = bpf_map_lookup_elem(&hist_slots, &k);
-	if (!c && bpf_map_update_elem(&hist_slots, &k, &one, BPF_NOEXIST)) {
-		/* Also when another CPU added this bucket a moment ago (two
-		 * threads in step): then it is there now, with our CPU's
-		 * copy at zero. */
-		c = bpf_map_lookup_elem(&hist_slots, &k);
+	if (!c || !c->count) {
+		c = hist_cell_first(&k, c, comm);
 		if (!c) {
 			lost_inc(LOST_HIST_FULL);
 			return;
 		}
 	}
-	if (c)
-		(*c)++;
-	st->count++;
-	st->sum += v;
-	if (v > st->max)
-		st->max = v;
-	if (~v > st->nmin)
-		st->nmin = ~v;
+	c->count++;
+	c->sum += v;
+	if (v > c->max)
+		c->max = v;
+	if (~v > c->nmin)
+		c->nmin = ~v;
 }
 
 #endif /* HOWLONG_HIST_BPF_H */

@@ -31,25 +31,32 @@ struct hist {
 	__u64 nmin;	/* ~min: zero-initialised memory then means "empty" */
 };
 
-/* Keyed histograms live in two hashes: counts per (key, slot) ... */
+/*
+ * Keyed histograms: one cell per (key, buffer, slot) in a per-CPU hash,
+ * with the slot's count and the exact sum and extremes of its samples,
+ * so that a sample costs one lookup; user space adds a key's cells up.
+ */
 struct hist_slot_key {
 	__u64 id;	/* pid, tid or cgroup id: the tool decides */
 	__u32 buf;	/* double buffer the sample went to */
 	__u32 slot;
 };
 
-/* ... and one summary per key. */
-struct hist_stats_key {
+struct hist_cell {
+	__u64 count;
+	__u64 sum;
+	__u64 max;
+	__u64 nmin;	/* ~min, as in struct hist */
+};
+
+/* And a key's name (its task's comm), once per buffer. */
+struct hist_name_key {
 	__u64 id;
 	__u32 buf;
 	__u32 pad;
 };
 
-struct hist_stats {
-	__u64 count;
-	__u64 sum;
-	__u64 max;
-	__u64 nmin;
+struct hist_name {
 	char comm[16];
 };
 

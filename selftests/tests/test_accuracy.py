@@ -29,16 +29,11 @@ run_delay without counting a wait, so exactness needs no migration). Its
 known bias (0 ns waits when a wakeup preempts) is shown beside the
 default's on an idle CPU, where the default must have no such zeros.
 """
-import collections
 import functools
-import os
-import re
-import signal
 import subprocess
 
-from lib import report, timerlat, tool, workload
-from lib.harness import check, fail, test
-from lib.procs import die_with_parent
+from lib import peers, report, timerlat, tool, workload
+from lib.harness import check, test
 
 METHODS = ("tp_btf", "raw_tp", "tracepoint")
 SLEEP_US = 1000
@@ -218,7 +213,6 @@ def no_zeros():
 # ---- against a peer: libbpf-tools' runqlat ----
 
 RUNQLAT = "/usr/sbin/runqlat"
-RUNQLAT_ROW = re.compile(rb"^\s*(\d+) -> (\d+)\s*: (\d+)", re.M)
 PEER_TOLERANCE = 0.05   # per power-of-two bucket
 PEER_MIN_SHARE = 0.01   # buckets holding at least this share are compared
 # Below this slot (16 us) waits are compared as one group: each tool reads
@@ -229,49 +223,6 @@ PEER_MIN_SHARE = 0.01   # buckets holding at least this share are compared
 PEER_FIRST_SLOT = 4
 
 
-def runqlat_slots(out):
-    """{slot: count} from runqlat's microsecond histogram: slot k holds
-    [2^k, 2^(k+1)) us, slot 0 also 0 us (it takes log2 of whole us)."""
-    slots = {}
-    for lo, hi, n in RUNQLAT_ROW.findall(out):
-        slots[int(lo).bit_length() - 1 if int(lo) else 0] = int(n)
-    return slots
-
-
-def slot_edges_ns(k):
-    return (0 if k == 0 else 1000 << k), 1000 << (k + 1)
-
-
-def schedlat_slots(h):
-    """schedlat's log-linear buckets folded into runqlat's slots; a bucket
-    across a slot edge is split in proportion to its width."""
-    slots = collections.Counter()
-    for b in h["buckets"]:
-        lo, hi = report.slot_lo_of(b["le_ns"]), b["le_ns"] + 1
-        k = max(0, (hi - 1) // 1000).bit_length() - 1 if hi > 2000 else 0
-        while hi > lo:
-            s_lo, s_hi = slot_edges_ns(k)
-            part = hi - max(lo, s_lo)
-            slots[k] += b["count"] * part / (b["le_ns"] + 1 - lo)
-            hi -= part
-            k -= 1
-    return slots
-
-
-def fold_small(slots):
-    """Slots below PEER_FIRST_SLOT as one, under the key -1."""
-    out = collections.Counter({-1: 0})
-    for k, n in slots.items():
-        out[k if k >= PEER_FIRST_SLOT else -1] += n
-    return out
-
-
-def slot_name(k):
-    if k < 0:
-        return "< %s" % report.fmt_ns(slot_edges_ns(PEER_FIRST_SLOT)[0])
-    return "%s-%s" % tuple(report.fmt_ns(e) for e in slot_edges_ns(k))
-
-
 @test("accuracy/vs-runqlat")
 def vs_runqlat():
     """`perf bench sched messaging` (400 tasks on every CPU, migrating),
@@ -280,37 +231,22 @@ def vs_runqlat():
     waits, and in all waits below 16 us together (see PEER_FIRST_SLOT),
     schedlat's count within 5% of runqlat's (schedlat's finer buckets
     folded into runqlat's, one across an edge split by width)."""
-    if not os.access(RUNQLAT, os.X_OK):
-        fail("%s missing (make deps installs libbpf-tools)" % RUNQLAT)
-    peer = subprocess.Popen(["stdbuf", "-oL", RUNQLAT],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=die_with_parent)
-    try:
-        line = peer.stdout.readline()
-        check(b"Tracing" in line, "runqlat did not start: %r" % line)
+    with peers.Peer([RUNQLAT]) as peer:
         with tool.Tracer(["-j"]) as t:
             subprocess.run(["perf", "bench", "sched", "messaging", "-g",
                             "10", "-l", "200"], check=True,
                            capture_output=True, timeout=120)
             r = t.stop()
-    finally:
-        peer.send_signal(signal.SIGINT)
-        out, _ = peer.communicate(timeout=30)
+        out = peer.stop()
     r.expect_rc(0)
-    check(peer.returncode == 0, "runqlat exited %d" % peer.returncode)
-    theirs = fold_small(runqlat_slots(out))
-    ours = fold_small(schedlat_slots(report.only_hist(
-        report.final_report(r))))
+    theirs = peers.fold_small(peers.log2_slots(out), PEER_FIRST_SLOT)
+    ours = peers.fold_small(peers.fold(report.only_hist(
+        report.final_report(r))), PEER_FIRST_SLOT)
     total = sum(theirs.values())
     check(total > 10000, "runqlat saw only %d waits" % total)
-    rows = []
-    for k in sorted(theirs):
-        if theirs[k] < PEER_MIN_SHARE * total:
-            continue
-        err = report.relerr(ours[k], theirs[k])
-        rows.append("%s %+.1f%%" % (slot_name(k), err * 100))
-        check(abs(err) <= PEER_TOLERANCE, "bucket %s: schedlat %.0f, "
-              "runqlat %d (%+.1f%%)" % (slot_name(k), ours[k], theirs[k],
-                                        err * 100))
+    rows, problems = peers.compare(ours, theirs, PEER_TOLERANCE,
+                                   PEER_MIN_SHARE, PEER_FIRST_SLOT)
+    check(not problems, "schedlat against runqlat: %s" % "; ".join(
+        problems))
     return "%d waits (runqlat), %d buckets: %s" % (
         total, len(rows), ", ".join(rows))

@@ -32,10 +32,11 @@ import tempfile
 import time
 import urllib.request
 
-from lib import report, tool
-from lib.harness import Done, check, fail, test
+from lib import peers, report, tool
+from lib.harness import check, fail, test
 
 TOOL = "biolat"
+BIOLATENCY = "/usr/sbin/biolatency"
 GAP_NS = 1_000_000      # allocation to issue, per request: see above
 
 # argv: DEV read|write N SIZE [at=OFFSET] [fsync]; O_DIRECT, one request
@@ -381,6 +382,36 @@ def pids():
     check(h["count"] == 15, "-p: %d requests, expected 15" % h["count"])
     return "-P: %s (processes gone before the report); -p: 15, exit 1 " \
         "when it exited" % got
+
+
+@test("biolat/vs-biolatency")
+def vs_biolatency():
+    """libbpf-tools' biolatency beside biolat, both on the test's loop
+    device (-d), both timing each request from issue to completion: the
+    same number of requests, and in every power-of-two microsecond bucket
+    of biolatency's that holds 2% of them, biolat's count within 5% or 3
+    requests of it (the two read the clock at their own points of
+    programs run one after the other, which moves a request near an edge
+    across it)."""
+    tool.need(TOOL)
+    with Loop() as lo:
+        with peers.Peer([BIOLATENCY, "-d", lo.name]) as peer:
+            def work():
+                io(lo.dev, "read", 300)
+                io(lo.dev, "read", 150, 131072)
+                io(lo.dev, "write", 150, 16384)
+                lo.settle()
+            (out,), _ = traced([["-j", "-d", lo.name]], work)
+            theirs = peers.log2_slots(peer.stop())
+    h = out.final_hist()
+    n = sum(theirs.values())
+    check(h["count"] == n and n >= 300, "biolat %d requests, biolatency "
+          "%d, the workload at least 300" % (h["count"], n))
+    rows, problems = peers.compare(peers.fold(h), theirs, 0.05, 0.02,
+                                   slack=3)
+    check(not problems, "biolat against biolatency: %s" % "; ".join(
+        problems))
+    return "%d requests each; %s" % (n, ", ".join(rows))
 
 
 @test("biolat/attach-methods")

@@ -13,12 +13,18 @@ clock_nanosleep(2), so that the main thread's four calls are its own by
 name. syslat's count of each must equal the program's, failures must be
 told apart with -e, and by thread with -L.
 """
+import contextlib
 import os
+import re
+import threading
 
-from lib import pairs, report, tool
+from lib import pairs, peers, report, tool
 from lib.harness import check, test
 
 TOOL = "syslat"
+SYSCOUNT = "/usr/sbin/syscount"
+# syscount -L's rows: name, count, total microseconds
+SYSCOUNT_ROW = re.compile(r"^(\w+)\s+(\d+)\s+([\d.]+)$", re.M)
 N, MS = 5, 3
 CALLS = ("nanosleep", "readv", "openat", "getppid")
 
@@ -106,6 +112,114 @@ def every_call():
     return "%d calls in %d histograms, the four as the program counted; " \
         "-L: %d threads" % (sum(h["count"] for h in hists.values()),
                             len(hists), len({t for _, t in threads}))
+
+
+def migrations(pid):
+    """se.nr_migrations of each thread of pid, summed (None: not shown)."""
+    total = None
+    with contextlib.suppress(OSError):
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/sched" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith("se.nr_migrations"):
+                        total = (total or 0) + int(line.split()[-1])
+    return total
+
+
+@contextlib.contextmanager
+def moving(pid, cpus):
+    """Moves every thread of pid from CPU to CPU, one after another,
+    every millisecond or so, until the block ends: a thread asleep in a
+    call wakes up elsewhere than it slept. Yields a list that holds the
+    threads' migrations in the end (from before the process exits)."""
+    stop, seen = threading.Event(), []
+
+    def flip():
+        i = 0
+        while not stop.wait(0.001):
+            i += 1
+            with contextlib.suppress(OSError):
+                for tid in os.listdir("/proc/%d/task" % pid):
+                    with contextlib.suppress(OSError):
+                        os.sched_setaffinity(int(tid),
+                                             {cpus[i % len(cpus)]})
+            n = migrations(pid)
+            if n is not None:
+                seen[:] = [n]
+    t = threading.Thread(target=flip, daemon=True)
+    t.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        t.join()
+
+
+@test("syslat/migrating")
+def migrating():
+    """The program's threads moved from CPU to CPU every millisecond
+    while they make their calls: most blocking calls end on another CPU
+    than they began on, many fast ones too (a call that leaves its CPU
+    is carried in its thread's storage). Counts exact, each call within
+    the program's own bounds."""
+    tool.need(TOOL)
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        check(False, "needs 2 CPUs, this machine has %d" % len(cpus))
+    n, ms = 40, 2
+    with pairs.Pairs("syscalls", n, ms) as p:
+        with moving(p.pid, cpus) as moved:
+            (r,), recs = tool.traced(TOOL, [["-j", "-e", "-p", str(p.pid),
+                                             "-s", ",".join(CALLS)]],
+                                     p.go)
+    hists = by(Output(r).final_report()["hists"], "syscall")
+    for name in CALLS:
+        h = hists.get((name,), report.EMPTY)
+        mine = [x for x in recs if x.what == name]
+        check(h["count"] == len(mine) == n, "%s: %d calls, the program "
+              "made %d" % (name, h["count"], len(mine)))
+        check(h["max_ns"] <= max(x.span_ns for x in mine) and
+              h["min_ns"] >= min(x.slept_ns for x in mine),
+              "%s: %d..%d ns outside the program's bounds" % (
+                  name, h["min_ns"], h["max_ns"]))
+    # Each sleep that ends on another CPU is a migration: a quarter of
+    # the blocking calls at least, or the case was not made.
+    check(moved and moved[0] >= n // 2, "the threads migrated %s times "
+          "in %d blocking calls" % (moved[0] if moved else "no", 2 * n))
+    return "%d calls of each of the four exact and in bounds; the " \
+        "threads migrated %d times" % (n, moved[0])
+
+
+@test("syslat/vs-syscount")
+def vs_syscount():
+    """libbpf-tools' syscount -L beside syslat on the program (-p): for
+    every call syscount reports, the same count; for the calls that last
+    a millisecond or more (nanosleep, readv), the summed time within 1%
+    plus 5 us a call. The two read the clock at their own points of
+    programs run one after the other on the same hooks, so the time of
+    the other's program falls inside one's span and not the other's:
+    under emulation, up to a few hundred microseconds a call."""
+    tool.need(TOOL)
+    with pairs.Pairs("syscalls", N, MS) as p:
+        with peers.Peer([SYSCOUNT, "-L", "-T", "1000", "-p",
+                         str(p.pid)]) as peer:
+            (r,), _ = tool.traced(TOOL, [["-j", "-p", str(p.pid)]], p.go)
+            theirs = {m[0]: (int(m[1]), float(m[2]) * 1000)
+                      for m in SYSCOUNT_ROW.findall(
+                          peer.stop().decode(errors="replace"))}
+    ours = by(Output(r).final_report()["hists"], "syscall")
+    check(set(CALLS) <= set(theirs), "syscount reports %s, not all of %s"
+          % (sorted(theirs), CALLS))
+    for name, (n, ns) in sorted(theirs.items()):
+        h = ours.get((name,), report.EMPTY)
+        check(h["count"] == n, "%s: syslat %d calls, syscount %d" % (
+            name, h["count"], n))
+        if ns >= 1e6 * n:
+            check(abs(h["sum_ns"] - ns) <= 0.01 * ns + 5000 * n, "%s: "
+                  "syslat %s in all, syscount %s" % (
+                      name, report.fmt_ns(h["sum_ns"]), report.fmt_ns(ns)))
+    return "%d calls in %d names as syscount counted them, sums within " \
+        "bounds" % (sum(n for n, _ in theirs.values()), len(theirs))
 
 
 # ---- bad input ----

@@ -151,7 +151,7 @@ static void test_add_stats(void)
 static void test_merge(void)
 {
 	static struct hist cpu[2];
-	static struct hist_stats st[3];
+	static struct hist_cell st[3];
 	static struct hl_hist ref, m, k;
 	const uint64_t vals[] = { 5000, 70, 3, 999999, 42, 123 };
 
@@ -177,18 +177,16 @@ static void test_merge(void)
 		  "hl_hist_merge_cpu of two CPUs == adding every value");
 
 	memset(st, 0, sizeof(st));
-	st[0] = (struct hist_stats){ .count = 2, .sum = 30, .max = 20,
-				     .nmin = ~10ULL };
-	memcpy(st[0].comm, "worker", 7);
-	st[2] = (struct hist_stats){ .count = 1, .sum = 5, .max = 5,
-				     .nmin = ~5ULL };
-	memcpy(st[2].comm, "other", 6);
+	st[0] = (struct hist_cell){ .count = 2, .sum = 30, .max = 20,
+				    .nmin = ~10ULL };
+	st[2] = (struct hist_cell){ .count = 1, .sum = 5, .max = 5,
+				    .nmin = ~5ULL };
 	hl_hist_init(&k, 7);
 	for (int i = 0; i < 3; i++)	/* st[1]: a CPU that saw nothing */
-		hl_hist_merge_stats(&k, &st[i]);
+		hl_hist_merge_cell(&k, i == 2 ? 9 : 4, &st[i]);
 	tap_check(k.count == 3 && k.sum == 35 && k.min == 5 && k.max == 20 &&
-		  !strcmp(k.comm, "worker"),
-		  "hl_hist_merge_stats sums counts, keeps extremes, first comm");
+		  k.slots[4] == 2 && k.slots[9] == 1,
+		  "hl_hist_merge_cell sums counts into slots, keeps extremes");
 }
 
 static void test_quantile_edges(void)

@@ -238,6 +238,35 @@ void hl_autoload_prefix(struct bpf_object *obj, const char *prefix, bool on)
 				on && bpf_program__autoload(prog));
 }
 
+/* NAME_TAG_METHOD → NAME_METHOD, in buf; false if name has no tag. */
+static bool untagged(const char *name, const char *tag, char *buf,
+		     size_t len)
+{
+	const char *at = strstr(name, tag);
+
+	if (!at || (size_t)snprintf(buf, len, "%.*s%s", (int)(at - name), name,
+				    at + strlen(tag)) >= len)
+		return false;
+	return true;
+}
+
+void hl_autoload_variant(struct bpf_object *obj, const char *tag, bool on)
+{
+	struct bpf_program *prog, *plain;
+	char name[128];
+
+	bpf_object__for_each_program(prog, obj) {
+		if (!untagged(bpf_program__name(prog), tag, name,
+			      sizeof(name)))
+			continue;
+		plain = bpf_object__find_program_by_name(obj, name);
+		if (plain && bpf_program__autoload(plain))
+			bpf_program__set_autoload(plain, !on);
+		if (bpf_program__autoload(prog))
+			bpf_program__set_autoload(prog, on);
+	}
+}
+
 /* Classic tracepoints need tracefs; mount it where libbpf looks. */
 static int ensure_tracefs(void)
 {

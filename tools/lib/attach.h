@@ -82,6 +82,13 @@ int hl_select_programs(struct bpf_object *obj, enum hl_method m,
 /* Autoload (on) or not the programs whose names start with prefix. */
 void hl_autoload_prefix(struct bpf_object *obj, const char *prefix, bool on);
 
+/*
+ * Of each program NAME_TAG_METHOD and its plain NAME_METHOD, keep the
+ * tagged one (on) or the plain one loading, if it was to load: a variant
+ * that needs what only some kernels have. tag is e.g. "_fast".
+ */
+void hl_autoload_variant(struct bpf_object *obj, const char *tag, bool on);
+
 /* Links a tool attached by hand (markers need a binary path); destroyed
  * by hl_drop_links() before the skeleton. */
 void hl_keep_link(struct bpf_link *link);

@@ -20,14 +20,23 @@ static int map_fd(struct bpf_object *obj, const char *name)
 int hl_hist_maps_size(struct bpf_object *obj, bool keyed)
 {
 	struct bpf_map *slots = bpf_object__find_map_by_name(obj, "hist_slots");
-	struct bpf_map *stats = bpf_object__find_map_by_name(obj, "hist_stats");
+	struct bpf_map *names = bpf_object__find_map_by_name(obj, "hist_names");
 
-	if (!slots || !stats)
+	if (!slots || !names)
 		return -ENOENT;
 	if (bpf_map__set_max_entries(slots, keyed ? HL_KEYED_SLOT_ENTRIES : 1) ||
-	    bpf_map__set_max_entries(stats, keyed ? HL_KEYED_STATS_ENTRIES : 1))
+	    bpf_map__set_max_entries(names, keyed ? HL_KEYED_NAME_ENTRIES : 1))
 		return -EINVAL;
 	return 0;
+}
+
+int hl_hist_dense_size(struct bpf_object *obj, unsigned int ids)
+{
+	struct bpf_map *dense = bpf_object__find_map_by_name(obj, "hist_dense");
+
+	if (!dense)
+		return -ENOENT;
+	return bpf_map__set_max_entries(dense, 2 * ids) ? -EINVAL : 0;
 }
 
 int hl_hist_maps_init(struct hl_hist_maps *m, struct bpf_object *obj,
@@ -36,13 +45,17 @@ int hl_hist_maps_init(struct hl_hist_maps *m, struct bpf_object *obj,
 	memset(m, 0, sizeof(*m));
 	m->global_fd = map_fd(obj, "hist_global");
 	m->slots_fd = map_fd(obj, "hist_slots");
-	m->stats_fd = map_fd(obj, "hist_stats");
+	m->names_fd = map_fd(obj, "hist_names");
 	m->lost_fd = map_fd(obj, "lost");
+	m->dense_fd = map_fd(obj, "hist_dense");
+	if (m->dense_fd >= 0)
+		m->dense_ids = bpf_map__max_entries(
+			bpf_object__find_map_by_name(obj, "hist_dense")) / 2;
 	m->buf = buf;
 	m->keyed = keyed;
 	m->ncpu = libbpf_num_possible_cpus();
-	if (m->global_fd < 0 || m->slots_fd < 0 || m->stats_fd < 0 ||
-	    m->lost_fd < 0 || m->ncpu <= 0)
+	if (m->global_fd < 0 || m->slots_fd < 0 || m->names_fd < 0 ||
+	    m->lost_fd < 0 || m->dense_fd < 0 || m->ncpu <= 0)
 		return -ENOENT;
 	return 0;
 }
@@ -257,38 +270,71 @@ static int cmp_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static int collect_stats(struct hl_hist_maps *m, uint32_t buf,
+static int cmp_entry_id(const void *a, const void *b, void *arg)
+{
+	const struct hist_slot_key *x = entry_key(arg, *(const size_t *)a);
+	const struct hist_slot_key *y = entry_key(arg, *(const size_t *)b);
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The cells of e, one histogram per id that has samples, by id. */
+static struct hl_hist *add_cells(const struct entries *e, bool *keep,
+				 size_t *n)
+{
+	size_t *order = malloc((e->n ? e->n : 1) * sizeof(*order));
+	struct hl_hist *hists = calloc(e->n ? e->n : 1, sizeof(*hists));
+	struct hl_hist *h = NULL;
+	size_t nh = 0;
+
+	if (!order || !hists) {
+		free(order);
+		free(hists);
+		return NULL;
+	}
+	for (size_t i = 0; i < e->n; i++)
+		order[i] = i;
+	qsort_r(order, e->n, sizeof(*order), cmp_entry_id, (void *)e);
+	for (size_t j = 0; j < e->n; j++) {
+		const struct hist_slot_key *k = entry_key(e, order[j]);
+		const struct hist_cell *cpus = entry_vals(e, order[j]);
+
+		if (!h || h->id != k->id) {
+			if (h && h->count)
+				nh++;
+			h = &hists[nh];
+			hl_hist_init(h, k->id);
+		}
+		for (int c = 0; c < e->ncpu; c++) {
+			hl_hist_merge_cell(h, k->slot, &cpus[c]);
+			keep[order[j]] |= cpus[c].count != 0;
+		}
+	}
+	if (h && h->count)
+		nh++;
+	free(order);
+	*n = nh;
+	return hists;
+}
+
+static int collect_cells(struct hl_hist_maps *m, uint32_t buf,
 			 struct hl_hist **out, size_t *n)
 {
 	struct entries e = {
-		.key_size = sizeof(struct hist_stats_key),
-		.val_size = sizeof(struct hist_stats), .ncpu = m->ncpu,
+		.key_size = sizeof(struct hist_slot_key),
+		.val_size = sizeof(struct hist_cell), .ncpu = m->ncpu,
 	};
 	struct hl_hist *hists = NULL;
 	bool *keep = NULL;
-	size_t nh = 0;
-	int err = read_buffer(m->stats_fd, &e, buf,
-			      offsetof(struct hist_stats_key, buf));
+	int err = read_buffer(m->slots_fd, &e, buf,
+			      offsetof(struct hist_slot_key, buf));
 
-	if (!err) {
-		hists = calloc(e.n ? e.n : 1, sizeof(*hists));
-		keep = calloc(e.n ? e.n : 1, sizeof(*keep));
-		err = hists && keep ? 0 : -ENOMEM;
-	}
-	for (size_t i = 0; !err && i < e.n; i++) {
-		const struct hist_stats_key *k = entry_key(&e, i);
-		const struct hist_stats *cpus = entry_vals(&e, i);
-		struct hl_hist *h = &hists[nh];
-
-		hl_hist_init(h, k->id);
-		for (int c = 0; c < m->ncpu; c++)
-			hl_hist_merge_stats(h, &cpus[c]);
-		keep[i] = h->count;
-		nh += keep[i];
-	}
+	if (!err && !(keep = calloc(e.n ? e.n : 1, sizeof(*keep))))
+		err = -ENOMEM;
+	if (!err && !(hists = add_cells(&e, keep, n)))
+		err = -ENOMEM;
 	if (!err)
-		err = zero_or_delete(m->stats_fd, &e, keep);
-	qsort(hists, nh, sizeof(*hists), cmp_id);
+		err = zero_or_delete(m->slots_fd, &e, keep);
 	entries_free(&e);
 	free(keep);
 	if (err) {
@@ -296,41 +342,75 @@ static int collect_stats(struct hl_hist_maps *m, uint32_t buf,
 		return err;
 	}
 	*out = hists;
-	*n = nh;
 	return 0;
 }
 
-static int collect_slots(struct hl_hist_maps *m, uint32_t buf,
+/* The names of one buffer's keys, each deleted once read: the first
+ * sample of a key after that names it again. */
+static int collect_names(struct hl_hist_maps *m, uint32_t buf,
 			 struct hl_hist *hists, size_t n)
 {
 	struct entries e = {
-		.key_size = sizeof(struct hist_slot_key),
-		.val_size = sizeof(uint64_t), .ncpu = m->ncpu,
+		.key_size = sizeof(struct hist_name_key),
+		.val_size = sizeof(struct hist_name), .ncpu = 1,
 	};
 	struct hl_hist probe, *h;
 	bool *keep = NULL;
-	int err = read_buffer(m->slots_fd, &e, buf,
-			      offsetof(struct hist_slot_key, buf));
+	int err = read_buffer(m->names_fd, &e, buf,
+			      offsetof(struct hist_name_key, buf));
 
 	if (!err && !(keep = calloc(e.n ? e.n : 1, sizeof(*keep))))
 		err = -ENOMEM;
 	for (size_t i = 0; !err && i < e.n; i++) {
-		const struct hist_slot_key *k = entry_key(&e, i);
-		const uint64_t *cpus = entry_vals(&e, i);
-		uint64_t sum = 0;
+		const struct hist_name_key *k = entry_key(&e, i);
+		const struct hist_name *name = entry_vals(&e, i);
 
-		for (int c = 0; c < m->ncpu; c++)
-			sum += cpus[c];
 		probe.id = k->id;
 		h = bsearch(&probe, hists, n, sizeof(*hists), cmp_id);
-		if (h && k->slot < HIST_SLOTS)
-			h->slots[k->slot] += sum;
-		keep[i] = sum;
+		if (h)
+			memcpy(h->comm, name->comm, sizeof(h->comm) - 1);
 	}
 	if (!err)
-		err = zero_or_delete(m->slots_fd, &e, keep);
+		err = zero_or_delete(m->names_fd, &e, keep);
 	entries_free(&e);
 	free(keep);
+	return err;
+}
+
+/* Each dense id's histogram of buffer buf, after those in *out. */
+static int collect_dense(struct hl_hist_maps *m, uint32_t buf,
+			 struct hl_hist **out, size_t *n)
+{
+	struct hist *cpus = calloc(m->ncpu, sizeof(*cpus));
+	struct hl_hist *all = realloc(*out, (*n + m->dense_ids + 1) *
+				      sizeof(**out));
+	int err = 0;
+
+	if (all)
+		*out = all;
+	if (!cpus || !all) {
+		free(cpus);
+		return -ENOMEM;
+	}
+	for (uint32_t id = 0; id < m->dense_ids && !err; id++) {
+		uint32_t key = id << 1 | buf;
+		struct hl_hist *h = &all[*n];
+
+		if (bpf_map_lookup_elem(m->dense_fd, &key, cpus)) {
+			err = -errno;
+			break;
+		}
+		hl_hist_init(h, id);
+		for (int c = 0; c < m->ncpu; c++)
+			hl_hist_merge_cpu(h, &cpus[c]);
+		if (!h->count)
+			continue;
+		(*n)++;
+		memset(cpus, 0, m->ncpu * sizeof(*cpus));
+		if (bpf_map_update_elem(m->dense_fd, &key, cpus, BPF_ANY))
+			err = -errno;
+	}
+	free(cpus);
 	return err;
 }
 
@@ -338,13 +418,18 @@ int hl_hist_collect(struct hl_hist_maps *m, struct hl_hist **out, size_t *n,
 		    uint64_t *lost)
 {
 	uint32_t buf = flip(m);
-	int err;
+	int err = 0;
 
+	*out = NULL;
+	*n = 0;
 	if (m->keyed) {
-		err = collect_stats(m, buf, out, n);
+		err = collect_cells(m, buf, out, n);
 		if (!err)
-			err = collect_slots(m, buf, *out, *n);
-	} else {
+			err = collect_names(m, buf, *out, *n);
+	}
+	if (m->dense_ids && !err) {
+		err = collect_dense(m, buf, out, n);
+	} else if (!m->keyed) {
 		*out = malloc(sizeof(**out));
 		*n = 1;
 		err = *out ? collect_global(m, buf, *out) : -ENOMEM;

@@ -12,11 +12,13 @@
 #include <bpf/libbpf.h>
 #include "histo.h"
 
+/* Cells (key, buffer, slot) and names (key, buffer) at most. */
 #define HL_KEYED_SLOT_ENTRIES 131072
-#define HL_KEYED_STATS_ENTRIES 16384
+#define HL_KEYED_NAME_ENTRIES 32768
 
 struct hl_hist_maps {
-	int global_fd, slots_fd, stats_fd, lost_fd;
+	int global_fd, slots_fd, names_fd, lost_fd, dense_fd;
+	uint32_t dense_ids;	/* hist_record_dense()'s ids, 0: none */
 	volatile __u32 *buf;	/* the BPF side's hist_buf (in .bss) */
 	bool keyed;
 	int ncpu;
@@ -26,12 +28,16 @@ struct hl_hist_maps {
 
 /* Before load: size the keyed maps (or shrink them when unused). */
 int hl_hist_maps_size(struct bpf_object *obj, bool keyed);
+/* Before load: ids 0 to ids - 1 for hist_record_dense(). */
+int hl_hist_dense_size(struct bpf_object *obj, unsigned int ids);
 /* After load. */
 int hl_hist_maps_init(struct hl_hist_maps *m, struct bpf_object *obj,
 		      volatile __u32 *buf, bool keyed);
 /*
- * Everything recorded since the last call: *out (malloc'ed, *n entries,
- * one for an unkeyed tool even when empty) and samples lost meanwhile.
+ * Everything recorded since the last call: *out (malloc'ed, *n entries:
+ * the keyed histograms by id, then the dense ones that have samples, by
+ * id; one for a tool that has neither, even when empty) and samples
+ * lost meanwhile.
  */
 int hl_hist_collect(struct hl_hist_maps *m, struct hl_hist **out, size_t *n,
 		    uint64_t *lost);

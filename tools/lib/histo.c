@@ -39,13 +39,15 @@ void hl_hist_merge_cpu(struct hl_hist *h, const struct hist *cpu)
 	merge_extremes(h, cpu->nmin, cpu->max);
 }
 
-void hl_hist_merge_stats(struct hl_hist *h, const struct hist_stats *cpu)
+void hl_hist_merge_cell(struct hl_hist *h, __u32 s,
+			const struct hist_cell *cpu)
 {
+	if (!cpu->count || s >= HIST_SLOTS)
+		return;
+	h->slots[s] += cpu->count;
 	h->count += cpu->count;
 	h->sum += cpu->sum;
 	merge_extremes(h, cpu->nmin, cpu->max);
-	if (!h->comm[0] && cpu->comm[0])
-		memcpy(h->comm, cpu->comm, sizeof(h->comm));
 }
 
 void hl_hist_merge(struct hl_hist *dst, const struct hl_hist *src)

@@ -22,8 +22,9 @@ void hl_hist_init(struct hl_hist *h, uint64_t id);
 void hl_hist_add(struct hl_hist *h, uint64_t v);
 /* Fold one CPU's copy of the BPF-side global histogram in. */
 void hl_hist_merge_cpu(struct hl_hist *h, const struct hist *cpu);
-/* Fold one CPU's copy of a keyed summary in (counts come per slot). */
-void hl_hist_merge_stats(struct hl_hist *h, const struct hist_stats *cpu);
+/* Fold one CPU's copy of a keyed histogram's cell for slot s in. */
+void hl_hist_merge_cell(struct hl_hist *h, __u32 s,
+			const struct hist_cell *cpu);
 
 /* Add everything src holds to dst (ids and names stay dst's). */
 void hl_hist_merge(struct hl_hist *dst, const struct hl_hist *src);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cli.h"
 #include "kfeatures.h"
@@ -9,6 +11,28 @@
 static bool helper_in_uprobes(enum bpf_func_id id)
 {
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, id, NULL) == 1;
+}
+
+/* A program of five instructions: a compare-and-swap on its stack. */
+static bool has_atomics(void)
+{
+	const struct bpf_insn prog[] = {
+		{ .code = BPF_ST | BPF_DW | BPF_MEM, .dst_reg = BPF_REG_10,
+		  .off = -8, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1,
+		  .imm = 1 },
+		{ .code = BPF_STX | BPF_DW | BPF_ATOMIC, .dst_reg = BPF_REG_10,
+		  .src_reg = BPF_REG_1, .off = -8, .imm = BPF_CMPXCHG },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", prog,
+			       sizeof(prog) / sizeof(*prog), NULL);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 static const char *yes(bool b)
@@ -27,9 +51,11 @@ const struct hl_features *hl_features(void)
 	f.task_storage = helper_in_uprobes(BPF_FUNC_task_storage_get) &&
 			 helper_in_uprobes(BPF_FUNC_get_current_task_btf);
 	f.attach_cookie = helper_in_uprobes(BPF_FUNC_get_attach_cookie);
+	f.atomics = has_atomics();
 	if (hl_opts.verbose)
-		hl_warn("kernel: task storage %s, attach cookies %s",
-			yes(f.task_storage), yes(f.attach_cookie));
+		hl_warn("kernel: task storage %s, attach cookies %s, atomics %s",
+			yes(f.task_storage), yes(f.attach_cookie),
+			yes(f.atomics));
 	return &f;
 }
 

@@ -14,6 +14,7 @@ struct bpf_object;
 struct hl_features {
 	bool task_storage;	/* task-local storage in tracing programs (5.11) */
 	bool attach_cookie;	/* bpf_get_attach_cookie() in uprobes (5.15) */
+	bool atomics;		/* compare-and-swap and fetch ops (5.12) */
 };
 
 /* Probed on the first call (a few tiny program loads), then cached. */

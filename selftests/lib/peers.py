@@ -1,0 +1,117 @@
+"""libbpf-tools' log2 histograms (runqlat, biolatency, hardirqs -d ...)
+next to ours: their rows read into {slot: count}, ours folded into the
+same slots, and the comparison, bucket by bucket.
+
+A peer's slot k holds [2^k, 2^(k+1)) us, slot 0 also 0 us (it takes
+log2 of whole microseconds). Our log-linear buckets are finer; one that
+straddles a slot edge is split in proportion to its width.
+"""
+import collections
+import os
+import re
+import signal
+import subprocess
+
+from lib import report
+from lib.harness import check, fail
+from lib.procs import die_with_parent
+
+ROW = re.compile(rb"^\s*(\d+) -> (\d+)\s*: (\d+)", re.M)
+
+
+def log2_slots(out):
+    """{slot: count} of every row of a peer's histogram output (all of
+    its histograms together)."""
+    slots = collections.Counter()
+    for lo, hi, n in ROW.findall(out):
+        slots[int(lo).bit_length() - 1 if int(lo) else 0] += int(n)
+    return slots
+
+
+def slot_edges_ns(k):
+    return (0 if k == 0 else 1000 << k), 1000 << (k + 1)
+
+
+def fold(h):
+    """Our histogram's buckets (JSON) in the peer's slots."""
+    slots = collections.Counter()
+    for b in h["buckets"]:
+        lo, hi = report.slot_lo_of(b["le_ns"]), b["le_ns"] + 1
+        k = max(0, (hi - 1) // 1000).bit_length() - 1 if hi > 2000 else 0
+        while hi > lo:
+            s_lo, s_hi = slot_edges_ns(k)
+            part = hi - max(lo, s_lo)
+            slots[k] += b["count"] * part / (b["le_ns"] + 1 - lo)
+            hi -= part
+            k -= 1
+    return slots
+
+
+def fold_small(slots, first):
+    """Slots below first as one, under the key -1."""
+    out = collections.Counter({-1: 0})
+    for k, n in slots.items():
+        out[k if k >= first else -1] += n
+    return out
+
+
+def slot_name(k, first=0):
+    if k < 0:
+        return "< %s" % report.fmt_ns(slot_edges_ns(first)[0])
+    return "%s-%s" % tuple(report.fmt_ns(e) for e in slot_edges_ns(k))
+
+
+def compare(ours, theirs, tolerance, min_share, first=0, slack=0):
+    """(rows, problems): each slot of theirs with at least min_share of
+    the samples, ours against it; a problem where the difference exceeds
+    both tolerance (relative) and slack (samples)."""
+    total = sum(theirs.values())
+    rows, problems = [], []
+    for k in sorted(theirs):
+        if theirs[k] < min_share * total:
+            continue
+        err = report.relerr(ours[k], theirs[k])
+        rows.append("%s %+.1f%%" % (slot_name(k, first), err * 100))
+        if abs(err) > tolerance and abs(ours[k] - theirs[k]) > slack:
+            problems.append("bucket %s: ours %.0f, theirs %d (%+.1f%%)" % (
+                slot_name(k, first), ours[k], theirs[k], err * 100))
+    return rows, problems
+
+
+class Peer:
+    """A peer tool beside ours: started, ready when its first line says
+    "Tracing", stopped by stop() with SIGINT (its final report then is in
+    .out), killed on the way out if it was not."""
+
+    def __init__(self, argv):
+        self.argv, self.proc, self.out = argv, None, b""
+
+    def __enter__(self):
+        if not os.access(self.argv[0], os.X_OK):
+            fail("%s missing (make deps installs libbpf-tools)" %
+                 self.argv[0])
+        self.proc = subprocess.Popen(["stdbuf", "-oL"] + self.argv,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE,
+                                     preexec_fn=die_with_parent)
+        line = self.proc.stdout.readline()
+        if b"Tracing" not in line:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            fail("%s did not start: %r" % (os.path.basename(self.argv[0]),
+                                           (line + out + err)[-300:]))
+        return self
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.out, err = self.proc.communicate(timeout=30)
+        check(self.proc.returncode == 0, "%s exited %d: %r" % (
+            os.path.basename(self.argv[0]), self.proc.returncode,
+            err[-200:]))
+        return self.out
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.returncode is None:
+            self.proc.kill()
+            self.proc.communicate()
+        return False
