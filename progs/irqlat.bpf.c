@@ -212,6 +212,16 @@ static __always_inline struct irqlat_cpu *vec_cpu(__u32 vec)
 	return this_cpu();
 }
 
+/* Per CPU (-C), keyed; else dense, by vector (irqlat.h). */
+static __always_inline void record_soft(enum irqlat_kind kind, __u32 vec,
+					__u64 ns)
+{
+	if (per_cpu)
+		hist_record_keyed(id_of(kind, vec, 0), ns, NULL);
+	else
+		hist_record_dense(irqlat_dense_id(kind, vec), ns);
+}
+
 static __always_inline int soft_raise(__u32 vec)
 {
 	struct irqlat_cpu *c = vec_cpu(vec);
@@ -235,8 +245,7 @@ static __always_inline int soft_entry(__u32 vec)
 		return 0;
 	raised = &c->raised[INDEX_BELOW(vec, IRQLAT_VECTORS)];
 	if (time_wait && *raised) {
-		hist_record_keyed(id_of(IRQLAT_WAIT, vec, 0),
-				  bpf_ktime_get_ns() - *raised, NULL);
+		record_soft(IRQLAT_WAIT, vec, bpf_ktime_get_ns() - *raised);
 		*raised = 0;
 	}
 	/* the handler starts after any recording */
@@ -253,7 +262,7 @@ static __always_inline int soft_exit(__u32 vec)
 	if (!c || !c->soft_ts)
 		return 0;
 	now = bpf_ktime_get_ns();
-	hist_record_keyed(id_of(IRQLAT_SOFT, vec, 0), now - c->soft_ts, NULL);
+	record_soft(IRQLAT_SOFT, vec, now - c->soft_ts);
 	c->soft_ts = 0;
 	return 0;
 }

@@ -32,6 +32,17 @@ enum irqlat_kind {
 	IRQLAT_WAIT,		/* softirq_raise -> entry */
 };
 
+/*
+ * Without -C, softirq histograms are dense (one array lookup a sample):
+ * run times of vectors 0-9, then waits of vectors 0-9.
+ */
+#define IRQLAT_DENSE_IDS (2 * IRQLAT_VECTORS)
+
+static inline __u32 irqlat_dense_id(enum irqlat_kind kind, __u32 vec)
+{
+	return (kind == IRQLAT_WAIT) * IRQLAT_VECTORS + vec;
+}
+
 /* What one CPU is in the middle of: a per-CPU array's only entry. */
 struct irqlat_cpu {
 	__u64 hard_ts;		/* handler entered at, or 0 */

@@ -150,6 +150,8 @@ static const char doc[] =
 "per IRQ and handler name. Interrupts run in whichever task they "
 "interrupt, so there are no task filters. See irqlat(8).";
 
+static struct hl_tracer tracer;
+
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
 	struct irqlat_bpf *skel = s;
@@ -170,7 +172,10 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	hl_autoload_prefix(skel->obj, "soft_entry", !hard);
 	hl_autoload_prefix(skel->obj, "soft_exit", cfg.soft);
 	hl_autoload_prefix(skel->obj, "raise_", cfg.wait);
-	return hl_hist_maps_size(skel->obj, true);
+	tracer.keyed = hard || cfg.per_cpu;
+	if (!tracer.keyed && hl_hist_dense_size(skel->obj, IRQLAT_DENSE_IDS))
+		return -EINVAL;
+	return hl_hist_maps_size(skel->obj, tracer.keyed);
 }
 
 /*
@@ -234,6 +239,15 @@ static __u64 name_index(unsigned int irq, const char *comm)
  * bear the same name (two devices of one driver). Their histograms are
  * added up here, their id's tag replaced by the name's index.
  */
+/* A dense softirq histogram's id (irqlat.h) as a keyed one's. */
+static __u64 from_dense(__u64 id)
+{
+	enum irqlat_kind kind = id < IRQLAT_VECTORS ? IRQLAT_SOFT : IRQLAT_WAIT;
+
+	return (__u64)kind << IRQLAT_KIND_SHIFT |
+	       (id % IRQLAT_VECTORS) << IRQLAT_NUM_SHIFT;
+}
+
 static size_t regroup(struct hl_hist *h, size_t n)
 {
 	struct hl_hist cur;
@@ -242,7 +256,8 @@ static size_t regroup(struct hl_hist *h, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		cur = h[i];	/* h[out] may be h[i]: work on a copy */
-		id = cur.id & ~IRQLAT_TAG_MASK;
+		id = tracer.keyed ? cur.id & ~IRQLAT_TAG_MASK :
+				    from_dense(cur.id);
 		if ((id >> IRQLAT_KIND_SHIFT & IRQLAT_KIND_MASK) == IRQLAT_HARD)
 			id |= name_index(id >> IRQLAT_NUM_SHIFT &
 					 IRQLAT_NUM_MASK, cur.comm);
