@@ -51,3 +51,34 @@ int BPF_PROG(floor_soft_entry) { return 0; }
 
 SEC("tp_btf/softirq_exit")
 int BPF_PROG(floor_soft_exit) { return 0; }
+
+/* bench/irqlat.py's "clock" rows: the least any latency tool does, a
+ * clock read at both ends, stored where the other end finds it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} clock_seen SEC(".maps");
+
+static __always_inline int read_clock(void)
+{
+	__u32 zero = 0;
+	__u64 *t = bpf_map_lookup_elem(&clock_seen, &zero);
+
+	if (t)
+		*t = bpf_ktime_get_ns() - *t;
+	return 0;
+}
+
+SEC("tp_btf/irq_handler_entry")
+int BPF_PROG(clock_irq_entry) { return read_clock(); }
+
+SEC("tp_btf/irq_handler_exit")
+int BPF_PROG(clock_irq_exit) { return read_clock(); }
+
+SEC("tp_btf/softirq_entry")
+int BPF_PROG(clock_soft_entry) { return read_clock(); }
+
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(clock_soft_exit) { return read_clock(); }
