@@ -31,6 +31,15 @@ const volatile __u8 wanted_irqs[IRQLAT_IRQ_MAX / 8];
 const volatile __u32 wanted_vecs = (1U << IRQLAT_VECTORS) - 1;	/* -s */
 const volatile bool time_soft = false;		/* -S */
 const volatile bool time_wait = false;		/* -w */
+/* per IRQ number: its dense histogram plus one, or 0 (irqlat.h) */
+const volatile __u8 dense_irq[IRQLAT_DENSE_IRQ_MAX];
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IRQLAT_DENSE_IRQS);
+	__type(key, __u32);
+	__type(value, struct irqlat_owner);
+} owners SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -102,8 +111,37 @@ static __always_inline struct irqlat_cpu *hard_entry(__u32 irq, __u64 tag)
 	if (!c)
 		return NULL;
 	c->hard_id = id_of(IRQLAT_HARD, irq, tag);
+	c->hard_dense = irq < IRQLAT_DENSE_IRQ_MAX && !per_cpu ?
+		dense_irq[INDEX_BELOW(irq, IRQLAT_DENSE_IRQ_MAX)] : 0;
 	c->hard_ts = bpf_ktime_get_ns();
 	return c;
+}
+
+/*
+ * Into the IRQ's dense histogram if it has one and the handler is the
+ * line's first (one IRQ is handled on one CPU at a time: no race for the
+ * owner); false: keyed.
+ */
+static __always_inline bool hard_dense(const struct irqlat_cpu *c, __u64 ns,
+				       const void *name)
+{
+	__u32 i = c->hard_dense - 1;
+	__u64 tag = (c->hard_id & IRQLAT_TAG_MASK) | IRQLAT_OWNED;
+	struct irqlat_owner *o;
+
+	if (!c->hard_dense)
+		return false;
+	o = bpf_map_lookup_elem(&owners, &i);
+	if (!o)
+		return false;
+	if (o->tag != tag) {
+		if (o->tag)
+			return false;
+		bpf_probe_read_kernel_str(o->name, sizeof(o->name), name);
+		o->tag = tag;
+	}
+	hist_record_dense(i, ns);
+	return true;
 }
 
 /* name: the action's name, kernel memory, read only for a new key. */
@@ -115,7 +153,8 @@ static __always_inline int hard_exit(const void *name)
 	if (!c || !c->hard_ts)
 		return 0;
 	now = bpf_ktime_get_ns();
-	hist_record_keyed(c->hard_id, now - c->hard_ts, name);
+	if (!hard_dense(c, now - c->hard_ts, name))
+		hist_record_keyed(c->hard_id, now - c->hard_ts, name);
 	c->hard_ts = 0;
 	return 0;
 }

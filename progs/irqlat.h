@@ -43,10 +43,29 @@ static inline __u32 irqlat_dense_id(enum irqlat_kind kind, __u32 vec)
 	return (kind == IRQLAT_WAIT) * IRQLAT_VECTORS + vec;
 }
 
+/*
+ * Without -C, hard IRQs numbered below IRQLAT_DENSE_IRQ_MAX that user
+ * space found in /proc/interrupts at the start, IRQLAT_DENSE_IRQS at
+ * most, have a dense histogram each, taken by the first handler that
+ * runs on the line; another handler of a shared line, and any other
+ * IRQ, goes to the keyed histograms.
+ */
+#define IRQLAT_DENSE_IRQ_MAX 1024
+#define IRQLAT_DENSE_IRQS 64
+
+/* Who has a dense IRQ histogram: its handler's tag, and its name. */
+struct irqlat_owner {
+	__u64 tag;		/* IRQLAT_OWNED | tag, or 0: nobody yet */
+	char name[16];
+};
+
+#define IRQLAT_OWNED (1ULL << 63)
+
 /* What one CPU is in the middle of: a per-CPU array's only entry. */
 struct irqlat_cpu {
 	__u64 hard_ts;		/* handler entered at, or 0 */
 	__u64 hard_id;		/* its histogram id */
+	__u64 hard_dense;	/* its IRQ's dense histogram plus one, or 0 */
 	__u64 soft_ts;		/* softirq handler entered at, or 0 */
 	/* per vector: its first raise while pending, or 0 */
 	__u64 raised[IRQLAT_VECTORS];

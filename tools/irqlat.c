@@ -152,6 +152,31 @@ static const char doc[] =
 
 static struct hl_tracer tracer;
 
+/* Dense hard IRQ histograms (irqlat.h): index -> IRQ number. */
+static unsigned int dense_irqs[IRQLAT_DENSE_IRQS], ndense;
+static struct bpf_map *owners;
+
+/* The IRQs /proc/interrupts numbers now, low ones first come. */
+static void pick_dense_irqs(struct irqlat_bpf *skel)
+{
+	FILE *f = fopen("/proc/interrupts", "re");
+	char *line = NULL, *end;
+	size_t cap = 0;
+
+	if (!f)
+		return;
+	while (ndense < IRQLAT_DENSE_IRQS && getline(&line, &cap, f) > 0) {
+		unsigned long n = strtoul(line, &end, 10);
+
+		if (end == line || *end != ':' || n >= IRQLAT_DENSE_IRQ_MAX)
+			continue;
+		dense_irqs[ndense++] = n;
+		((__u8 *)skel->rodata->dense_irq)[n] = ndense;
+	}
+	free(line);
+	fclose(f);
+}
+
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
 	struct irqlat_bpf *skel = s;
@@ -173,7 +198,11 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	hl_autoload_prefix(skel->obj, "soft_exit", cfg.soft);
 	hl_autoload_prefix(skel->obj, "raise_", cfg.wait);
 	tracer.keyed = hard || cfg.per_cpu;
-	if (!tracer.keyed && hl_hist_dense_size(skel->obj, IRQLAT_DENSE_IDS))
+	if (hard && !cfg.per_cpu)
+		pick_dense_irqs(skel);
+	owners = skel->maps.owners;
+	if (hl_hist_dense_size(skel->obj, hard ? ndense : cfg.per_cpu ? 0 :
+			       IRQLAT_DENSE_IDS))
 		return -EINVAL;
 	return hl_hist_maps_size(skel->obj, tracer.keyed);
 }
@@ -239,13 +268,24 @@ static __u64 name_index(unsigned int irq, const char *comm)
  * bear the same name (two devices of one driver). Their histograms are
  * added up here, their id's tag replaced by the name's index.
  */
-/* A dense softirq histogram's id (irqlat.h) as a keyed one's. */
+/* A dense histogram's id (irqlat.h) as a keyed one's, name's index
+ * in place of the tag. */
 static __u64 from_dense(__u64 id)
 {
 	enum irqlat_kind kind = id < IRQLAT_VECTORS ? IRQLAT_SOFT : IRQLAT_WAIT;
+	struct irqlat_owner o = {};
+	__u32 i = id;
 
-	return (__u64)kind << IRQLAT_KIND_SHIFT |
-	       (id % IRQLAT_VECTORS) << IRQLAT_NUM_SHIFT;
+	if (cfg.soft || cfg.wait)
+		return (__u64)kind << IRQLAT_KIND_SHIFT |
+		       (id % IRQLAT_VECTORS) << IRQLAT_NUM_SHIFT;
+	if (i >= ndense || bpf_map__lookup_elem(owners, &i, sizeof(i), &o,
+						sizeof(o), 0))
+		o.name[0] = '\0';
+	o.name[sizeof(o.name) - 1] = '\0';
+	return (__u64)IRQLAT_HARD << IRQLAT_KIND_SHIFT |
+	       (__u64)dense_irqs[i % IRQLAT_DENSE_IRQS] << IRQLAT_NUM_SHIFT |
+	       name_index(dense_irqs[i % IRQLAT_DENSE_IRQS], o.name);
 }
 
 static size_t regroup(struct hl_hist *h, size_t n)
@@ -256,11 +296,15 @@ static size_t regroup(struct hl_hist *h, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		cur = h[i];	/* h[out] may be h[i]: work on a copy */
-		id = tracer.keyed ? cur.id & ~IRQLAT_TAG_MASK :
-				    from_dense(cur.id);
-		if ((id >> IRQLAT_KIND_SHIFT & IRQLAT_KIND_MASK) == IRQLAT_HARD)
-			id |= name_index(id >> IRQLAT_NUM_SHIFT &
-					 IRQLAT_NUM_MASK, cur.comm);
+		if (cur.dense) {
+			id = from_dense(cur.id);
+		} else {
+			id = cur.id & ~IRQLAT_TAG_MASK;
+			if ((id >> IRQLAT_KIND_SHIFT & IRQLAT_KIND_MASK) ==
+			    IRQLAT_HARD)
+				id |= name_index(id >> IRQLAT_NUM_SHIFT &
+						 IRQLAT_NUM_MASK, cur.comm);
+		}
 		for (j = 0; j < out && h[j].id != id; j++)
 			;
 		if (j == out)

@@ -36,7 +36,8 @@ int hl_hist_dense_size(struct bpf_object *obj, unsigned int ids)
 
 	if (!dense)
 		return -ENOENT;
-	return bpf_map__set_max_entries(dense, 2 * ids) ? -EINVAL : 0;
+	/* an array has an entry at least: one is no id (1 / 2 == 0) */
+	return bpf_map__set_max_entries(dense, ids ? 2 * ids : 1) ? -EINVAL : 0;
 }
 
 int hl_hist_maps_init(struct hl_hist_maps *m, struct bpf_object *obj,
@@ -401,6 +402,7 @@ static int collect_dense(struct hl_hist_maps *m, uint32_t buf,
 			break;
 		}
 		hl_hist_init(h, id);
+		h->dense = true;
 		for (int c = 0; c < m->ncpu; c++)
 			hl_hist_merge_cpu(h, &cpus[c]);
 		if (!h->count)

@@ -4,6 +4,7 @@
 #define HOWLONG_HISTO_H
 
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "lib/hist.h"
 #include "lib/common.h"
@@ -15,6 +16,7 @@ struct hl_hist {
 	uint64_t min;
 	uint64_t max;
 	uint64_t id;		/* key: pid, tid, cgroup id ... */
+	bool dense;		/* id is hist_record_dense()'s */
 	char comm[COMM_LEN];
 };
 
