@@ -69,14 +69,20 @@ static __always_inline int enter(long nr)
 	return 0;
 }
 
-/* The current thread leaves its CPU: its call, if any, goes with it. */
+/*
+ * The current thread leaves its CPU: its call, if any, goes with it;
+ * not that of an exiting thread (exit, exit_group), which never returns
+ * and would be found by a later thread of the same id.
+ */
 static __always_inline int leave_cpu(void)
 {
+	struct task_struct___hl *task = (void *)bpf_get_current_task();
 	struct syslat_call *c = cpu_slot(), *t;
 
 	if (!c || !c->ts)
 		return 0;
-	if (c->tid == (__u32)bpf_get_current_pid_tgid()) {
+	if (c->tid == (__u32)bpf_get_current_pid_tgid() &&
+	    !(BPF_CORE_READ(task, flags) & HL_PF_EXITING)) {
 		t = calls_get(true);
 		if (t)
 			*t = *c;

@@ -91,7 +91,8 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	memcpy((void *)skel->rodata->wanted, cfg.wanted, sizeof(cfg.wanted));
 	if (!hl_select_programs(skel->obj, m, NULL))
 		return -ENOENT;
-	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
+	/* a call is moved into thread storage in sched_switch */
+	skel->rodata->have_task_storage = hl_tstore_setup_sched(skel->obj);
 	return hl_hist_maps_size(skel->obj, true);
 }
 

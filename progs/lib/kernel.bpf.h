@@ -54,6 +54,7 @@ struct mm_struct___hl {
 
 struct task_struct___hl {
 	unsigned int __state;
+	unsigned int flags;		/* PF_* */
 	int pid;
 	int tgid;
 	char comm[16];
@@ -64,6 +65,8 @@ struct task_struct___hl {
 	struct mm_struct___hl *mm;
 	struct css_set___hl *cgroups;
 } __hl_core;
+
+#define HL_PF_EXITING 0x00000004	/* include/linux/sched.h, every kernel */
 
 /* Before 5.14 the state was a long named state. */
 struct task_struct___hl_pre514 {

@@ -33,5 +33,12 @@ def task_storage():
             has_name("BPF_FUNC_get_current_task_btf"))
 
 
+def sched_task_storage():
+    """Task storage that BPF allocates from its own caches (6.4: the
+    bpf_ma member of bpf_local_storage_map), so that scheduler hooks may
+    create it."""
+    return task_storage() and has_name("bpf_ma")
+
+
 def release():
     return os.uname().release

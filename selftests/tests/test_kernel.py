@@ -32,8 +32,10 @@ def features():
     """-v reports what the kernel offers, as its BTF says."""
     r = tool.run(["-v", "1", "1"])
     r.expect_rc(0)
-    want = "kernel: task storage %s, attach cookies %s" % (
-        yes(kernel.task_storage()), yes(kernel.attach_cookies()))
+    want = "kernel: task storage %s (in scheduler hooks %s), attach " \
+        "cookies %s" % (yes(kernel.task_storage()),
+                         yes(kernel.sched_task_storage()),
+                         yes(kernel.attach_cookies()))
     check(want in r.err, "schedlat -v does not say %r: %r" % (
         want, r.err[:300]))
     # chosen before loading: tp_btf where the kernel BTF has the

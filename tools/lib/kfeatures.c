@@ -52,9 +52,18 @@ const struct hl_features *hl_features(void)
 			 helper_in_uprobes(BPF_FUNC_get_current_task_btf);
 	f.attach_cookie = helper_in_uprobes(BPF_FUNC_get_attach_cookie);
 	f.atomics = has_atomics();
+	/*
+	 * Creating task storage allocates. Before 6.4 that is kmalloc, which
+	 * in a scheduler hook (run-queue lock held) may wake kswapd on this
+	 * very CPU: a deadlock. 6.4 allocates from BPF's own caches and says
+	 * so with bpf_local_storage_map.bpf_ma.
+	 */
+	f.sched_task_storage = f.task_storage &&
+		lean_btf_has_member("bpf_local_storage_map", "bpf_ma") == 1;
 	if (hl_opts.verbose)
-		hl_warn("kernel: task storage %s, attach cookies %s, atomics %s",
-			yes(f.task_storage), yes(f.attach_cookie),
+		hl_warn("kernel: task storage %s (in scheduler hooks %s), attach "
+			"cookies %s, atomics %s", yes(f.task_storage),
+			yes(f.sched_task_storage), yes(f.attach_cookie),
 			yes(f.atomics));
 	return &f;
 }
@@ -66,9 +75,8 @@ static bool ends_with(const char *s, const char *suffix)
 	return ls >= lx && !strcmp(s + ls - lx, suffix);
 }
 
-bool hl_tstore_setup(struct bpf_object *obj)
+static bool tstore_setup(struct bpf_object *obj, bool task)
 {
-	bool task = hl_features()->task_storage;
 	struct bpf_map *map;
 
 	bpf_object__for_each_map(map, obj) {
@@ -80,6 +88,16 @@ bool hl_tstore_setup(struct bpf_object *obj)
 			bpf_map__set_autocreate(map, !task);
 	}
 	return task;
+}
+
+bool hl_tstore_setup(struct bpf_object *obj)
+{
+	return tstore_setup(obj, hl_features()->task_storage);
+}
+
+bool hl_tstore_setup_sched(struct bpf_object *obj)
+{
+	return tstore_setup(obj, hl_features()->sched_task_storage);
 }
 
 bool hl_kernel_has_kfunc(const char *name)

@@ -15,6 +15,8 @@ struct hl_features {
 	bool task_storage;	/* task-local storage in tracing programs (5.11) */
 	bool attach_cookie;	/* bpf_get_attach_cookie() in uprobes (5.15) */
 	bool atomics;		/* compare-and-swap and fetch ops (5.12) */
+	/* task storage may be created in scheduler hooks (6.4) */
+	bool sched_task_storage;
 };
 
 /* Probed on the first call (a few tiny program loads), then cached. */
@@ -24,6 +26,9 @@ const struct hl_features *hl_features(void);
  * leaves the others uncreated; returns the value for the object's
  * have_task_storage. Call between open and load. */
 bool hl_tstore_setup(struct bpf_object *obj);
+/* The same for an object that creates thread storage in scheduler hooks
+ * (sched_switch, sched_wakeup): task storage only where that is safe. */
+bool hl_tstore_setup_sched(struct bpf_object *obj);
 
 /* The kfunc @name exists in this kernel (its BTF says so). */
 bool hl_kernel_has_kfunc(const char *name);

@@ -711,6 +711,43 @@ int lean_btf_count_named(int kind, const char *const *names)
 	return err ? err : found;
 }
 
+/* The members of struct @t, whose header is at @off: 1 if one is named
+ * @member. */
+static int struct_has(struct lb_ctx *c, uint32_t off, uint32_t vlen,
+		      const char *member)
+{
+	const struct btf_member *m = at(c, c->type_start + off +
+					sizeof(struct btf_type),
+					vlen * sizeof(*m), LB_BUF_SZ);
+
+	for (uint32_t i = 0; m && i < vlen; i++)
+		if (m[i].name_off < c->str_len &&
+		    !strcmp(c->strs + m[i].name_off, member))
+			return 1;
+	return 0;
+}
+
+int lean_btf_has_member(const char *sname, const char *member)
+{
+	struct lb_ctx c = { .fd = -1 };
+	const struct btf_type *t;
+	uint32_t off, size;
+	int err, found = -ENOENT;
+
+	err = open_btf(&c, btf_path ? btf_path : LB_DEFAULT_PATH);
+	for (off = 0; !err && found < 0 && off < c.type_len; off += size) {
+		t = c.type_len - off < sizeof(*t) ? NULL :
+		    at(&c, c.type_start + off, sizeof(*t), LB_BUF_SZ);
+		if (!t || !shape(t, &size) || size > c.type_len - off)
+			err = t ? -EINVAL : -EIO;
+		else if (btf_is_struct(t) && t->name_off < c.str_len &&
+			 !strcmp(c.strs + t->name_off, sname))
+			found = struct_has(&c, off, btf_vlen(t), member);
+	}
+	drop_source(&c);
+	return err ? err : found < 0 ? 0 : found;
+}
+
 /* Type @id's header, or with @name that of the first typedef so named,
  * copied to @out: one pass over the headers. 0 or -errno. */
 static int find_type(struct lb_ctx *c, uint32_t id, const char *name,

@@ -75,6 +75,9 @@ struct btf *lean_btf_load(void);
  * over the type headers, nothing kept. */
 int lean_btf_has_func(const char *name);
 
+/* 1 if the kernel BTF has a struct @sname with a member @member, 0 if
+ * not, -errno if it cannot be read. One pass, nothing kept. */
+int lean_btf_has_member(const char *sname, const char *member);
 /* How many types of BTF kind @kind the kernel BTF has under the names of
  * the NULL-ended @names (a name counted once per type that bears it), or
  * -errno; one pass, stopping when as many were found as asked for. */
