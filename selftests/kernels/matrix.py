@@ -143,7 +143,9 @@ def run_kernel(name, full, timeout):
     res.boot, res.run = r.boot_time, r.run_time
     res.take(out.lines)
     if res.rc in (vm.TIMEOUT_RC, vm.BOOT_FAIL_RC):
+        # a guest that ends without an exit status may have booted
         res.summary = "timed out" if res.rc == vm.TIMEOUT_RC else \
+            "the guest stopped during the tests" if r.boot_time else \
             "did not boot"
     else:
         rerun_jvm_crashes(res, argv[:2], timeout)
