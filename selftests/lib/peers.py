@@ -78,6 +78,45 @@ def compare(ours, theirs, tolerance, min_share, first=0, slack=0):
     return rows, problems
 
 
+def share_below(h, ns):
+    """The share of our histogram h's samples at most ns."""
+    return sum(b["count"] for b in h["buckets"] if b["le_ns"] <= ns) / \
+        max(h["count"], 1)
+
+
+def same_distribution(h, rows, what, factor):
+    """Our histogram h against a peer's rows of one histogram: at every
+    edge E of the peer's power-of-two microsecond slots, the share of the
+    peer's samples below E between ours below E/factor and below
+    E*factor, give or take the events that only one of the two windows
+    holds (the difference of the counts) and five more. Not closer: the
+    two time the same event from programs that run one after the other
+    on the same tracepoints, and each one's time includes one of the
+    other's programs: a few hundred nanoseconds here, microseconds under
+    emulation, against events of a few microseconds. Returns what was
+    compared."""
+    theirs = log2_slots(rows)
+    n = sum(theirs.values())
+    tol = (abs(h["count"] - n) + 5) / max(n, 1)
+    seen, said = 0, []
+    for k in range(max(theirs) + 1 if theirs else 0):
+        seen += theirs.get(k, 0)
+        edge, share = 1000 << (k + 1), seen / n
+        lo = share_below(h, int(edge / factor))
+        hi = share_below(h, int(edge * factor))
+        check(lo - tol <= share <= hi + tol, "%s: %.1f%% of the peer's "
+              "samples below %s, ours %.1f%% below %s and %.1f%% below "
+              "%s" % (what, share * 100, report.fmt_ns(edge), lo * 100,
+                      report.fmt_ns(edge / factor), hi * 100,
+                      report.fmt_ns(edge * factor)))
+        if 0.05 <= share <= 0.95:
+            said.append("<%s %.0f%%/%.0f%%" % (
+                report.fmt_ns(edge), share_below(h, edge) * 100,
+                share * 100))
+    return "%s %d/%d: %s" % (what, h["count"], n, ", ".join(said) or
+                             "all in one slot")
+
+
 class Peer:
     """A peer tool beside ours: started, ready when its first line says
     "Tracing", stopped by stop() with SIGINT (its final report then is in

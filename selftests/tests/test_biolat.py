@@ -388,11 +388,12 @@ def pids():
 def vs_biolatency():
     """libbpf-tools' biolatency beside biolat, both on the test's loop
     device (-d), both timing each request from issue to completion: the
-    same number of requests, and in every power-of-two microsecond bucket
-    of biolatency's that holds 2% of them, biolat's count within 5% or 3
-    requests of it (the two read the clock at their own points of
-    programs run one after the other, which moves a request near an edge
-    across it)."""
+    same number of requests, and at every edge E of biolatency's
+    power-of-two microsecond buckets, its share of requests below E
+    between biolat's below E/1.5 and below 1.5 E (peers.same_distribution:
+    the two read the clock at their own points of programs run one after
+    the other, and requests of a loop device cluster around a few
+    microseconds, where a shift of one moves many across an edge)."""
     tool.need(TOOL)
     with Loop() as lo:
         with peers.Peer([BIOLATENCY, "-d", lo.name]) as peer:
@@ -402,16 +403,12 @@ def vs_biolatency():
                 io(lo.dev, "write", 150, 16384)
                 lo.settle()
             (out,), _ = traced([["-j", "-d", lo.name]], work)
-            theirs = peers.log2_slots(peer.stop())
+            rows = peer.stop()
     h = out.final_hist()
-    n = sum(theirs.values())
+    n = sum(peers.log2_slots(rows).values())
     check(h["count"] == n and n >= 300, "biolat %d requests, biolatency "
           "%d, the workload at least 300" % (h["count"], n))
-    rows, problems = peers.compare(peers.fold(h), theirs, 0.05, 0.02,
-                                   slack=3)
-    check(not problems, "biolat against biolatency: %s" % "; ".join(
-        problems))
-    return "%d requests each; %s" % (n, ", ".join(rows))
+    return peers.same_distribution(h, rows, "requests", 1.5)
 
 
 @test("biolat/attach-methods")

@@ -32,7 +32,7 @@ that found NET_RX pending already, from other traffic).
 Beside libbpf-tools' hardirqs and softirqs (-d), run over the same
 window: their counts are held to the same bounds, and their
 distributions agree to within a factor of two in time (see
-same_distribution()), for the IRQs and vectors with at least 50 events.
+peers.same_distribution()), for the IRQs and vectors with at least 50 events.
 """
 import contextlib
 import os
@@ -128,44 +128,6 @@ def peer_blocks(out, what):
     parts = re.split(rb"^%s = (.+)$" % what.encode(), out, flags=re.M)
     return {parts[i].decode().strip(): parts[i + 1]
             for i in range(1, len(parts), 2)}
-
-
-def share_below(h, ns):
-    """The share of irqlat's samples of h at most ns."""
-    return sum(b["count"] for b in h["buckets"] if b["le_ns"] <= ns) / \
-        max(h["count"], 1)
-
-
-def same_distribution(h, rows, what):
-    """irqlat's histogram h against a peer's rows of one histogram: at
-    every edge E of the peer's power-of-two microsecond slots, the share
-    of the peer's samples below E between irqlat's share below E/2 and
-    below 2E, give or take the events that only one of the two windows
-    holds (the difference of the counts) and five more. Not closer: the
-    two time the same handler from programs that run one after the other
-    on the same tracepoints, and each one's time includes one of the
-    other's programs: a few hundred nanoseconds here, microseconds under
-    emulation, against handlers of a few microseconds. Returns what was
-    compared."""
-    theirs = peers.log2_slots(rows)
-    n = sum(theirs.values())
-    tol = (abs(h["count"] - n) + 5) / max(n, 1)
-    seen, said = 0, []
-    for k in range(max(theirs) + 1 if theirs else 0):
-        seen += theirs.get(k, 0)
-        edge, share = 1000 << (k + 1), seen / n
-        lo, hi = share_below(h, edge // 2), share_below(h, 2 * edge)
-        check(lo - tol <= share <= hi + tol, "%s: %.1f%% of the peer's "
-              "samples below %s, irqlat's %.1f%% below half of it and "
-              "%.1f%% below twice it" % (what, share * 100,
-                                         report.fmt_ns(edge), lo * 100,
-                                         hi * 100))
-        if 0.05 <= share <= 0.95:
-            said.append("<%s %.0f%%/%.0f%%" % (
-                report.fmt_ns(edge), share_below(h, edge) * 100,
-                share * 100))
-    return "%s %d/%d: %s" % (what, h["count"], n, ", ".join(said) or
-                             "all in one slot")
 
 
 # ---- running ----
@@ -489,7 +451,7 @@ def softirq_wait():
 def vs_hardirqs():
     """irqlat and hardirqs -d on the same reads: each one's count of
     every busy handler within the kernel's bounds, and the distributions
-    alike (see same_distribution())."""
+    alike (see peers.same_distribution())."""
     tool.need(TOOL)
     busy = busy_irqs()
     peer = peers.Peer([HARDIRQS, "-d"])
@@ -509,7 +471,8 @@ def vs_hardirqs():
         hi = sum(win.outer(i) for i in lines)
         check(lo <= n <= hi, "hardirqs %s: %d, the kernel %d..%d" % (
             name, n, lo, hi))
-        done.append(same_distribution(h, theirs[name], name))
+        done.append(peers.same_distribution(h, theirs[name], name,
+                                                 2.0))
     check(any(irq in busy for irq, n in ours if ours[(irq, n)]["count"] >=
               MIN_BUSY), "no busy IRQ compared")
     return "; ".join(done)
@@ -519,7 +482,7 @@ def vs_hardirqs():
 def vs_softirqs():
     """irqlat -S and softirqs -d on the same datagrams: counts per vector
     within the kernel's bounds, and the distributions alike (see
-    same_distribution()) for the vectors with at least MIN_BUSY runs."""
+    peers.same_distribution()) for the vectors with at least MIN_BUSY runs."""
     tool.need(TOOL)
     peer = peers.Peer([SOFTIRQS, "-d"])
     (rep,), win, _ = windowed(softirqs, [["-j", "-S"]], datagrams, [peer])
@@ -531,7 +494,7 @@ def vs_softirqs():
         win.within(v, n, "softirqs " + v)
         h = ours.get(v)
         if h and h["count"] >= MIN_BUSY:
-            done.append(same_distribution(h, theirs[v], v))
+            done.append(peers.same_distribution(h, theirs[v], v, 2.0))
     check(any(d.startswith("net_rx") for d in done), "NET_RX not compared")
     return "; ".join(done)
 
