@@ -113,7 +113,7 @@ static struct hl_tracer tracer;
 static bool fast_path(enum hl_method m, bool per_request_state)
 {
 	bool fast = !per_request_state && m != HL_TRACEPOINT &&
-		    hl_features()->atomics;
+		    hl_kernel_has_atomics();
 
 	if (hl_opts.verbose)
 		hl_warn("requests in flight: %s", fast ?

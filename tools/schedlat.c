@@ -79,9 +79,9 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 {
 	struct schedlat_bpf *skel = s;
 	bool ts = !cfg.run_delay;
-	/* Only tp_btf programs pass a task that task storage accepts. */
-	/* its wakeup and switch hooks create the timestamps' storage */
-	bool task_storage = m == HL_TP_BTF && hl_features()->sched_task_storage;
+	/* Only tp_btf programs pass a task that task storage accepts, and
+	 * the wakeup and switch hooks create it: only where that is safe. */
+	bool task_storage = m == HL_TP_BTF && hl_kernel_sched_task_storage();
 
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;

@@ -104,7 +104,7 @@ int main(void)
 	__u64 b = same_slot(a, a + 64), c = same_slot(a, b + 64), max = 0;
 	__u64 d = a + (1 << 20), e = d + (1 << 20);
 
-	if (!hl_features()->atomics) {
+	if (!hl_kernel_has_atomics()) {
 		/* biolat never picks them here: the probe must be right */
 		tap_check(!setup(), "no BPF atomics here, and the kernel "
 			  "refuses the fast programs");

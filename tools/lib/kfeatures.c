@@ -40,6 +40,33 @@ static const char *yes(bool b)
 	return b ? "yes" : "no";
 }
 
+/* Probed once, on the first call: only the tools that ask pay for it. */
+bool hl_kernel_has_atomics(void)
+{
+	static int known = -1;
+
+	if (known < 0)
+		known = has_atomics();
+	return known;
+}
+
+/*
+ * Creating task storage allocates. Before 6.4 that is kmalloc, which in a
+ * scheduler hook (run-queue lock held) may wake kswapd on this very CPU:
+ * a deadlock. 6.4 allocates from BPF's own caches and says so with
+ * bpf_local_storage_map.bpf_ma. Probed once, on the first call.
+ */
+bool hl_kernel_sched_task_storage(void)
+{
+	static int known = -1;
+
+	if (known < 0)
+		known = hl_features()->task_storage &&
+			lean_btf_has_member("bpf_local_storage_map",
+					    "bpf_ma") == 1;
+	return known;
+}
+
 const struct hl_features *hl_features(void)
 {
 	static struct hl_features f;
@@ -51,20 +78,11 @@ const struct hl_features *hl_features(void)
 	f.task_storage = helper_in_uprobes(BPF_FUNC_task_storage_get) &&
 			 helper_in_uprobes(BPF_FUNC_get_current_task_btf);
 	f.attach_cookie = helper_in_uprobes(BPF_FUNC_get_attach_cookie);
-	f.atomics = has_atomics();
-	/*
-	 * Creating task storage allocates. Before 6.4 that is kmalloc, which
-	 * in a scheduler hook (run-queue lock held) may wake kswapd on this
-	 * very CPU: a deadlock. 6.4 allocates from BPF's own caches and says
-	 * so with bpf_local_storage_map.bpf_ma.
-	 */
-	f.sched_task_storage = f.task_storage &&
-		lean_btf_has_member("bpf_local_storage_map", "bpf_ma") == 1;
-	if (hl_opts.verbose)
+	if (hl_opts.verbose)	/* all of it, probed or not by the tool */
 		hl_warn("kernel: task storage %s (in scheduler hooks %s), attach "
 			"cookies %s, atomics %s", yes(f.task_storage),
-			yes(f.sched_task_storage), yes(f.attach_cookie),
-			yes(f.atomics));
+			yes(hl_kernel_sched_task_storage()),
+			yes(f.attach_cookie), yes(hl_kernel_has_atomics()));
 	return &f;
 }
 
@@ -97,7 +115,7 @@ bool hl_tstore_setup(struct bpf_object *obj)
 
 bool hl_tstore_setup_sched(struct bpf_object *obj)
 {
-	return tstore_setup(obj, hl_features()->sched_task_storage);
+	return tstore_setup(obj, hl_kernel_sched_task_storage());
 }
 
 bool hl_kernel_has_kfunc(const char *name)

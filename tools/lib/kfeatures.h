@@ -14,13 +14,15 @@ struct bpf_object;
 struct hl_features {
 	bool task_storage;	/* task-local storage in tracing programs (5.11) */
 	bool attach_cookie;	/* bpf_get_attach_cookie() in uprobes (5.15) */
-	bool atomics;		/* compare-and-swap and fetch ops (5.12) */
-	/* task storage may be created in scheduler hooks (6.4) */
-	bool sched_task_storage;
 };
 
 /* Probed on the first call (a few tiny program loads), then cached. */
 const struct hl_features *hl_features(void);
+
+/* BPF compare-and-swap and fetch ops (5.12). */
+bool hl_kernel_has_atomics(void);
+/* Task storage may be created in scheduler hooks (6.4: see kfeatures.c). */
+bool hl_kernel_sched_task_storage(void);
 
 /* Creates the maps of progs/lib/tstore.bpf.h's way for this kernel and
  * leaves the others uncreated; returns the value for the object's
