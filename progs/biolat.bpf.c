@@ -136,6 +136,18 @@ static __always_inline void record(__u64 id, __u64 ns, const char *comm)
 		hist_record(ns);
 }
 
+static __always_inline __u64 id_of(const struct rq_desc *d)
+{
+	__u64 id = 0;
+
+	if (per_disk)
+		id |= d->dev & BIOLAT_DEV_MASK;
+	if (per_op)
+		id |= (__u64)d->op << BIOLAT_OP_SHIFT |
+		      (__u64)d->flags << BIOLAT_FLAGS_SHIFT;
+	return id;
+}
+
 /* A new entry for a request first seen now, in its submitter's context. */
 static __always_inline void start(struct biolat_key *k,
 				  const struct rq_desc *d, __u64 now,
@@ -150,12 +162,8 @@ static __always_inline void start(struct biolat_key *k,
 		/* Remember the verdict: a kworker may issue it later. */
 		e.skip = 1;
 	} else {
-		if (per_disk)
-			e.id |= d->dev & BIOLAT_DEV_MASK;
-		if (per_op)
-			e.id |= (__u64)d->op << BIOLAT_OP_SHIFT |
-				(__u64)d->flags << BIOLAT_FLAGS_SHIFT;
-		e.id |= (owner_id(t) & BIOLAT_OWNER_MASK) << BIOLAT_OWNER_SHIFT;
+		e.id = id_of(d) |
+		       (owner_id(t) & BIOLAT_OWNER_MASK) << BIOLAT_OWNER_SHIFT;
 		if (owner_mode == HL_OWNER_PID || owner_mode == HL_OWNER_TID)
 			bpf_probe_read_kernel_str(e.comm, sizeof(e.comm),
 						  owner_comm(t));
@@ -248,42 +256,12 @@ static __always_inline int complete(struct biolat_key *k)
 
 /* ---- the fast path: a slot per request in flight ---- */
 
-/* Any global of ours: where the addresses are measured from. */
-__u8 biolat_origin;
-
-/*
- * The request's address as a number to hash. A tp_btf argument is a
- * typed pointer, which allows no arithmetic; the difference of two
- * pointers is a number (to a privileged program), as good as the address.
- */
-static __always_inline __u64 rq_bits(__u64 rq, bool btf)
-{
-	__u64 d;
-
-	if (!btf)
-		return rq;
-	asm volatile("%0 = %1; %0 -= %2"
-		     : "=&r"(d) : "r"(rq), "r"(&biolat_origin));
-	return d;
-}
-
 static __always_inline struct biolat_slot *slot_of(__u64 rq, bool btf)
 {
-	__u32 i = biolat_slot_index(rq_bits(rq, btf));
+	/* measured from the table's address, for tp_btf: see addr_bits() */
+	__u32 i = biolat_slot_index(addr_bits(rq, btf, &slots));
 
 	return bpf_map_lookup_elem(&slots, &i);
-}
-
-static __always_inline __u64 id_of(const struct rq_desc *d)
-{
-	__u64 id = 0;
-
-	if (per_disk)
-		id |= d->dev & BIOLAT_DEV_MASK;
-	if (per_op)
-		id |= (__u64)d->op << BIOLAT_OP_SHIFT |
-		      (__u64)d->flags << BIOLAT_FLAGS_SHIFT;
-	return id;
 }
 
 static __always_inline int issue_fast(__u64 rq, const struct rq_desc *d,

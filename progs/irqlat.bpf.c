@@ -159,22 +159,11 @@ static __always_inline int hard_exit(const void *name)
 	return 0;
 }
 
-/*
- * The action's address above the 3 bits kmalloc's alignment leaves
- * equal; from tp_btf, less a fixed address (the map's): the verifier
- * refuses to shift a pointer it knows, but lets a privileged program
- * subtract two into a number. In assembly, so that clang cannot fold the
- * subtraction away.
- */
+/* The action's address above the 3 bits kmalloc's alignment leaves
+ * equal (measured from the map's, for tp_btf: see addr_bits()). */
 static __always_inline __u64 action_tag(const void *action, bool btf)
 {
-	__u64 v = (__u64)action;
-
-	if (btf)
-		asm volatile("%[v] -= %[base]"
-			     : [v] "+r"(v)
-			     : [base] "r"(&cpus));
-	return v >> 3;
+	return addr_bits((__u64)action, btf, &cpus) >> 3;
 }
 
 SEC("tp_btf/irq_handler_entry")

@@ -76,11 +76,12 @@ static __always_inline int enter(long nr)
  */
 static __always_inline int leave_cpu(void)
 {
-	struct task_struct___hl *task = (void *)bpf_get_current_task();
 	struct syslat_call *c = cpu_slot(), *t;
+	struct task_struct___hl *task;
 
 	if (!c || !c->ts)
 		return 0;
+	task = (void *)bpf_get_current_task();
 	if (c->tid == (__u32)bpf_get_current_pid_tgid() &&
 	    !(BPF_CORE_READ(task, flags) & HL_PF_EXITING)) {
 		t = calls_get(true);

@@ -68,6 +68,21 @@ struct task_struct___hl {
 
 #define HL_PF_EXITING 0x00000004	/* include/linux/sched.h, every kernel */
 
+/*
+ * A kernel address as a number to hash or tell apart. A tp_btf argument
+ * is a typed pointer, on which the verifier allows no arithmetic, but a
+ * privileged program may subtract two pointers into a number: less a
+ * fixed address of the program's own (base: a map or a global), it is as
+ * good as the address. In assembly, so that clang cannot fold the
+ * subtraction away. raw_tp arguments are numbers already.
+ */
+static __always_inline __u64 addr_bits(__u64 p, bool btf, const void *base)
+{
+	if (btf)
+		asm volatile("%[p] -= %[base]" : [p] "+r"(p) : [base] "r"(base));
+	return p;
+}
+
 /* Before 5.14 the state was a long named state. */
 struct task_struct___hl_pre514 {
 	long state;
