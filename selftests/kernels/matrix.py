@@ -123,6 +123,21 @@ class Result:
         return self.rc == 0 and all(not t[1] for t in self.tools.values())
 
 
+# What a stopped guest's kernel said last: an oops or panic line if there
+# is one (quiet consoles still print those), else its last line.
+OOPS = re.compile(r"(BUG:|Oops|Kernel panic|WARNING:|watchdog:|RIP:|"
+                  r"rcu_.*stall|hung_task|blocked for more than)")
+
+
+def report_console(res, tail):
+    lines = [l.strip() for l in tail.splitlines() if l.strip()]
+    for l in lines:
+        print("%s console| %s" % (res.name, l), flush=True)
+    said = [l for l in lines if OOPS.search(l)] or lines[-1:]
+    if said:
+        res.notes.append("the guest's console, last: " + said[0][:200])
+
+
 def run_kernel(name, full, timeout):
     res = Result(name)
     try:
@@ -147,6 +162,7 @@ def run_kernel(name, full, timeout):
         res.summary = "timed out" if res.rc == vm.TIMEOUT_RC else \
             "the guest stopped during the tests" if r.boot_time else \
             "did not boot"
+        report_console(res, r.console_tail)
     else:
         rerun_jvm_crashes(res, argv[:2], timeout)
     return res

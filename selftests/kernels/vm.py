@@ -132,6 +132,10 @@ class Run:
         self.out = out or sys.stdout.buffer
         self.boot_time = None       # seconds from qemu start to "start"
         self.run_time = None        # seconds the command ran
+        # The console's last lines when the guest stopped without an exit
+        # status: a panic reboots at once (panic=-1, -no-reboot), and what
+        # it printed is the only trace of it.
+        self.console_tail = ""
 
     def _say(self, msg):
         print("vm: %s" % msg, file=sys.stderr, flush=True)
@@ -193,9 +197,9 @@ class Run:
             return self._run(tmp)
         except VMError as e:
             self._say("%s: %s" % (self.kernel.name, e))
+            self.console_tail = _tail(os.path.join(tmp, "console.log"))
             if self.verbose:
-                sys.stderr.write(_tail(os.path.join(tmp, "console.log"))
-                                 + "\n")
+                sys.stderr.write(self.console_tail + "\n")
             return self.rc
         finally:
             _kill(self.qemu)
