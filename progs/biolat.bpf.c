@@ -131,7 +131,8 @@ struct rq_desc {
 static __always_inline void record(__u64 id, __u64 ns, const char *comm)
 {
 	if (keyed)
-		hist_record_keyed(id, ns, comm);
+		hist_record_owned(id & ~(BIOLAT_OWNER_MASK << BIOLAT_OWNER_SHIFT),
+				  id >> BIOLAT_OWNER_SHIFT, ns, comm);
 	else
 		hist_record(ns);
 }

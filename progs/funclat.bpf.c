@@ -19,6 +19,7 @@
 #include "lib/hist.bpf.h"
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
+#include "lib/owner.bpf.h"
 #include "lib/counters.bpf.h"
 #include "lib/tstore.bpf.h"
 #include "funclat.h"
@@ -121,6 +122,6 @@ int func_return(struct pt_regs *ctx)
 	if (f->sp != entry_sp)	/* not ours: entered before we attached */
 		return 0;
 	st->depth = d - 1;
-	hist_record_keyed(f->fn, now - f->ts, "");
+	hist_record_current(f->fn, now - f->ts, true);
 	return 0;
 }

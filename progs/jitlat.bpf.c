@@ -18,6 +18,7 @@
 #include "lib/events.bpf.h"
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
+#include "lib/owner.bpf.h"
 #include "lib/counters.bpf.h"
 #include "lib/tstore.bpf.h"
 #include "lib/ustr.bpf.h"
@@ -73,10 +74,9 @@ static __always_inline void end(long success, bool send)
 	if (!success)
 		counter_inc(JIT_CNT_FAILED);
 	if (!send) {
-		if (key_mode == JIT_KEY_COMPILER)
-			hist_record_keyed(c->ev.compiler, d, "");
-		else
-			hist_record(d);
+		hist_record_current(key_mode == JIT_KEY_COMPILER ?
+				    c->ev.compiler : 0, d,
+				    key_mode == JIT_KEY_COMPILER);
 		return;
 	}
 	if (d < threshold_ns)

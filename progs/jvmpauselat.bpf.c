@@ -25,6 +25,7 @@
 #include "lib/events.bpf.h"
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
+#include "lib/owner.bpf.h"
 #include "lib/ustr.bpf.h"
 #include "lib/tstore.bpf.h"
 #include "jvmpauselat.h"
@@ -131,11 +132,8 @@ int BPF_USDT(sp_end_hist)
 	p = close_pause(&d);
 	if (!p)
 		return 0;
-	if (per_op)
-		hist_record_keyed(p->op_hash << PAUSE_KEY_GC_BITS | p->ev.gc,
-				  d, "");
-	else
-		hist_record(d);
+	hist_record_current(per_op ? p->op_hash << PAUSE_KEY_GC_BITS |
+			    p->ev.gc : 0, d, per_op);
 	return 0;
 }
 

@@ -50,10 +50,7 @@ struct {
 
 static __always_inline void record(struct task_struct___hl *t, __u64 delta)
 {
-	if (owner_mode)
-		hist_record_keyed(owner_id(t), delta, owner_comm(t));
-	else
-		hist_record(delta);
+	hist_record_task(t, 0, delta, false);
 }
 
 /* One out-of-line copy shared by all nine programs keeps the object

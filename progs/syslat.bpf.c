@@ -118,8 +118,7 @@ static __noinline int leave(long ret)
 	id = c->nr & SYSLAT_NR_MASK;
 	if (split_errors && ret < 0 && ret >= -4095)
 		id |= SYSLAT_ERR_BIT;
-	id |= owner_id(t) << SYSLAT_OWNER_SHIFT;
-	hist_record_keyed(id, now - c->ts, owner_comm(t));
+	hist_record_task(t, id, now - c->ts, true);
 	c->ts = 0;
 	return 0;
 }

@@ -6,12 +6,9 @@
 /* System call numbers timed: below this (x86-64 and arm64 use < 500). */
 #define SYSLAT_NR_MAX 1024
 
-/*
- * A histogram's id: the owner (process, thread or cgroup id, or 0) above
- * bit 16, whether the call failed in bit 15 (-e), its number below.
- */
+/* A histogram's id: whether the call failed in bit 15 (-e), its number
+ * below. */
 #define SYSLAT_ERR_BIT (1ULL << 15)
-#define SYSLAT_OWNER_SHIFT 16
 #define SYSLAT_NR_MASK 0x7fffULL
 
 /* A thread's call in progress, on its CPU or in its thread storage. */

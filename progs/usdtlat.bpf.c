@@ -19,6 +19,7 @@
 #include "lib/events.bpf.h"
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
+#include "lib/owner.bpf.h"
 #include "lib/counters.bpf.h"
 #include "lib/ustr.bpf.h"
 #include "usdtlat.h"
@@ -134,10 +135,7 @@ static __always_inline void finish(struct usdt_start *s, __u64 now)
 	__u64 d = now - s->ts;
 
 	if (!events_mode) {
-		if (by_arg >= 0)
-			hist_record_keyed(s->by, d, "");
-		else
-			hist_record(d);
+		hist_record_current(by_arg >= 0 ? s->by : 0, d, by_arg >= 0);
 		return;
 	}
 	if (d < threshold_ns || !(sc = get_scratch()))

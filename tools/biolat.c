@@ -225,6 +225,8 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 {
 	int n = 0;
 
+	(void)scratch;
+	(void)len;
 	if (cfg.disks) {
 		l[n].name = "disk";
 		l[n++].str = disk_name(h->id & BIOLAT_DEV_MASK);
@@ -241,18 +243,12 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 		l[n].name = "phase";
 		l[n++].str = h->id & BIOLAT_QUEUE_BIT ? "queue" : "device";
 	}
-	return n + hl_owner_label(h->id >> BIOLAT_OWNER_SHIFT, h->comm, l + n,
-				  scratch, len);
+	return n;
 }
-
-static const struct argp_child children[] = {
-	{ &hl_owner_argp, 0, NULL, 4 },
-	{}
-};
 
 static struct hl_tracer tracer = {
 	.name = "biolat",
-	.argp = { .options = options, .parser = parse, .children = children },
+	.argp = { .options = options, .parser = parse, .children = hl_owner_children },
 	.doc = doc,
 	.ops = &biolat_bpf_ops, .prepare = prepare,
 	.loop = { .what = "block I/O latency",

@@ -18,6 +18,7 @@
 #include "kfeatures.h"
 #include "elfsym.h"
 #include "hist_maps.h"
+#include "owner.h"
 #include "report.h"
 #include "target.h"
 #include "tracer.h"
@@ -108,6 +109,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)m;
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
+	skel->rodata->owner_mode = hl_owner;
 	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
 	skel->rodata->have_cookie = hl_features()->attach_cookie;
 	bpf_map__set_autocreate(skel->maps.fn_of_ip,
@@ -193,7 +195,7 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 
 static struct hl_tracer tracer = {
 	.name = "funclat", .user_space = true,
-	.argp = { .parser = parse }, .doc = doc,
+	.argp = { .parser = parse, .children = hl_owner_children }, .doc = doc,
 	.args_doc = "BINARY:FUNCTION [interval [count]]", .npos = 1,
 	.ops = &funclat_bpf_ops, .prepare = prepare, .keyed = true,
 	.loop = { .report = { .label = label, .counters = counters } },

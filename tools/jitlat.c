@@ -18,6 +18,7 @@
 #include "hist_maps.h"
 #include "json.h"
 #include "jvm.h"
+#include "owner.h"
 #include "report.h"
 #include "top.h"
 #include "tracer.h"
@@ -103,6 +104,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)m;
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
+	skel->rodata->owner_mode = hl_owner;
 	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
 	skel->rodata->key_mode = cfg.per_compiler ? JIT_KEY_COMPILER :
 						    JIT_KEY_NONE;
@@ -207,7 +209,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static struct hl_tracer tracer = {
 	.name = "jitlat", .user_space = true,
-	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.argp = { .options = options, .parser = parse, .children = hl_owner_children }, .doc = doc,
 	.ops = &jitlat_bpf_ops, .prepare = prepare, .path = cfg.path,
 	.loop = {
 		.what = "JIT compilations", .report = { .counters = counters },

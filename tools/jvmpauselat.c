@@ -19,6 +19,7 @@
 #include "hist_maps.h"
 #include "json.h"
 #include "jvm.h"
+#include "owner.h"
 #include "report.h"
 #include "tracer.h"
 #include "usdt.h"
@@ -107,6 +108,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)m;
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
+	skel->rodata->owner_mode = hl_owner;
 	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
 	skel->rodata->per_op = cfg.per_op;
 	skel->rodata->threshold_ns = cfg.threshold_ns;
@@ -217,7 +219,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static struct hl_tracer tracer = {
 	.name = "jvmpauselat", .user_space = true,
-	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.argp = { .options = options, .parser = parse, .children = hl_owner_children }, .doc = doc,
 	.ops = &jvmpauselat_bpf_ops, .prepare = prepare, .path = cfg.path,
 	.loop = { .what = "JVM pauses", .on_event = on_event,
 		  .noun = "pauses" },

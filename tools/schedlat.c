@@ -93,23 +93,12 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	skel->rodata->have_task_storage = task_storage;
 	bpf_map__set_autocreate(skel->maps.start_task, ts && task_storage);
 	bpf_map__set_autocreate(skel->maps.start_tid, ts && !task_storage);
-	return hl_hist_maps_size(skel->obj, hl_owner != HL_OWNER_NONE);
+	return hl_hist_maps_size(skel->obj, false);
 }
-
-static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
-		 size_t len)
-{
-	return hl_owner_label(h->id, h->comm, l, scratch, len);
-}
-
-static const struct argp_child children[] = {
-	{ &hl_owner_argp, 0, NULL, 4 },
-	{}
-};
 
 static struct hl_tracer tracer = {
 	.name = "schedlat",
-	.argp = { .options = options, .parser = parse, .children = children },
+	.argp = { .options = options, .parser = parse, .children = hl_owner_children },
 	.doc = doc,
 	.ops = &schedlat_bpf_ops, .prepare = prepare,
 	.loop = { .what = "run queue latency" },
@@ -121,9 +110,6 @@ int main(int argc, char **argv)
 	if (cfg.run_delay && access("/proc/self/schedstat", F_OK))
 		hl_die("--run-delay reads the kernel's sched_info accounting, "
 		       "which this kernel lacks (CONFIG_SCHED_INFO)");
-	tracer.keyed = hl_owner != HL_OWNER_NONE;
-	if (tracer.keyed)
-		tracer.loop.report.label = label;
 	hl_tracer_attach(&tracer);
 	if (hl_opts.verbose)
 		hl_warn("measuring with %s", cfg.run_delay ?

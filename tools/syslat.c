@@ -102,6 +102,8 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 	static char name[32];
 	int n = 0;
 
+	(void)scratch;
+	(void)len;
 	l[n].name = "syscall";
 	l[n++].str = hl_syscall_label(h->id & SYSLAT_NR_MASK, name,
 				      sizeof(name));
@@ -109,18 +111,12 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 		l[n].name = "result";
 		l[n++].str = h->id & SYSLAT_ERR_BIT ? "error" : "ok";
 	}
-	return n + hl_owner_label(h->id >> SYSLAT_OWNER_SHIFT, h->comm, l + n,
-				  scratch, len);
+	return n;
 }
-
-static const struct argp_child children[] = {
-	{ &hl_owner_argp, 0, NULL, 4 },
-	{}
-};
 
 static struct hl_tracer tracer = {
 	.name = "syslat",
-	.argp = { .options = options, .parser = parse, .children = children },
+	.argp = { .options = options, .parser = parse, .children = hl_owner_children },
 	.doc = doc,
 	.ops = &syslat_bpf_ops, .prepare = prepare,
 	.keyed = true,

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "hist_maps.h"
 #include "json.h"
+#include "owner.h"
 #include "report.h"
 #include "target.h"
 #include "tracer.h"
@@ -251,6 +252,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)m;
 	(void)ctx;
 	ro->filter_cfg = hl_opts.filter;
+	ro->owner_mode = hl_owner;
 	ro->key_start_arg = cfg.by_key ? cfg.key_start : -1;
 	ro->key_end_arg = cfg.by_key ? cfg.key_end : -1;
 	ro->by_arg = cfg.has_by ? cfg.by.n : -1;
@@ -424,7 +426,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static struct hl_tracer tracer = {
 	.name = "usdtlat", .user_space = true,
-	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.argp = { .options = options, .parser = parse, .children = hl_owner_children }, .doc = doc,
 	.args_doc = "BINARY PROVIDER:START PROVIDER:END [interval [count]]",
 	.npos = 3,
 	.ops = &usdtlat_bpf_ops, .prepare = prepare, .path = cfg.path,

@@ -122,7 +122,9 @@ static __always_inline struct hist_cell *
 hist_cell_first(const struct hist_slot_key *k, struct hist_cell *c,
 		const void *comm)
 {
-	struct hist_name_key nk = { .id = k->id, .buf = k->buf };
+	struct hist_name_key nk = {
+		.id = k->id, .owner = k->owner, .buf = k->buf,
+	};
 	struct hist_cell zero = {};
 	struct hist_name name = {};
 
@@ -139,11 +141,12 @@ hist_cell_first(const struct hist_slot_key *k, struct hist_cell *c,
 }
 
 /* comm: kernel address of the name to show for a new key. */
-static __noinline void hist_record_keyed(__u64 id, __u64 v,
+static __noinline void hist_record_owned(__u64 id, __u64 owner, __u64 v,
 					      const void *comm)
 {
 	struct hist_slot_key k = {
-		.id = id, .buf = hist_buf & 1, .slot = hist_bounded_slot(v),
+		.id = id, .owner = owner, .buf = hist_buf & 1,
+		.slot = hist_bounded_slot(v),
 	};
 	struct hist_cell *c = bpf_map_lookup_elem(&hist_slots, &k);
 
@@ -160,6 +163,12 @@ static __noinline void hist_record_keyed(__u64 id, __u64 v,
 		c->max = v;
 	if (~v > c->nmin)
 		c->nmin = ~v;
+}
+
+static __always_inline void hist_record_keyed(__u64 id, __u64 v,
+					      const void *comm)
+{
+	hist_record_owned(id, 0, v, comm);
 }
 
 #endif /* HOWLONG_HIST_BPF_H */

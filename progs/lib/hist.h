@@ -37,7 +37,8 @@ struct hist {
  * so that a sample costs one lookup; user space adds a key's cells up.
  */
 struct hist_slot_key {
-	__u64 id;	/* pid, tid or cgroup id: the tool decides */
+	__u64 id;	/* what the tool keys by */
+	__u64 owner;	/* pid, tid or cgroup id with -P, -L, --per-cgroup */
 	__u32 buf;	/* double buffer the sample went to */
 	__u32 slot;
 };
@@ -52,6 +53,7 @@ struct hist_cell {
 /* And a key's name (its task's comm), once per buffer. */
 struct hist_name_key {
 	__u64 id;
+	__u64 owner;
 	__u32 buf;
 	__u32 pad;
 };

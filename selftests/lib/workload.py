@@ -206,11 +206,13 @@ def cgroup2_root():
 
 
 class Cgroup:
-    """A cgroup v2 directory of our own, removed on exit."""
+    """A cgroup v2 directory of our own, removed on exit; tag tells apart
+    two of one test."""
 
-    def __init__(self):
+    def __init__(self, tag=""):
         self.root = cgroup2_root()
-        self.name = CGROUP_PREFIX + str(os.getpid())
+        self.name = CGROUP_PREFIX + str(os.getpid()) + (
+            "-" + tag if tag else "")
         self.path = os.path.join(self.root, self.name)
         self.rel = "/" + self.name     # as seen from the cgroup2 root
 
@@ -222,7 +224,7 @@ class Cgroup:
     def _remove_stale(self):
         """Directories of earlier runs that were killed: empty by now."""
         for name in os.listdir(self.root):
-            pid = name[len(CGROUP_PREFIX):]
+            pid = name[len(CGROUP_PREFIX):].split("-")[0]
             if name.startswith(CGROUP_PREFIX) and pid.isdigit() and (
                     name == self.name or
                     not os.path.exists("/proc/" + pid)):

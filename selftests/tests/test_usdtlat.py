@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 
-from lib import markers, pairs, report, tool
+from lib import markers, pairs, report, tool, workload
 from lib.harness import Failure, check, test
 from lib.procs import die_with_parent
 
@@ -155,6 +155,58 @@ def by():
                   "%s=%r: [%d, %d] outside the program's bounds" % (
                       field, key(k), h["min_ns"], h["max_ns"]))
     return "3 kinds x 6 pairs, by integer and by string"
+
+
+@test("usdtlat/owners")
+def owners():
+    """-P, -L, --per-cgroup and --by with -P, on two copies of the program
+    at once, each in a cgroup of its own: every owner's count is the
+    count its program timed, and the owner keys come after --by's."""
+    tool.need(TOOL)
+    args = [pairs.PATH, START, DONE]
+    with workload.Cgroup("a") as cga, workload.Cgroup("b") as cgb, \
+            pairs.Pairs("threads", 2, 6, 1) as a, \
+            pairs.Pairs("threads", 2, 3, 1) as b:
+        cga.add(a.pid)
+        cgb.add(b.pid)
+        results, (ra, rb) = tool.traced(TOOL, [["-j", "-P"] + args,
+                                 ["-j", "--per-cgroup"] + args,
+                                 ["-j", "-L"] + args,
+                                 ["-j", "--by", "1", "-P"] + args],
+                                lambda: (a.go(), b.go()))
+        outs = [Output(r) for r in results]
+        rel = {a.pid: cga.rel, b.pid: cgb.rel}
+    recs = {a.pid: ra, b.pid: rb}
+    by_pid = outs[0].final_hist("pid")
+    check({p: h["count"] for p, h in by_pid.items()} ==
+          {p: len(r) for p, r in recs.items()},
+          "-P: %s, the programs timed %s" % (
+              {p: h["count"] for p, h in by_pid.items()},
+              {p: len(r) for p, r in recs.items()}))
+    check(all(h["key"].get("comm") == "pairs" for h in by_pid.values()),
+          "-P: comm %s" % [h["key"] for h in by_pid.values()])
+    by_cg = {k: h["count"] for k, h in outs[1].final_hist("cgroup").items()
+             if k in rel.values()}
+    check(by_cg == {rel[p]: len(r) for p, r in recs.items()},
+          "--per-cgroup: %s, the programs timed %s" % (
+              by_cg, {rel[p]: len(r) for p, r in recs.items()}))
+    # Each of a program's two threads does its pairs ("threads 2 N").
+    by_tid = sorted(h["count"] for h in outs[2].final_hist("tid").values())
+    want_tid = sorted([len(ra) // 2] * 2 + [len(rb) // 2] * 2)
+    check(by_tid == want_tid, "-L: counts per thread %s, the programs' "
+          "threads did %s" % (by_tid, want_tid))
+    both = outs[3].final_report()["hists"]
+    got = collections.Counter({(h["key"]["arg1"], h["key"]["pid"]):
+                               h["count"] for h in both})
+    want = collections.Counter((rec.kind, p) for p, r in recs.items()
+                               for rec in r)
+    check(got == want, "--by 1 -P: %s, the programs %s" % (
+        dict(got), dict(want)))
+    check(all(list(h["key"]) == ["arg1", "pid", "comm"] for h in both),
+          "--by 1 -P: key order %s" % [list(h["key"]) for h in both])
+    return "-P %d/%d, --per-cgroup %s, -L %d threads, --by 1 -P %d keys" % (
+        by_pid[a.pid]["count"], by_pid[b.pid]["count"],
+        sorted(by_cg.values()), len(by_tid), len(got))
 
 
 @test("usdtlat/nested")

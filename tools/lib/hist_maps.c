@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include "hist_maps.h"
+#include "owner.h"
 #include "report.h"
 
 static int map_fd(struct bpf_object *obj, const char *name)
@@ -24,6 +25,7 @@ int hl_hist_maps_size(struct bpf_object *obj, bool keyed)
 
 	if (!slots || !names)
 		return -ENOENT;
+	keyed |= hl_owner != HL_OWNER_NONE;	/* one per owner at least */
 	if (bpf_map__set_max_entries(slots, keyed ? HL_KEYED_SLOT_ENTRIES : 1) ||
 	    bpf_map__set_max_entries(names, keyed ? HL_KEYED_NAME_ENTRIES : 1))
 		return -EINVAL;
@@ -264,11 +266,20 @@ static void entries_free(struct entries *e)
 	free(e->vals);
 }
 
+/* Histograms come by owner, then by the tool's key. */
+static int cmp_key(uint64_t owner_x, uint64_t id_x, uint64_t owner_y,
+		   uint64_t id_y)
+{
+	if (owner_x != owner_y)
+		return owner_x < owner_y ? -1 : 1;
+	return id_x < id_y ? -1 : id_x > id_y;
+}
+
 static int cmp_id(const void *a, const void *b)
 {
 	const struct hl_hist *x = a, *y = b;
 
-	return x->id < y->id ? -1 : x->id > y->id;
+	return cmp_key(x->owner, x->id, y->owner, y->id);
 }
 
 static int cmp_entry_id(const void *a, const void *b, void *arg)
@@ -276,10 +287,10 @@ static int cmp_entry_id(const void *a, const void *b, void *arg)
 	const struct hist_slot_key *x = entry_key(arg, *(const size_t *)a);
 	const struct hist_slot_key *y = entry_key(arg, *(const size_t *)b);
 
-	return x->id < y->id ? -1 : x->id > y->id;
+	return cmp_key(x->owner, x->id, y->owner, y->id);
 }
 
-/* The cells of e, one histogram per id that has samples, by id. */
+/* The cells of e, one histogram per owner and id that has samples. */
 static struct hl_hist *add_cells(const struct entries *e, bool *keep,
 				 size_t *n)
 {
@@ -300,11 +311,12 @@ static struct hl_hist *add_cells(const struct entries *e, bool *keep,
 		const struct hist_slot_key *k = entry_key(e, order[j]);
 		const struct hist_cell *cpus = entry_vals(e, order[j]);
 
-		if (!h || h->id != k->id) {
+		if (!h || h->id != k->id || h->owner != k->owner) {
 			if (h && h->count)
 				nh++;
 			h = &hists[nh];
 			hl_hist_init(h, k->id);
+			h->owner = k->owner;
 		}
 		for (int c = 0; c < e->ncpu; c++) {
 			hl_hist_merge_cell(h, k->slot, &cpus[c]);
@@ -367,6 +379,7 @@ static int collect_names(struct hl_hist_maps *m, uint32_t buf,
 		const struct hist_name *name = entry_vals(&e, i);
 
 		probe.id = k->id;
+		probe.owner = k->owner;
 		h = bsearch(&probe, hists, n, sizeof(*hists), cmp_id);
 		if (h)
 			memcpy(h->comm, name->comm, sizeof(h->comm) - 1);

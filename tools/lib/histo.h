@@ -15,7 +15,8 @@ struct hl_hist {
 	uint64_t sum;
 	uint64_t min;
 	uint64_t max;
-	uint64_t id;		/* key: pid, tid, cgroup id ... */
+	uint64_t id;		/* the tool's key */
+	uint64_t owner;		/* pid, tid or cgroup id: -P, -L, --per-cgroup */
 	bool dense;		/* id is hist_record_dense()'s */
 	char comm[COMM_LEN];
 };

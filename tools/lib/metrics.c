@@ -84,7 +84,7 @@ struct hl_metrics *hl_metrics_new(const struct hl_metrics_cfg *cfg)
 	m->index_cap = pow2_at_least(2 * cfg->max_series);
 	m->index = xcalloc(m->index_cap, sizeof(*m->index));
 	/* One histogram without labels is there from the start, empty. */
-	if (!cfg->report->label)
+	if (!hl_report_labeled(cfg->report))
 		series_init(m, &m->series[m->nseries++], "");
 	return m;
 }
@@ -190,9 +190,9 @@ static struct series *series_of(struct hl_metrics *m, const struct hl_hist *h)
 	struct series *s;
 	int n;
 
-	if (!r->label)
+	if (!hl_report_labeled(r))
 		return &m->series[0];
-	n = r->label(h, l, scratch, sizeof(scratch));
+	n = hl_report_labels(r, h, l, scratch, sizeof(scratch));
 	format_labels(labels, sizeof(labels), l, n, false);
 	s = lookup(m, labels);
 	if (s)
@@ -358,7 +358,7 @@ int hl_metrics_write(const struct hl_metrics *m, FILE *f,
 	counter(&w, "lost", "occurrences that could not be measured (a map "
 		"was full or a start could not be stored)", m->lost,
 		m->start_ns);
-	if (m->cfg.report->label)
+	if (hl_report_labeled(m->cfg.report))
 		counter(&w, "folded", "samples counted under the label value "
 			"\"other\" because --max-series was reached", m->folded,
 			m->start_ns);

@@ -37,6 +37,11 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 
 const struct argp hl_owner_argp = { .options = options, .parser = parse };
 
+const struct argp_child hl_owner_children[] = {
+	{ &hl_owner_argp, 0, NULL, 4 },
+	{}
+};
+
 int hl_owner_label(uint64_t id, const char *comm, struct hl_label *l,
 		   char *scratch, size_t len)
 {

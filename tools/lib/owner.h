@@ -16,6 +16,8 @@
 
 extern enum hl_owner hl_owner;
 extern const struct argp hl_owner_argp;
+/* The argp children of a tool whose only children are these options. */
+extern const struct argp_child hl_owner_children[];
 
 /* Labels of owner id (and the comm BPF saved with it); returns how many
  * (0 without -P, -L or --per-cgroup). */

@@ -4,6 +4,7 @@
 #include <time.h>
 #include "cli.h"
 #include "json.h"
+#include "owner.h"
 #include "report.h"
 
 #define LOG2_BUCKETS 64
@@ -159,6 +160,8 @@ static int cmp_sum_desc(const void *a, const void *b)
 
 	if (x->sum != y->sum)
 		return x->sum < y->sum ? 1 : -1;
+	if (x->owner != y->owner)
+		return x->owner < y->owner ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
@@ -183,6 +186,23 @@ static void print_counters_json(FILE *f, const struct hl_report *r)
 	}
 }
 
+bool hl_report_labeled(const struct hl_report *r)
+{
+	return r->label || hl_owner != HL_OWNER_NONE;
+}
+
+/* The owner's label goes last, in the second half of scratch: a cgroup
+ * path may be long. */
+int hl_report_labels(const struct hl_report *r, const struct hl_hist *h,
+		     struct hl_label *l, char *scratch, size_t len)
+{
+	size_t half = len / 2;
+	int n = r->label ? r->label(h, l, scratch, half) : 0;
+
+	return n + hl_owner_label(h->owner, h->comm, l + n, scratch + half,
+				  len - half);
+}
+
 static void report_text(FILE *f, const struct hl_report *r,
 			struct hl_hist *h, size_t n,
 			const struct hl_interval *iv)
@@ -192,13 +212,14 @@ static void report_text(FILE *f, const struct hl_report *r,
 
 	if (hl_opts.timestamp)
 		hl_print_time(f, iv->wall_ns);
-	if (r->label && !n)
+	if (hl_report_labeled(r) && !n)
 		fprintf(f, "count 0\n");
 	for (size_t i = 0; i < n; i++) {
-		if (r->label)
+		if (hl_report_labeled(r))
 			print_labels_text(f, labels,
-					  r->label(&h[i], labels, scratch,
-						   sizeof(scratch)));
+					  hl_report_labels(r, &h[i], labels,
+							   scratch,
+							   sizeof(scratch)));
 		if (h[i].count)
 			print_log2(f, &h[i]);
 		print_summary(f, &h[i]);
@@ -217,7 +238,7 @@ static void json_labels(FILE *f, const struct hl_report *r,
 {
 	struct hl_label labels[HL_MAX_LABELS];
 	char scratch[512];
-	int n = r->label ? r->label(h, labels, scratch, sizeof(scratch)) : 0;
+	int n = hl_report_labels(r, h, labels, scratch, sizeof(scratch));
 
 	fputs("\"key\":{", f);
 	for (int i = 0; i < n; i++) {
@@ -286,7 +307,7 @@ void hl_report_hists(FILE *f, const struct hl_report *r, struct hl_hist *h,
 {
 	if (r->regroup)
 		n = r->regroup(h, n);
-	if (r->label)
+	if (hl_report_labeled(r))
 		qsort(h, n, sizeof(*h), cmp_sum_desc);
 	if (hl_opts.json)
 		report_json(f, r, h, n, iv);

@@ -4,6 +4,7 @@
 #ifndef HOWLONG_REPORT_H
 #define HOWLONG_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,12 @@ struct hl_interval {
 	uint64_t length_ns;	/* how long it really was */
 	uint64_t lost;
 };
+
+/* Is each histogram labelled (the tool's keys, or -P, -L, --per-cgroup)? */
+bool hl_report_labeled(const struct hl_report *r);
+/* The tool's labels of h, then its owner's; returns how many. */
+int hl_report_labels(const struct hl_report *r, const struct hl_hist *h,
+		     struct hl_label *l, char *scratch, size_t len);
 
 void hl_report_hists(FILE *f, const struct hl_report *r, struct hl_hist *h,
 		     size_t n, const struct hl_interval *iv);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "cli.h"
 #include "export.h"
+#include "owner.h"
 #include "tracer.h"
 #include "util.h"
 
@@ -35,7 +36,7 @@ void *hl_tracer_attach(struct hl_tracer *t)
 	t->skel = hl_open_attach(t->ops, t->prepare, NULL, &t->method);
 	obj = t->ops->object(t->skel);
 	if (hl_hist_maps_init(&t->maps, obj, t->ops->hist_buf(t->skel),
-			      t->keyed))
+			      t->keyed || hl_owner != HL_OWNER_NONE))
 		hl_die("histogram maps missing from the BPF object");
 	t->loop.maps = &t->maps;
 	if (t->events &&
