@@ -126,19 +126,42 @@ def cgroup():
                                           workload.total(kernel[b]).count)
 
 
+# A container's scope as docker's systemd cgroup driver names it.
+DOCKER_ID = "5eed1e55" * 8
+DOCKER_SCOPE = "docker-%s.scope" % DOCKER_ID
+
+
 @test("filters/per-cgroup")
 def per_cgroup():
-    """--per-cgroup keys by the path below the cgroup2 root."""
+    """--per-cgroup keys by the path below the cgroup2 root, and names the
+    container of a cgroup a runtime would have made: victim A in one of
+    our cgroups, victim B in a docker scope below it."""
     with workload.Scenario(hogs=1) as sc:
         cg = sc.cgroup()
         a, b = two_victims(sc)
         cg.add(a.pid)
-        sc.tracer(RD + ["-j", "--per-cgroup"])
-        kernel = sc.window([a, b])
-        r, = sc.stop_tracers()
+        scope = os.path.join(cg.path, DOCKER_SCOPE)
+        os.mkdir(scope)
+        try:
+            with open(os.path.join(scope, "cgroup.procs"), "w") as f:
+                f.write(str(b.pid))
+            sc.tracer(RD + ["-j", "--per-cgroup"])
+            kernel = sc.window([a, b])
+            r, = sc.stop_tracers()
+        finally:
+            cg.add(b.pid)
+            os.rmdir(scope)
     hists = report.by_key(report.final_report(r), "cgroup")
-    check(cg.rel in hists, "no key %r among %s" % (cg.rel, sorted(hists)))
-    check(set(hists[cg.rel]["key"]) == {"cgroup"},
+    inner = cg.rel + "/" + DOCKER_SCOPE
+    check(cg.rel in hists and inner in hists, "no key %r or %r among %s" % (
+        cg.rel, inner, sorted(hists)))
+    check(hists[cg.rel]["key"] == {"cgroup": cg.rel},
           "key %r" % hists[cg.rel]["key"])
-    return "%d cgroups; %s: %s" % (len(hists), cg.rel, report.compare(
-        hists[cg.rel], workload.total(kernel[a])))
+    want = {"cgroup": inner, "container": "docker:" + DOCKER_ID[:12]}
+    check(hists[inner]["key"] == want, "key %r, expected %r" % (
+        hists[inner]["key"], want))
+    return "%d cgroups; %s: %s; %s: %s" % (
+        len(hists), cg.rel, report.compare(
+            hists[cg.rel], workload.total(kernel[a])),
+        want["container"], report.compare(
+            hists[inner], workload.total(kernel[b])))

@@ -186,7 +186,7 @@ static struct series *series_of(struct hl_metrics *m, const struct hl_hist *h)
 {
 	const struct hl_report *r = m->cfg.report;
 	struct hl_label l[HL_MAX_LABELS];
-	char scratch[512], labels[LABELS_LEN];
+	char scratch[1024], labels[LABELS_LEN];
 	struct series *s;
 	int n;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "cgroup.h"
+#include "container.h"
 #include "owner.h"
 #include "util.h"
 
@@ -42,6 +43,23 @@ const struct argp_child hl_owner_children[] = {
 	{}
 };
 
+/* The cgroup's path, and the container it is if a runtime made it. */
+static int cgroup_labels(uint64_t id, struct hl_label *l, char *scratch,
+			 size_t len)
+{
+	size_t tail = len / 4;
+	char *ctr = scratch + len - tail;
+
+	hl_cgroup_name(id, scratch, len - tail);
+	l[0].name = "cgroup";
+	l[0].str = scratch;
+	if (!hl_container_name(scratch, ctr, tail))
+		return 1;
+	l[1].name = "container";
+	l[1].str = ctr;
+	return 2;
+}
+
 int hl_owner_label(uint64_t id, const char *comm, struct hl_label *l,
 		   char *scratch, size_t len)
 {
@@ -55,10 +73,7 @@ int hl_owner_label(uint64_t id, const char *comm, struct hl_label *l,
 		l[1].str = comm;
 		return 2;
 	case HL_OWNER_CGROUP:
-		hl_cgroup_name(id, scratch, len);
-		l[0].name = "cgroup";
-		l[0].str = scratch;
-		return 1;
+		return cgroup_labels(id, l, scratch, len);
 	default:
 		return 0;
 	}

@@ -208,7 +208,7 @@ static void report_text(FILE *f, const struct hl_report *r,
 			const struct hl_interval *iv)
 {
 	struct hl_label labels[HL_MAX_LABELS];
-	char scratch[512];
+	char scratch[1024];
 
 	if (hl_opts.timestamp)
 		hl_print_time(f, iv->wall_ns);
@@ -237,7 +237,7 @@ static void json_labels(FILE *f, const struct hl_report *r,
 			const struct hl_hist *h)
 {
 	struct hl_label labels[HL_MAX_LABELS];
-	char scratch[512];
+	char scratch[1024];
 	int n = hl_report_labels(r, h, labels, scratch, sizeof(scratch));
 
 	fputs("\"key\":{", f);
