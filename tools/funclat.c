@@ -117,7 +117,8 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	return hl_hist_maps_size(skel->obj, true);
 }
 
-static int attach_one(struct bpf_program *prog, size_t i, bool ret)
+static int attach_one(struct bpf_program *prog, const char *path, size_t i,
+		      bool ret)
 {
 	/* a cookie where the kernel has them, else map_addresses() */
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret,
@@ -127,7 +128,7 @@ static int attach_one(struct bpf_program *prog, size_t i, bool ret)
 	pid_t pid = hl_opts.filter.tgid ? (pid_t)hl_opts.filter.tgid : -1;
 	struct bpf_link *link;
 
-	link = bpf_program__attach_uprobe_opts(prog, pid, cfg.path,
+	link = bpf_program__attach_uprobe_opts(prog, pid, path,
 					       cfg.funcs.f[i].offset, &opts);
 	if (!link)
 		return -errno;
@@ -157,18 +158,29 @@ static int map_addresses(struct funclat_bpf *skel)
 	return 0;
 }
 
+static int attach_at(struct funclat_bpf *skel, const char *path)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < cfg.funcs.n && !err; i++) {
+		err = attach_one(skel->progs.func_entry, path, i, false);
+		if (!err)
+			err = attach_one(skel->progs.func_return, path, i, true);
+	}
+	return err;
+}
+
 static int attach_functions(struct funclat_bpf *skel)
 {
+	struct hl_copies c;
 	int err = 0;
 
 	if (!hl_features()->attach_cookie && (err = map_addresses(skel)))
 		return err;
-
-	for (size_t i = 0; i < cfg.funcs.n && !err; i++) {
-		err = attach_one(skel->progs.func_entry, i, false);
-		if (!err)
-			err = attach_one(skel->progs.func_return, i, true);
-	}
+	err = hl_attach_paths(cfg.path, hl_opts.filter.tgid, &c);
+	for (size_t i = 0; !err && i < c.n; i++)
+		err = attach_at(skel, c.paths[i]);
+	hl_copies_free(&c);
 	return err;
 }
 

@@ -38,19 +38,28 @@ class Rec:
 
 
 class Pairs:
-    def __init__(self, mode, *args, path=PATH):
-        """path: a copy of the program to run instead."""
+    def __init__(self, mode, *args, path=PATH, container=None):
+        """path: a copy of the program to run instead; container: a
+        lib.container.Container to run it in (its own copy of path)."""
         if not os.access(path, os.X_OK):
             raise Failure("%s not built (run: make check)" % path)
         self.argv = [path, mode] + [str(a) for a in args]
+        self.container = container
         self.proc = None
         self.pid = None
 
+    def _preexec(self):
+        die_with_parent()
+        if self.container:
+            self.container.enter()
+
     def __enter__(self):
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
+        argv = self.container.argv(self.argv) if self.container else \
+            self.argv
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE,
-                                     preexec_fn=die_with_parent)
+                                     preexec_fn=self._preexec)
         self.out = LineReader(self.proc.stdout.fileno())
         line = self.out.readline(10)
         if not line or not line.startswith(b"ready "):
@@ -58,6 +67,8 @@ class Pairs:
             raise Failure("%s did not start: %r" % (" ".join(self.argv),
                                                     line))
         self.pid = int(line.split()[1])
+        if self.container:      # that was its pid inside
+            self.pid = self.container.host_pid(self.proc.pid)
         return self
 
     def go(self, timeout=30):

@@ -15,6 +15,7 @@ import subprocess
 import time
 
 from lib import markers, pairs, report, tool, workload
+from lib.container import Container
 from lib.harness import Failure, check, test
 from lib.procs import die_with_parent
 
@@ -209,6 +210,50 @@ def owners():
         sorted(by_cg.values()), len(by_tid), len(got))
 
 
+def cgroup_of(pid):
+    """pid's cgroup v2 path, as the tools label it."""
+    with open("/proc/%d/cgroup" % pid) as f:
+        return [l[3:].strip() for l in f if l.startswith("0::")][0]
+
+
+@test("usdtlat/containers")
+def containers():
+    """The program on the host and in two containers, each container with
+    its own copy (another inode at the same path): by path, only the
+    host's copy is probed; with --all-containers every copy, each counted
+    in its own cgroup exactly; -p with a container's process and the
+    path as the container sees it probes its copy only."""
+    tool.need(TOOL)
+    args = [pairs.PATH, START, DONE]
+    with Container("a", own=[pairs.PATH]) as ca, \
+            Container("b", own=[pairs.PATH]) as cb, \
+            pairs.Pairs("threads", 2, 2, 1) as h, \
+            pairs.Pairs("threads", 2, 3, 1, container=ca) as a, \
+            pairs.Pairs("threads", 2, 5, 1, container=cb) as b:
+        cgs = {h: cgroup_of(h.pid), a: cgroup_of(a.pid),
+               b: cgroup_of(b.pid)}
+        check(cgs[a] == ca.cgroup.rel and cgs[b] == cb.cgroup.rel,
+              "containers in cgroups %s" % list(cgs.values()))
+        results, recs = tool.traced(TOOL, [
+            ["-j", "--per-cgroup"] + args,
+            ["-j", "--per-cgroup", "--all-containers"] + args,
+            ["-j", "-p", str(a.pid)] + args],
+            lambda: {p: p.go() for p in (h, a, b)})
+    host_only, every, one = [Output(r) for r in results]
+    want = {cgs[p]: len(r) for p, r in recs.items()}
+    got = {k: v["count"] for k, v in host_only.final_hist("cgroup").items()}
+    check(got == {cgs[h]: len(recs[h])}, "by path: %s, expected only the "
+          "host's %d" % (got, len(recs[h])))
+    got = {k: v["count"] for k, v in every.final_hist("cgroup").items()}
+    check(got == want, "--all-containers: %s, the programs timed %s" % (
+        got, want))
+    n = one.final_hist()["count"]
+    check(n == len(recs[a]), "-p %d (in container a): %d, it timed %d" % (
+        a.pid, n, len(recs[a])))
+    return "by path %d; --all-containers %s; -p in a container %d" % (
+        len(recs[h]), sorted(want.values()), n)
+
+
 @test("usdtlat/nested")
 def nested():
     """A pair inside a pair on one thread: the inner END closes the inner
@@ -308,6 +353,9 @@ BAD = {
                              ["does not map " + pairs.PATH]),
     "attach-method": (lambda: ["--attach", "tp_btf"] + _start(), 2,
                       ["--attach"]),
+    "all-containers-and-pid": (
+        lambda: ["--all-containers", "-p", os.getpid()] + _start(), 2,
+        ["--all-containers", "-p"]),
 }
 tool.register_bad(TOOL, BAD, _start)
 

@@ -85,8 +85,46 @@ pid_t hl_marker_pid(pid_t pid)
 	return pid > 0 ? pid : -1;
 }
 
-int hl_attach_markers(struct bpf_object *obj, const char *path,
-		      const struct hl_marker_prog *table, pid_t pid)
+int hl_attach_paths(const char *path, pid_t pid, struct hl_copies *out)
+{
+	struct hl_copies all = {};
+	char *first = strdup(path);
+	int err = first ? 0 : -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if (!err && hl_opts.all_containers && !pid)
+		err = hl_copies_find(path, &all);
+	if (err == -ENOENT)
+		hl_die("--all-containers: %s has no build id to find its "
+		       "copies by", path);
+	if (err) {
+		free(first);
+		return err;
+	}
+	out->paths = calloc(all.n + 1, sizeof(*out->paths));
+	out->pids = calloc(all.n + 1, sizeof(*out->pids));
+	if (!out->paths || !out->pids) {
+		free(first);
+		hl_copies_free(&all);
+		hl_copies_free(out);
+		return -ENOMEM;
+	}
+	out->paths[0] = first;
+	for (size_t i = 0; i < all.n; i++) {
+		if (hl_opts.verbose)
+			hl_warn("a copy in process %d: %s", (int)all.pids[i],
+				all.paths[i]);
+		out->paths[i + 1] = all.paths[i];
+		out->pids[i + 1] = all.pids[i];
+	}
+	out->n = all.n + 1;
+	free(all.paths);
+	free(all.pids);
+	return 0;
+}
+
+static int attach_markers_at(struct bpf_object *obj, const char *path,
+			     const struct hl_marker_prog *table, pid_t pid)
 {
 	const struct hl_marker_prog *m;
 	struct bpf_program *prog;
@@ -105,6 +143,18 @@ int hl_attach_markers(struct bpf_object *obj, const char *path,
 		hl_keep_link(link);
 	}
 	return 0;
+}
+
+int hl_attach_markers(struct bpf_object *obj, const char *path,
+		      const struct hl_marker_prog *table, pid_t pid)
+{
+	struct hl_copies c;
+	int err = hl_attach_paths(path, pid, &c);
+
+	for (size_t i = 0; !err && i < c.n; i++)
+		err = attach_markers_at(obj, c.paths[i], table, pid);
+	hl_copies_free(&c);
+	return err;
 }
 
 const char *hl_method_name(enum hl_method m)

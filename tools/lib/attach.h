@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <bpf/libbpf.h>
+#include "copies.h"
 #include "usdt.h"
 
 enum hl_method {
@@ -105,6 +106,11 @@ void hl_check_addressable(const char *path, pid_t pid);
  * so that no other process takes the traps or has a marker's semaphore
  * raised, else every process that maps the binary (-1). */
 pid_t hl_marker_pid(pid_t pid);
+
+/* The binary at path, then, with --all-containers, its running copies
+ * (see copies.h); pid: -p's process, 0 for none. 0 or -errno; free
+ * out with hl_copies_free(). */
+int hl_attach_paths(const char *path, pid_t pid, struct hl_copies *out);
 
 /* Attaches every autoloaded program of obj to its marker (the first entry
  * whose prefix matches) in the binary at path, for every process that

@@ -30,6 +30,7 @@ enum {
 	OPT_ATTACH,
 	OPT_BTF,
 	OPT_FULL_BTF,
+	OPT_ALL_CONTAINERS,
 };
 
 static const struct argp_option common_options[] = {
@@ -40,6 +41,9 @@ static const struct argp_option common_options[] = {
 	  "Only tasks in this cgroup v2 directory or below it "
 	  "(absolute, or relative to the cgroup2 mount)", 1 },
 	{ "comm", OPT_COMM, "NAME", 0, "Only tasks with this command name", 1 },
+	{ "all-containers", OPT_ALL_CONTAINERS, NULL, 0,
+	  "Without -p: also the running copies of the binary in containers "
+	  "(same build id, another file), as found at start", 1 },
 	{ NULL, 0, NULL, 0, "Output:", 2 },
 	{ "milliseconds", 'm', NULL, 0, "Histogram in milliseconds, not µs", 2 },
 	{ "timestamp", 'T', NULL, 0, "Print a timestamp with each report", 2 },
@@ -176,6 +180,9 @@ static void check_combinations(void)
 	uint64_t id;
 	uint32_t level;
 
+	if (hl_opts.all_containers && hl_opts.filter.tgid)
+		hl_usage_error("--all-containers and -p/-t exclude each other: "
+			       "-p names one process, in a container or not");
 	if (hl_opts.cgroup_path) {
 		if (hl_cgroup_lookup(hl_opts.cgroup_path, &id, &level))
 			hl_usage_error("invalid cgroup '%s': not a cgroup v2 "
@@ -199,6 +206,7 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_ATTACH: set_attach(arg); break;
 	case OPT_BTF: set_btf(arg); break;
 	case OPT_FULL_BTF: hl_opts.full_btf = true; break;
+	case OPT_ALL_CONTAINERS: hl_opts.all_containers = true; break;
 	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG:
 		/* argp numbers arguments per parser (state->arg_num): count
@@ -295,6 +303,8 @@ static const struct argp_option *common_for(const struct argp *tool)
 	for (const struct argp_option *o = common_options;
 	     o->name || o->key || o->doc; o++) {
 		if (o->key == OPT_ATTACH && hl_cli_user_space)
+			continue;
+		if (o->key == OPT_ALL_CONTAINERS && !hl_cli_user_space)
 			continue;
 		if (o->group == 1 && hl_cli_no_task)
 			continue;

@@ -24,6 +24,7 @@ struct hl_opts {
 	const char *attach;	/* forced attach method, or NULL */
 	const char *btf_path;	/* --btf FILE, or NULL */
 	bool full_btf;		/* --full-btf: libbpf's own BTF loader */
+	bool all_containers;	/* --all-containers: copies of the binary */
 };
 
 extern struct hl_opts hl_opts;

@@ -179,6 +179,48 @@ bool hl_elf_fixed(const char *path)
 	return fixed;
 }
 
+/* The build id in the note section scn, or -ENOENT. */
+static int note_build_id(Elf_Scn *scn, uint8_t *buf, size_t len)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	size_t off = 0, name_off, desc_off;
+	GElf_Nhdr nh;
+
+	while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off))) {
+		if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+		    memcmp((char *)d->d_buf + name_off, "GNU", 4))
+			continue;
+		if (nh.n_descsz < len)
+			len = nh.n_descsz;
+		memcpy(buf, (char *)d->d_buf + desc_off, len);
+		return (int)len;
+	}
+	return -ENOENT;
+}
+
+int hl_elf_build_id(const char *path, uint8_t *buf, size_t len)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	int fd, n = -ENOENT;
+	Elf *elf;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOEXEC;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF)
+		n = -ENOEXEC;
+	while (n == -ENOENT && (scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_NOTE)
+			n = note_build_id(scn, buf, len);
+	elf_end(elf);
+	close(fd);
+	return n;
+}
+
 void hl_funcs_free(struct hl_func_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)

@@ -39,4 +39,8 @@ void hl_funcs_free(struct hl_func_list *l);
  * the addresses it names, in every process. False if unreadable. */
 bool hl_elf_fixed(const char *path);
 
+/* The GNU build id of the ELF file at path (its NT_GNU_BUILD_ID note):
+ * how many bytes, at most len, or -ENOENT (none), -ENOEXEC, -errno. */
+int hl_elf_build_id(const char *path, uint8_t *buf, size_t len);
+
 #endif /* HOWLONG_ELFSYM_H */

@@ -474,21 +474,36 @@ static int maps_inode(pid_t pid, const char *path)
 	return found ? 0 : -ENXIO;
 }
 
+/* A path given with -p: the file of that name here, or, when the process
+ * maps another one (it runs in a container), the file of that name in
+ * its root. */
+static int resolve_path(const char *name, pid_t pid, char *path, size_t len)
+{
+	char inside[PATH_MAX + 32];
+	int err = access(name, R_OK) ? -errno : 0;
+
+	if (!err && !pid)
+		return copy_out(path, len, name);
+	if (!err && !(err = maps_inode(pid, name)))
+		return copy_out(path, len, name);
+	if (!pid || err == -ESRCH)
+		return err;
+	snprintf(inside, sizeof(inside), "/proc/%d/root%s", (int)pid, name);
+	if (access(inside, R_OK))
+		return err;
+	if (maps_inode(pid, inside))
+		return -ENXIO;
+	return copy_out(path, len, inside);
+}
+
 int hl_target_resolve(const char *name, pid_t pid, char *path, size_t len)
 {
 	static const char *const libdirs[] = {
 		"/lib/" MULTIARCH, "/usr/lib/" MULTIARCH, "/lib", "/usr/lib",
 		"/usr/local/lib",
 	};
-	int err;
-
-	if (strchr(name, '/')) {
-		if (access(name, R_OK))
-			return -errno;
-		if (pid && (err = maps_inode(pid, name)))
-			return err;
-		return copy_out(path, len, name);
-	}
+	if (strchr(name, '/'))
+		return resolve_path(name, pid, path, len);
 	if (pid)
 		return hl_target_mapped(pid, name, path, len);
 	if (search_path(name, path, len))

@@ -90,7 +90,9 @@ int hl_target_mapped(pid_t pid, const char *name, char *path, size_t len);
 
 /*
  * The binary or library a tool was given by name: a path (it contains a
- * '/') as is, which with pid that process must map (-ENXIO if not); else, with pid, the object pid maps by that name (the
+ * '/') as is, which with pid that process must map (-ENXIO if not), or
+ * else the file of that name in pid's root (a container's); else, with
+ * pid, the object pid maps by that name (the
  * executable's too); else the first match in $PATH, then in the
  * multiarch and plain library directories. -ENOENT when none is found.
  */
