@@ -37,6 +37,7 @@
 #include "lib/events.bpf.h"
 #include "lib/kernel.bpf.h"
 #include "lib/filter.bpf.h"
+#include "lib/owner.bpf.h"
 #include "lib/counters.bpf.h"
 #include "lib/tstore.bpf.h"
 #include "pgquerylat.h"
@@ -213,12 +214,10 @@ static __always_inline void end(bool events)
 		emit(s, d);
 		return;
 	}
-	if (key_mode == PG_KEY_PID)
-		hist_record_keyed(bpf_get_current_pid_tgid() >> 32, d,
-				  &((struct task_struct___hl *)
-				    bpf_get_current_task())->comm);
-	else
-		hist_record(d);
+	/* By backend when user space groups backends by their title. */
+	hist_record_current(key_mode == PG_KEY_PID ?
+			    bpf_get_current_pid_tgid() >> 32 : 0, d,
+			    key_mode == PG_KEY_PID);
 }
 
 SEC("usdt")
@@ -378,6 +377,6 @@ int BPF_USDT(phase_end)
 	p &= PHASE_SLOTS - 1;
 	if (!ph || !ph->depth[p] || --ph->depth[p])
 		return 0;
-	hist_record_keyed(p, bpf_ktime_get_ns() - ph->start[p], "");
+	hist_record_current(p, bpf_ktime_get_ns() - ph->start[p], true);
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include "kfeatures.h"
 #include "hist_maps.h"
 #include "json.h"
+#include "owner.h"
 #include "pg.h"
 #include "report.h"
 #include "sqlnorm.h"
@@ -37,7 +38,7 @@ HL_SKEL_OPS(pgquerylat_bpf, 1U << HL_USDT, attach_markers);
 static struct {
 	const char *bin;
 	char path[PATH_MAX];
-	bool classic, raw_text, per_pid, per_db, per_user, phases;
+	bool classic, raw_text, per_db, per_user, phases;
 	const char *db, *user;		/* --db, --user filters */
 	bool has_threshold;
 	uint64_t threshold_ns;
@@ -78,7 +79,6 @@ static const struct argp_option options[] = {
 	  "Print each statement slower than MS milliseconds", 4 },
 	{ "top", OPT_TOP, "N", 0,
 	  "Table of the N statements with the most total time", 4 },
-	{ "pids", 'P', NULL, 0, "One histogram per backend", 4 },
 	{ "per-db", OPT_PER_DB, NULL, 0, "One histogram per database", 4 },
 	{ "per-user", OPT_PER_USER, NULL, 0, "One histogram per user", 4 },
 	{ "phases", OPT_PHASES, NULL, 0,
@@ -104,7 +104,6 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_CLASSIC: cfg.classic = true; break;
 	case OPT_RAW: cfg.raw_text = true; break;
-	case 'P': cfg.per_pid = true; break;
 	case OPT_PER_DB: cfg.per_db = true; break;
 	case OPT_PER_USER: cfg.per_user = true; break;
 	case OPT_PHASES: cfg.phases = true; break;
@@ -120,9 +119,9 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 				       "from 1 to 100000", arg);
 		break;
 	case ARGP_KEY_END:
-		if (cfg.has_threshold + !!cfg.top + cfg.per_pid + cfg.per_db +
+		if (cfg.has_threshold + !!cfg.top + cfg.per_db +
 		    cfg.per_user + cfg.phases > 1)
-			hl_usage_error("-M, --top, -P, --per-db, --per-user and "
+			hl_usage_error("-M, --top, --per-db, --per-user and "
 				       "--phases exclude each other");
 		if (cfg.phases && (cfg.classic || cfg.db || cfg.user))
 			hl_usage_error("--phases goes with neither --classic "
@@ -161,7 +160,7 @@ static bool events_mode(void)
  * backends by their process title (database, user). */
 static bool keyed(void)
 {
-	return cfg.per_pid || cfg.per_db || cfg.per_user || cfg.db || cfg.user ||
+	return cfg.per_db || cfg.per_user || cfg.db || cfg.user ||
 	       cfg.phases;
 }
 
@@ -223,6 +222,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	(void)m;
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
+	skel->rodata->owner_mode = hl_owner;
 	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
 	skel->rodata->key_mode = keyed() ? PG_KEY_PID : PG_KEY_NONE;
 	skel->rodata->postmaster_pid = cfg.postmaster;
@@ -400,20 +400,20 @@ static size_t regroup(struct hl_hist *h, size_t n)
 		hl_pg_title(cur.id, &t);
 		if (!title_matches(&t))
 			continue;
-		if (cfg.per_pid) {
-			h[out++] = cur;
-			continue;
-		}
 		id = !cfg.per_db && !cfg.per_user ? 0 :
 		     group_id(cfg.per_db ? (t.db[0] ? t.db : "?") :
 					   (t.user[0] ? t.user : "?"));
-		for (j = 0; j < out && h[j].id != id; j++)
+		for (j = 0; j < out && (h[j].id != id ||
+					h[j].owner != cur.owner); j++)
 			;
-		if (j == out)
+		if (j == out) {
 			hl_hist_init(&h[out++], id);
+			h[j].owner = cur.owner;
+			memcpy(h[j].comm, cur.comm, sizeof(h[j].comm));
+		}
 		hl_hist_merge(&h[j], &cur);
 	}
-	if (!out && !cfg.per_pid && !cfg.per_db && !cfg.per_user)
+	if (!out && hl_owner == HL_OWNER_NONE && !cfg.per_db && !cfg.per_user)
 		hl_hist_init(&h[out++], 0);	/* filtered: one, maybe empty */
 	return out;
 }
@@ -428,18 +428,10 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 		l[0].str = h->id < PG_PHASES ? phase_names[h->id] : "?";
 		return 1;
 	}
-	if (cfg.per_db || cfg.per_user) {
-		l[0].name = cfg.per_db ? "db" : "user";
-		l[0].str = h->id < MAX_GROUPS && group_names[h->id] ?
-			   group_names[h->id] : "?";
-		return 1;
-	}
-	l[0].name = "pid";
-	l[0].str = NULL;
-	l[0].num = h->id;
-	l[1].name = "comm";
-	l[1].str = h->comm;
-	return 2;
+	l[0].name = cfg.per_db ? "db" : "user";
+	l[0].str = h->id < MAX_GROUPS && group_names[h->id] ?
+		   group_names[h->id] : "?";
+	return 1;
 }
 
 static void print_event(const struct pg_event *e, const char *text)
@@ -513,7 +505,8 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static struct hl_tracer tracer = {
 	.name = "pgquerylat", .user_space = true,
-	.argp = { .options = options, .parser = parse }, .doc = doc,
+	.argp = { .options = options, .parser = parse,
+		  .children = hl_owner_children }, .doc = doc,
 	.ops = &pgquerylat_bpf_ops, .prepare = prepare, .path = cfg.path,
 	.loop = { .on_event = on_event, .noun = "slow statements",
 		  .top_kept = TOP_ROWS_KEPT },
@@ -529,7 +522,7 @@ static void choose_report(struct hl_tracer *t)
 	t->events = events_mode();
 	t->loop.what = events_mode() ? "PostgreSQL statements" :
 				       "PostgreSQL statement latency";
-	if (cfg.per_pid || cfg.per_db || cfg.per_user || cfg.phases)
+	if (cfg.per_db || cfg.per_user || cfg.phases)
 		t->loop.report.label = label;
 	if (!cfg.phases)
 		t->loop.report.counters = counters;
@@ -544,6 +537,10 @@ static void choose_report(struct hl_tracer *t)
 int main(int argc, char **argv)
 {
 	hl_tracer_start(&tracer, argc, argv);
+	if (hl_owner != HL_OWNER_NONE &&
+	    (events_mode() || cfg.per_db || cfg.per_user))
+		hl_usage_error("-P, -L and --per-cgroup go with neither -M, "
+			       "--top, --per-db nor --per-user");
 	resolve_target();
 	choose_report(&tracer);
 	cfg.skel = hl_tracer_attach(&tracer);

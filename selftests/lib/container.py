@@ -3,7 +3,8 @@ image to fetch): a mount, pid and cgroup namespace of their own, a root of
 their own (a tmpfs with the host's /usr, /etc and /dev bound in, and
 /proc of the new pid namespace), a cgroup v2 directory of their own, and
 their own copies of the files the test names: another inode at the same
-path, as a container image's copy of a binary is.
+path, as a container image's copy of a binary is; and, bound in at the
+same path, the host directories it names (a volume: a database's data).
 
     with Container("a", own=[pairs.PATH]) as c:
         p = subprocess.Popen(c.argv([pairs.PATH, "threads", ...]), ...)
@@ -18,7 +19,7 @@ from lib import workload
 from lib.harness import Failure
 
 # Run by sh as pid 1 of the new namespaces: $1 the root, then the files to
-# copy in, "--", the command. Mounts made here are private to the new
+# copy in and "+DIR"s to bind in, "--", the command. Mounts made here are private to the new
 # mount namespace and go with it.
 SETUP = r'''
 set -e
@@ -34,6 +35,12 @@ for l in bin lib lib64 sbin; do ln -s "usr/$l" "$root/$l"; done
 mount -t proc proc "$root/proc"
 n=0
 while [ "$1" != -- ]; do
+	case $1 in +*)
+		mkdir -p "$root${1#+}"
+		mount --bind "${1#+}" "$root${1#+}"
+		shift
+		continue;;
+	esac
 	n=$((n + 1))
 	cp "$1" "$root/.own/$n"
 	if [ -e "$root$1" ]; then
@@ -51,8 +58,8 @@ exec chroot "$root" "$@"
 
 
 class Container:
-    def __init__(self, tag, own=()):
-        self.tag, self.own = tag, list(own)
+    def __init__(self, tag, own=(), binds=()):
+        self.tag, self.own = tag, list(own) + ["+" + d for d in binds]
         self.cgroup = workload.Cgroup(tag)
         self.root = None
 
@@ -68,6 +75,11 @@ class Container:
                  "--kill-child", "--", "sh", "-c", SETUP, "sh", self.root]
                 + self.own + ["--"] + list(cmd))
 
+    def bind(self, path):
+        """Bind the host directory path in, at the same path (before
+        argv())."""
+        self.own.append("+" + path)
+
     def enter(self):
         """In the child before exec: join the container's cgroup, so that
         the cgroup namespace is rooted there."""
@@ -76,8 +88,8 @@ class Container:
 
     def host_pid(self, unshare_pid, timeout=10):
         """The pid, as the host sees it, of the command unshare started:
-        its one child, once that child runs the command (chroot execs
-        it)."""
+        its one child, the setup's shell, which execs chroot, which execs
+        the command: one pid throughout."""
         deadline = time.monotonic() + timeout
         path = "/proc/%d/task/%d/children" % (unshare_pid, unshare_pid)
         while time.monotonic() < deadline:
@@ -85,10 +97,7 @@ class Container:
                 with open(path) as f:
                     kids = f.read().split()
                 if kids:
-                    pid = int(kids[0])
-                    with open("/proc/%d/comm" % pid) as f:
-                        if f.read().strip() not in ("sh", "chroot"):
-                            return pid
+                    return int(kids[0])
             except OSError:
                 pass
             time.sleep(0.01)

@@ -157,8 +157,12 @@ class JavaProcess:
     then the main class and its arguments); it prints "pid N" and waits
     (see the module doc). stdout is the JVM's own log, line by line."""
 
-    def __init__(self, java_args):
+    def __init__(self, java_args, container=None):
+        """container: a lib.container.Container to run the JVM in (the
+        workloads' directory is bound in; give it own=[LIBJVM] for a copy
+        of the JVM of its own)."""
         self.argv = [JAVA] + list(java_args)
+        self.container = container
         self.main = java_args[java_args.index("-cp") + 2]
         self.proc = None
         self.lines = []         # stdout: [(monotonic time, line)]
@@ -169,11 +173,20 @@ class JavaProcess:
 
     # ---- life cycle ----
 
+    def _preexec(self):
+        die_with_parent()
+        if self.container:
+            self.container.enter()
+
     def start(self, timeout=20):
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
+        argv = self.argv
+        if self.container:
+            self.container.bind(os.path.dirname(classes()))
+            argv = self.container.argv(argv)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE,
-                                     preexec_fn=die_with_parent)
+                                     preexec_fn=self._preexec)
         self.readers = [threading.Thread(target=self._read, daemon=True,
                                          args=(f, to)) for f, to in (
             (self.proc.stdout, self.lines), (self.proc.stderr, self.said))]
@@ -182,7 +195,9 @@ class JavaProcess:
         try:
             line = self._wait_line(lambda l: l.startswith("pid "), timeout)
             self.pid = int(line.split()[1])
-            if self.pid != self.proc.pid:
+            if self.container:  # that was its pid inside
+                self.pid = self.container.host_pid(self.proc.pid)
+            elif self.pid != self.proc.pid:
                 raise Failure("java says pid %d, Popen %d" % (
                     self.pid, self.proc.pid))
         except BaseException:
@@ -401,14 +416,14 @@ class PauseJvm(JavaProcess):
     """PauseWork: gcs rounds of allocation each ended by System.gc(),
     then dumps thread dumps (see selftests/java/PauseWork.java)."""
 
-    def __init__(self, gcs=5, dumps=3, flags=()):
+    def __init__(self, gcs=5, dumps=3, flags=(), container=None):
         fd, self.log = tempfile.mkstemp(prefix="safepoint-", suffix=".log",
                                         dir=os.path.dirname(classes()))
         os.close(fd)
         super().__init__(["-Xlog:safepoint=info,gc=info:file=%s:none"
                           % self.log] + list(flags) +
                          ["-cp", classes(), "PauseWork", str(gcs),
-                          str(dumps)])
+                          str(dumps)], container=container)
 
     def pauses(self):
         """The safepoints the JVM logged, in order, each with the

@@ -44,7 +44,7 @@ import tempfile
 import time
 
 from lib.harness import Failure
-from lib.procs import LineReader, Service
+from lib.procs import LineReader, Service, die_with_parent
 
 USER = "postgres"
 DIR_PREFIX = "howlong-pg-"
@@ -217,8 +217,15 @@ class Cluster(Service):
                      (copying the template), "start": s, "stop": s}
     """
 
-    def __init__(self, settings=None, timeout=60, fresh=False):
+    def __init__(self, settings=None, timeout=60, fresh=False,
+                 container=None):
+        """container: a lib.container.Container to run the server in,
+        as its main process, with its own copy of the postgres binary
+        (give it own=[Cluster.binary()]) and this cluster's directory
+        bound in."""
         self.fresh = fresh
+        self.container = container
+        self.proc = None
         self.settings = dict(DEFAULT_SETTINGS)
         self.settings.update(settings or {})
         self.timeout = timeout
@@ -272,6 +279,17 @@ class Cluster(Service):
                 f.write("%s = '%s'\n" % (k, str(v).replace("'", "''")))
             f.write("unix_socket_directories = '%s'\n" % self.socket_dir)
 
+        if self.container:
+            self._start_in_container()
+        else:
+            self._start_with_pg_ctl()
+        self._wait_ready()
+        self.psql("CREATE EXTENSION pg_stat_statements;")
+        self.pgss_reset()
+        self.timing["start"] = time.monotonic() - t1
+        return self
+
+    def _start_with_pg_ctl(self):
         for attempt in range(3):        # the free port may be taken meanwhile
             self.port = free_port()
             r = self._run_as(
@@ -289,11 +307,38 @@ class Cluster(Service):
         self.postmaster_pid = _read_pidfile(self.data)
         if not self.postmaster_pid:
             raise Failure("postgres did not start: %s" % self._log_tail())
-        self._wait_ready()
-        self.psql("CREATE EXTENSION pg_stat_statements;")
-        self.pgss_reset()
-        self.timing["start"] = time.monotonic() - t1
-        return self
+
+    def _start_in_container(self):
+        """The postmaster as the container's pid 1, as images run it (a
+        daemon that pg_ctl started would die with pg_ctl there). Its
+        postmaster.pid then says 1: never hand it to pg_ctl."""
+        c = self.container
+        c.bind(self.dir)
+        self.port = free_port()
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                c.argv(as_postgres([self.bin, "-D", self.data, "-p",
+                                    self.port])),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                env=_env(), cwd="/", preexec_fn=self._enter_container)
+        self.postmaster_pid = c.host_pid(self.proc.pid)
+
+    def _enter_container(self):
+        die_with_parent()
+        self.container.enter()
+
+    def _stop_container(self, errors):
+        try:
+            os.kill(self.postmaster_pid, signal.SIGQUIT)  # immediate
+            self.proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            errors.append("postmaster %d outlived SIGQUIT" %
+                          self.postmaster_pid)
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
 
     def _wait_ready(self):
         deadline = time.monotonic() + self.timeout
@@ -321,7 +366,9 @@ class Cluster(Service):
             s.close(timeout=2)
         errors = []
         pm = self.postmaster_pid or _read_pidfile(self.data)
-        if pm and running(pm):
+        if self.proc:
+            self._stop_container(errors)
+        elif pm and running(pm):
             try:
                 r = self._run_as([os.path.join(self.bindir, "pg_ctl"),
                                   "stop", "-w", "-t", "20", "-m", "immediate",

@@ -41,7 +41,8 @@ tool must see.
 import collections
 import statistics
 
-from lib import jvm, report, tool
+from lib import jvm, report, tool, workload
+from lib.container import Container
 from lib.harness import check, test
 
 TOOL = "jvmpauselat"
@@ -248,6 +249,45 @@ def pid_labels():
                   i, p.op, e["duration_ns"], p.total_ns))
     return "%d/%d pauses (%s)" % (len(out.events), len(pauses),
                                   summary(pauses))
+
+
+@test("jvmpauselat/containers")
+def containers():
+    """A JVM on the host and one in a container (its own copy of
+    libjvm.so, its own mount, pid and cgroup namespaces), each in a cgroup
+    of its own: --jvm with the host's libjvm.so probes the host's copy
+    only; with --all-containers both, each JVM's count in its cgroup
+    equal to the pauses it logged; -p with the container's JVM probes its
+    copy (found in its maps, through its root), its pauses only."""
+    need_tool()
+    jvm.classes()
+    with Container("jvm", own=[jvm.LIBJVM]) as ct, \
+            workload.Cgroup("host") as cgh, idle_jvm() as h, \
+            idle_jvm(container=ct) as a:
+        cgh.add(h.pid)
+        (host_only, every, one), base = traced(
+            [["-j", "--per-cgroup", "--jvm", jvm.LIBJVM],
+             ["-j", "--per-cgroup", "--all-containers", "--jvm",
+              jvm.LIBJVM],
+             ["-j", "-p", a.pid]], lambda: work([h, a]))
+    want = {cgh.rel: len(h.pauses()[base[0]:]),
+            ct.cgroup.rel: len(a.pauses()[base[1]:])}
+
+    def counts(out):
+        return {k: v["count"] for k, v in out.final_hist("cgroup").items()
+                if k in want}
+    got = counts(host_only)
+    check(got == {cgh.rel: want[cgh.rel]}, "--jvm: %s, expected the host "
+          "JVM's only: %s" % (got, want))
+    got = counts(every)
+    check(got == want, "--all-containers: %s, the JVMs logged %s" % (
+        got, want))
+    n = one.final_hist()["count"]
+    check(n == want[ct.cgroup.rel], "-p %d (in the container): %d, it "
+          "logged %d" % (a.pid, n, want[ct.cgroup.rel]))
+    return "host %d, container %d pauses: by --jvm the host's only, "\
+        "--all-containers both, -p in the container %d" % (
+            want[cgh.rel], want[ct.cgroup.rel], n)
 
 
 def twin_sum(h, events, what):

@@ -33,7 +33,8 @@ pgss_agrees().
 """
 import os
 
-from lib import pg, report, tool
+from lib import pg, report, tool, workload
+from lib.container import Container
 from lib.harness import Failure, check, test
 from lib.procs import free_pid
 
@@ -553,6 +554,49 @@ def pgss_agrees():
     return detail
 
 
+@test("pgquerylat/containers")
+def containers():
+    """A server on the host and one in a container (its own copy of the
+    postgres binary, its own mount, pid and cgroup namespaces), each in a
+    cgroup of its own: --bin with the host's file probes the host's copy
+    only; with --all-containers both, each server's count in its cgroup
+    equal to its own pg_stat_statements calls; --server with the
+    container's postmaster probes its copy (found through its root), its
+    statements only."""
+    need_tool()
+    binp = os.path.join(pg.bindir(), "postgres")
+    with Container("pg", own=[binp]) as ct, workload.Cgroup("host") as cgh, \
+            pg.Cluster() as h, pg.Cluster(container=ct) as a:
+        cgh.add(h.postmaster_pid)     # its backends are forked from now
+        for c in (h, a):
+            c.pgss_reset()
+        (host_only, every, one), _ = traced(
+            [["-j", "--per-cgroup", "--bin", binp],
+             ["-j", "--per-cgroup", "--all-containers", "--bin", binp],
+             ["-j", "--server", a.postmaster_pid]],
+            lambda: (h.psql(sleeps(0.001, 12)), a.psql(sleeps(0.001, 20))))
+        calls = {cgh.rel: h.pgss_totals()[0],
+                 ct.cgroup.rel: a.pgss_totals()[0]}
+    ours = set(calls)
+
+    def counts(out):
+        return {k: v["count"] for k, v in out.final_hist("cgroup").items()
+                if k in ours}
+    got = counts(host_only)
+    check(got == {cgh.rel: calls[cgh.rel]}, "--bin: %s, expected the host "
+          "server's only: %s" % (got, calls))
+    got = counts(every)
+    check(got == calls, "--all-containers: %s, pg_stat_statements %s" % (
+        got, calls))
+    n = one.final_hist()["count"]
+    check(n == calls[ct.cgroup.rel], "--server %d (in the container): %d, "
+          "its pg_stat_statements %d" % (a.postmaster_pid, n,
+                                         calls[ct.cgroup.rel]))
+    return "host %d, container %d: by --bin the host's only, "\
+        "--all-containers both, --server in the container %d" % (
+            calls[cgh.rel], calls[ct.cgroup.rel], n)
+
+
 PGBENCH_MODES = ("simple", "extended", "prepared")
 
 
@@ -695,6 +739,9 @@ BAD = {
     "pid-0": (["-p", "0"], 2, ["0"]),
     "pid-missing": (lambda: ["-p", free_pid()], 2, []),
     "attach-method": (["--attach", "raw_tp"], 2, ["--attach"]),
+    "owner-and-per-db": (["--per-cgroup", "--per-db"], 2,
+                         ["--per-cgroup", "--per-db"]),
+    "owner-and-threshold": (["-P", "-M", "5"], 2, ["-P", "-M"]),
 }
 tool.register_bad(TOOL, BAD,
                   lambda: ["--bin", os.path.join(pg.bindir(), "postgres")])
