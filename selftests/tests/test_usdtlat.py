@@ -164,10 +164,11 @@ def owners():
     at once, each in a cgroup of its own: every owner's count is the
     count its program timed, and the owner keys come after --by's."""
     tool.need(TOOL)
-    args = [pairs.PATH, START, DONE]
+    # non-PIE: by path on kernels without attach cookies too
+    args = [pairs.NOPIE, START, DONE]
     with workload.Cgroup("a") as cga, workload.Cgroup("b") as cgb, \
-            pairs.Pairs("threads", 2, 6, 1) as a, \
-            pairs.Pairs("threads", 2, 3, 1) as b:
+            pairs.Pairs("threads", 2, 6, 1, path=pairs.NOPIE) as a, \
+            pairs.Pairs("threads", 2, 3, 1, path=pairs.NOPIE) as b:
         cga.add(a.pid)
         cgb.add(b.pid)
         results, (ra, rb) = tool.traced(TOOL, [["-j", "-P"] + args,
@@ -184,7 +185,8 @@ def owners():
           "-P: %s, the programs timed %s" % (
               {p: h["count"] for p, h in by_pid.items()},
               {p: len(r) for p, r in recs.items()}))
-    check(all(h["key"].get("comm") == "pairs" for h in by_pid.values()),
+    check(all(h["key"].get("comm") == "pairs-nopie"
+              for h in by_pid.values()),
           "-P: comm %s" % [h["key"] for h in by_pid.values()])
     by_cg = {k: h["count"] for k, h in outs[1].final_hist("cgroup").items()
              if k in rel.values()}
@@ -224,12 +226,15 @@ def containers():
     in its own cgroup exactly; -p with a container's process and the
     path as the container sees it probes its copy only."""
     tool.need(TOOL)
-    args = [pairs.PATH, START, DONE]
-    with Container("a", own=[pairs.PATH]) as ca, \
-            Container("b", own=[pairs.PATH]) as cb, \
-            pairs.Pairs("threads", 2, 2, 1) as h, \
-            pairs.Pairs("threads", 2, 3, 1, container=ca) as a, \
-            pairs.Pairs("threads", 2, 5, 1, container=cb) as b:
+    # non-PIE: by path on kernels without attach cookies too
+    args = [pairs.NOPIE, START, DONE]
+    with Container("a", own=[pairs.NOPIE]) as ca, \
+            Container("b", own=[pairs.NOPIE]) as cb, \
+            pairs.Pairs("threads", 2, 2, 1, path=pairs.NOPIE) as h, \
+            pairs.Pairs("threads", 2, 3, 1, path=pairs.NOPIE,
+                        container=ca) as a, \
+            pairs.Pairs("threads", 2, 5, 1, path=pairs.NOPIE,
+                        container=cb) as b:
         cgs = {h: cgroup_of(h.pid), a: cgroup_of(a.pid),
                b: cgroup_of(b.pid)}
         check(cgs[a] == ca.cgroup.rel and cgs[b] == cb.cgroup.rel,
