@@ -83,8 +83,7 @@ class Container:
     def enter(self):
         """In the child before exec: join the container's cgroup, so that
         the cgroup namespace is rooted there."""
-        with open(os.path.join(self.cgroup.path, "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
+        self.cgroup.join()
 
     def host_pid(self, unshare_pid, timeout=10):
         """The pid, as the host sees it, of the command unshare started:

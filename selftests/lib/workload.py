@@ -233,6 +233,10 @@ class Cgroup:
                 except OSError:
                     pass
 
+    def join(self):
+        """In a child before exec (preexec_fn): move itself in."""
+        self.add(os.getpid())
+
     def add(self, pid):
         with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
             f.write(str(pid))

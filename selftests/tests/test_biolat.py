@@ -32,7 +32,7 @@ import tempfile
 import time
 import urllib.request
 
-from lib import peers, report, tool
+from lib import peers, report, tool, workload
 from lib.harness import check, fail, test
 
 TOOL = "biolat"
@@ -145,10 +145,13 @@ def delta(after, before):
     return {k: after[k] - before[k] for k in after}
 
 
-def io(dev, mode, n, size=4096, fsync=False, wait=True, at=0):
+def io(dev, mode, n, size=4096, fsync=False, wait=True, at=0, cgroup=None):
+    """n reads or writes of size bytes at offset at of dev, O_DIRECT, from
+    a process of its own (in cgroup, a workload.Cgroup, if given)."""
     argv = [sys.executable, "-c", WORKLOAD, dev, mode, str(n), str(size),
             "at=%d" % at]
-    p = subprocess.Popen(argv + (["fsync"] if fsync else []))
+    p = subprocess.Popen(argv + (["fsync"] if fsync else []),
+                         preexec_fn=cgroup.join if cgroup else None)
     if wait:
         check(p.wait(timeout=60) == 0, "workload %s %s failed" % (mode, dev))
     return p
@@ -382,6 +385,33 @@ def pids():
     check(h["count"] == 15, "-p: %d requests, expected 15" % h["count"])
     return "-P: %s (processes gone before the report); -p: 15, exit 1 " \
         "when it exited" % got
+
+
+@test("biolat/cgroups")
+def cgroups():
+    """--per-cgroup: two processes reading at once, each from a cgroup of
+    its own: each cgroup charged its process's requests exactly; -c with
+    one of them: its requests only."""
+    tool.need(TOOL)
+    with Loop() as lo, workload.Cgroup("a") as ca, \
+            workload.Cgroup("b") as cb:
+        def work():
+            procs = [io(lo.dev, "read", 20, wait=False, cgroup=ca),
+                     io(lo.dev, "read", 35, 8192, wait=False, at=4 << 20,
+                        cgroup=cb)]     # far apart: see biolat/pids
+            for p in procs:
+                check(p.wait(60) == 0, "workload failed")
+            lo.settle()
+        (per, only), _ = traced([["-j", "--per-cgroup", "-d", lo.name],
+                                 ["-j", "-c", ca.path, "-d", lo.name]], work)
+    got = {k[0]: h["count"] for k, h in by(per.final_report(),
+                                           "cgroup").items()
+           if k[0] in (ca.rel, cb.rel)}
+    check(got == {ca.rel: 20, cb.rel: 35}, "--per-cgroup: %s, expected 20 "
+          "and 35" % got)
+    n = only.final_hist()["count"]
+    check(n == 20, "-c %s: %d requests, expected 20" % (ca.rel, n))
+    return "--per-cgroup 20 and 35, -c 20"
 
 
 @test("biolat/vs-biolatency")

@@ -10,7 +10,7 @@ never returns), then work_a once more.
 """
 import os
 
-from lib import pairs, report, tool
+from lib import pairs, report, tool, workload
 from lib.harness import check, test
 
 TOOL = "funclat"
@@ -110,6 +110,34 @@ def by_path():
                     [r for r in recs if r.what == "work_b"],
                     "%s work_b" % what)
     return "%d work_b calls, PIE and non-PIE" % N
+
+
+@test("funclat/cgroups")
+def cgroups():
+    """--per-cgroup: two copies of the program at once, each in a cgroup
+    of its own, probed by path: each cgroup with its program's calls; -c
+    with one of them: its calls only (non-PIE: by path on kernels without
+    attach cookies too)."""
+    tool.need(TOOL)
+    fn = pairs.NOPIE + ":work_b"
+    with workload.Cgroup("a") as ca, workload.Cgroup("b") as cb, \
+            pairs.Pairs("funcs", N, MS, path=pairs.NOPIE) as a, \
+            pairs.Pairs("funcs", N, MS, path=pairs.NOPIE) as b:
+        ca.add(a.pid)
+        cb.add(b.pid)
+        results, recs = tool.traced(TOOL, [["-j", "--per-cgroup", fn],
+                                           ["-j", "-c", ca.path, fn]],
+                                    lambda: {ca.rel: a.go(), cb.rel: b.go()})
+    per, only = [Output(r) for r in results]
+    want = {cg: sum(r.what == "work_b" for r in rs)
+            for cg, rs in recs.items()}
+    got = {k: h["count"] for k, h in per.final_hist("cgroup").items()
+           if k in want}
+    check(got == want, "--per-cgroup: %s, the programs made %s" % (
+        got, want))
+    h = only.final_hist("function")["work_b"]
+    check_calls(h, [r for r in recs[ca.rel] if r.what == "work_b"], "-c")
+    return "--per-cgroup %s, -c %d" % (sorted(got.values()), h["count"])
 
 
 # ---- bad input ----

@@ -19,7 +19,7 @@ task_done says success='0' in LogCompilation.
 """
 import collections
 
-from lib import jvm, report, tool
+from lib import jvm, report, tool, workload
 from lib.harness import check, test
 
 TOOL = "jitlat"
@@ -177,6 +177,38 @@ def per_compiler():
     return "C1 %d/%d (sum %s), C2 %d/%d (sum %s)" % (
         got[0], c1, report.fmt_ns(hs.get("C1", report.EMPTY)["sum_ns"]),
         got[1], c2, report.fmt_ns(hs.get("C2", report.EMPTY)["sum_ns"]))
+
+
+@test("jitlat/cgroups")
+def cgroups():
+    """The JVM in a cgroup of its own: --per-cgroup --per-compiler, each
+    compiler's count under that cgroup; -P, the JVM's pid with them all;
+    -c that cgroup, every task; -c another (empty) cgroup, none."""
+    need_tool()
+    with workload.Cgroup("jvm") as cg, workload.Cgroup("none") as empty, \
+            jvm.Jvm() as j:
+        cg.add(j.pid)
+        (per, pids, inside, outside), tasks = traced_work(j, [
+            ["-j", "--per-cgroup", "--per-compiler", "-p", j.pid],
+            ["-j", "-P", "-p", j.pid],
+            ["-j", "-c", cg.path, "-p", j.pid],
+            ["-j", "-c", empty.path, "-p", j.pid]])
+    c1, c2 = split(tasks)
+    got = {(h["key"]["compiler"], h["key"]["cgroup"]): h["count"]
+           for h in per.final_report()["hists"]}
+    want = {k: v for k, v in {("C1", cg.rel): c1,
+                              ("C2", cg.rel): c2}.items() if v}
+    check(got == want, "--per-cgroup --per-compiler: %s, the JVM: %s" % (
+        got, want))
+    got = {k: h["count"] for k, h in pids.final_hist("pid").items()}
+    check(got == {j.pid: len(tasks)}, "-P: %s, the JVM (%d) compiled %d" % (
+        got, j.pid, len(tasks)))
+    n_in = inside.final_hist()["count"]
+    n_out = outside.final_hist()["count"]
+    check(n_in == len(tasks) and n_out == 0, "-c its cgroup: %d, -c "
+          "another: %d; the JVM compiled %d" % (n_in, n_out, len(tasks)))
+    return "C1 %d, C2 %d under %s; -P %d; -c %d and 0" % (
+        c1, c2, cg.rel, len(tasks), n_in)
 
 
 @test("jitlat/threshold")

@@ -258,18 +258,21 @@ def containers():
     of its own: --jvm with the host's libjvm.so probes the host's copy
     only; with --all-containers both, each JVM's count in its cgroup
     equal to the pauses it logged; -p with the container's JVM probes its
-    copy (found in its maps, through its root), its pauses only."""
+    copy (found in its maps, through its root), its pauses only; and -c
+    with the container's cgroup, its pauses only."""
     need_tool()
     jvm.classes()
     with Container("jvm", own=[jvm.LIBJVM]) as ct, \
             workload.Cgroup("host") as cgh, idle_jvm() as h, \
             idle_jvm(container=ct) as a:
         cgh.add(h.pid)
-        (host_only, every, one), base = traced(
+        (host_only, every, one, only), base = traced(
             [["-j", "--per-cgroup", "--jvm", jvm.LIBJVM],
              ["-j", "--per-cgroup", "--all-containers", "--jvm",
               jvm.LIBJVM],
-             ["-j", "-p", a.pid]], lambda: work([h, a]))
+             ["-j", "-p", a.pid],
+             ["-j", "-c", ct.cgroup.path, "--all-containers", "--jvm",
+              jvm.LIBJVM]], lambda: work([h, a]))
     want = {cgh.rel: len(h.pauses()[base[0]:]),
             ct.cgroup.rel: len(a.pauses()[base[1]:])}
 
@@ -285,9 +288,12 @@ def containers():
     n = one.final_hist()["count"]
     check(n == want[ct.cgroup.rel], "-p %d (in the container): %d, it "
           "logged %d" % (a.pid, n, want[ct.cgroup.rel]))
+    m = only.final_hist()["count"]
+    check(m == want[ct.cgroup.rel], "-c %s --all-containers: %d, its JVM "
+          "logged %d" % (ct.cgroup.rel, m, want[ct.cgroup.rel]))
     return "host %d, container %d pauses: by --jvm the host's only, "\
-        "--all-containers both, -p in the container %d" % (
-            want[cgh.rel], want[ct.cgroup.rel], n)
+        "--all-containers both, -p in the container %d, -c %d" % (
+            want[cgh.rel], want[ct.cgroup.rel], n, m)
 
 
 def twin_sum(h, events, what):

@@ -18,7 +18,7 @@ import os
 import re
 import threading
 
-from lib import pairs, peers, report, tool
+from lib import pairs, peers, report, tool, workload
 from lib.harness import check, test
 
 TOOL = "syslat"
@@ -84,6 +84,42 @@ def calls():
         done.append(what)
     return "nanosleep, readv, getppid ok and openat failed, %d each, in " \
         "bounds: %s" % (N, ", ".join(done))
+
+
+@test("syslat/cgroups")
+def cgroups():
+    """--per-cgroup: two copies of the program at once, each in a cgroup
+    of its own: every call per cgroup with its program's count; -c with
+    one of them: its calls only."""
+    tool.need(TOOL)
+    names = "nanosleep,getppid"
+    with workload.Cgroup("a") as ca, workload.Cgroup("b") as cb, \
+            pairs.Pairs("syscalls", N, MS) as a, \
+            pairs.Pairs("syscalls", N, MS) as b:
+        ca.add(a.pid)
+        cb.add(b.pid)
+        results, recs = tool.traced(TOOL, [
+            ["-j", "--per-cgroup", "-s", names],
+            ["-j", "-c", ca.path, "-s", names]],
+            lambda: {ca.rel: a.go(), cb.rel: b.go()})
+    per, only = [Output(r) for r in results]
+    got = {k: h["count"] for k, h in by(per.final_report()["hists"],
+                                        "cgroup", "syscall").items()
+           if k[0] in recs}
+    want = {(cg, r.what): 0 for cg in recs for r in recs[cg]
+            if r.what in names.split(",")}
+    for cg in recs:
+        for r in recs[cg]:
+            if (cg, r.what) in want:
+                want[(cg, r.what)] += 1
+    check(got == want, "--per-cgroup: %s, the programs made %s" % (
+        got, want))
+    got = {k[0]: h["count"] for k, h in by(only.final_report()["hists"],
+                                           "syscall").items()}
+    check(got == {"nanosleep": N, "getppid": N}, "-c %s: %s, expected %d "
+          "of each" % (ca.rel, got, N))
+    return "--per-cgroup %d calls in 4 histograms, -c %d" % (
+        sum(want.values()), sum(got.values()))
 
 
 @test("syslat/every-call")

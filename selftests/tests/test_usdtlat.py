@@ -160,9 +160,10 @@ def by():
 
 @test("usdtlat/owners")
 def owners():
-    """-P, -L, --per-cgroup and --by with -P, on two copies of the program
-    at once, each in a cgroup of its own: every owner's count is the
-    count its program timed, and the owner keys come after --by's."""
+    """-P, -L, --per-cgroup, --by with -P, and -c, on two copies of the
+    program at once, each in a cgroup of its own: every owner's count is
+    the count its program timed, the owner keys come after --by's, and
+    -c counts its cgroup's program only."""
     tool.need(TOOL)
     # non-PIE: by path on kernels without attach cookies too
     args = [pairs.NOPIE, START, DONE]
@@ -174,7 +175,8 @@ def owners():
         results, (ra, rb) = tool.traced(TOOL, [["-j", "-P"] + args,
                                  ["-j", "--per-cgroup"] + args,
                                  ["-j", "-L"] + args,
-                                 ["-j", "--by", "1", "-P"] + args],
+                                 ["-j", "--by", "1", "-P"] + args,
+                                 ["-j", "-c", cga.path] + args],
                                 lambda: (a.go(), b.go()))
         outs = [Output(r) for r in results]
         rel = {a.pid: cga.rel, b.pid: cgb.rel}
@@ -207,9 +209,12 @@ def owners():
         dict(got), dict(want)))
     check(all(list(h["key"]) == ["arg1", "pid", "comm"] for h in both),
           "--by 1 -P: key order %s" % [list(h["key"]) for h in both])
-    return "-P %d/%d, --per-cgroup %s, -L %d threads, --by 1 -P %d keys" % (
-        by_pid[a.pid]["count"], by_pid[b.pid]["count"],
-        sorted(by_cg.values()), len(by_tid), len(got))
+    n = outs[4].final_hist()["count"]
+    check(n == len(ra), "-c %s: %d, its program timed %d" % (cga.rel, n,
+                                                             len(ra)))
+    return "-P %d/%d, --per-cgroup %s, -L %d threads, --by 1 -P %d " \
+        "keys, -c %d" % (by_pid[a.pid]["count"], by_pid[b.pid]["count"],
+                         sorted(by_cg.values()), len(by_tid), len(got), n)
 
 
 def cgroup_of(pid):
