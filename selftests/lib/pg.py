@@ -175,6 +175,21 @@ CLIENT_TITLE_RE = re.compile(
     r"^postgres: (?:\S+: )?\S+ \S+ (\[local\]|[0-9.:a-f]+\(\d+\))")
 
 
+def host_pid(parent, nspid):
+    """The pid, as the host sees it, of the child of parent whose pid in
+    its own pid namespace is nspid (the last NSpid of its status)."""
+    for pid in children_of(parent):
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                ns = [l.split()[-1] for l in f if l.startswith("NSpid:")]
+        except OSError:
+            continue
+        if ns and int(ns[0]) == nspid:
+            return pid
+    raise Failure("no child of %d has the pid %d in its namespace" % (
+        parent, nspid))
+
+
 def _kill_tree(postmaster):
     """SIGKILL a postmaster and its children (last resort)."""
     pids = [postmaster] + list(children_of(postmaster))
@@ -549,6 +564,8 @@ class Session:
         self.pending = None
         try:
             self.pid = int(self.query("SELECT pg_backend_pid();").strip())
+            if cluster.container:       # that is its pid inside
+                self.pid = host_pid(cluster.postmaster_pid, self.pid)
         except (ValueError, Failure) as e:
             self.close()
             raise Failure("psql session did not start: %s" % e)

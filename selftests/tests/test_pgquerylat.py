@@ -562,19 +562,22 @@ def containers():
     only; with --all-containers both, each server's count in its cgroup
     equal to its own pg_stat_statements calls; --server with the
     container's postmaster probes its copy (found through its root), its
-    statements only."""
+    statements only, and -p with one of its backends, that backend's."""
     need_tool()
     binp = os.path.join(pg.bindir(), "postgres")
     with Container("pg", own=[binp]) as ct, workload.Cgroup("host") as cgh, \
-            pg.Cluster() as h, pg.Cluster(container=ct) as a:
+            pg.Cluster() as h, pg.Cluster(container=ct) as a, \
+            a.connect() as s:
         cgh.add(h.postmaster_pid)     # its backends are forked from now
         for c in (h, a):
             c.pgss_reset()
-        (host_only, every, one), _ = traced(
+        (host_only, every, one, backend), _ = traced(
             [["-j", "--per-cgroup", "--bin", binp],
              ["-j", "--per-cgroup", "--all-containers", "--bin", binp],
-             ["-j", "--server", a.postmaster_pid]],
-            lambda: (h.psql(sleeps(0.001, 12)), a.psql(sleeps(0.001, 20))))
+             ["-j", "--server", a.postmaster_pid],
+             ["-j", "-p", s.pid]],
+            lambda: (h.psql(sleeps(0.001, 12)), a.psql(sleeps(0.001, 20)),
+                     s.query(sleeps(0.001, 7))))
         calls = {cgh.rel: h.pgss_totals()[0],
                  ct.cgroup.rel: a.pgss_totals()[0]}
     ours = set(calls)
@@ -592,9 +595,12 @@ def containers():
     check(n == calls[ct.cgroup.rel], "--server %d (in the container): %d, "
           "its pg_stat_statements %d" % (a.postmaster_pid, n,
                                          calls[ct.cgroup.rel]))
+    m = backend.final_hist()["count"]
+    check(m == 7, "-p %d (a backend in the container): %d, it ran 7" % (
+        s.pid, m))
     return "host %d, container %d: by --bin the host's only, "\
-        "--all-containers both, --server in the container %d" % (
-            calls[cgh.rel], calls[ct.cgroup.rel], n)
+        "--all-containers both, --server in the container %d, -p of a "\
+        "backend there %d" % (calls[cgh.rel], calls[ct.cgroup.rel], n, m)
 
 
 PGBENCH_MODES = ("simple", "extended", "prepared")
