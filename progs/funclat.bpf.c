@@ -4,9 +4,9 @@
  *
  * A uprobe at each function's entry pushes a frame on the thread's
  * stack, a uretprobe at its return pops it: recursion nests naturally.
- * Each frame keeps the stack pointer at entry, which is where the return
- * address sits; after the return the stack pointer is 8 bytes above it
- * (x86-64). Calls that never return normally (longjmp, C++ exceptions)
+ * Each frame keeps the stack pointer at entry, which the return finds
+ * again (less what the return popped: 8 bytes on x86-64, none on arm64).
+ * Calls that never return normally (longjmp, C++ exceptions)
  * leave frames behind; a live caller's frame always sits above its
  * callee's, so at each entry the frames at or below the new one, and at
  * each return those below the returning one, are dead: dropped and
@@ -99,10 +99,20 @@ int func_entry(struct pt_regs *ctx)
 	return 0;
 }
 
+/* A function's stack pointer at entry, as its return finds it: x86's ret
+ * has popped the address the call pushed; arm64's bl keeps the address
+ * in the link register and the stack pointer comes back as it was. */
+#if defined(__TARGET_ARCH_x86)
+#define SP_POPPED_AT_RETURN 8
+#else
+#define SP_POPPED_AT_RETURN 0
+#endif
+
 SEC("uretprobe")
 int func_return(struct pt_regs *ctx)
 {
-	__u64 now = bpf_ktime_get_ns(), entry_sp = PT_REGS_SP(ctx) - 8;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 entry_sp = PT_REGS_SP(ctx) - SP_POPPED_AT_RETURN;
 	struct func_stack *st;
 	struct func_frame *f;
 	__u32 d;

@@ -24,7 +24,15 @@ KERNELS = {
     "6.1": (None, r"linux-image-6\.1\.0-(\d+)-amd64"),
     "6.1-cloud": (None, r"linux-image-6\.1\.0-(\d+)-cloud-amd64"),
     "6.12": (None, r"linux-image-6\.12\.(\d+)\+deb12-amd64"),
+    # Another architecture's: its packages are listed once dpkg knows the
+    # architecture (make deps-arm64 adds it).
+    "6.1-arm64": (None, r"linux-image-6\.1\.0-(\d+)-arm64"),
 }
+
+
+def arch_of(name):
+    """The Debian architecture of kernel NAME's package."""
+    return "arm64" if name.endswith("-arm64") else "amd64"
 
 # apt-get download writes into a root-owned directory that the _apt user
 # cannot enter; run the download as root instead of warning about it.
@@ -154,7 +162,8 @@ def fetch(name, log=print):
     shutil.rmtree(dl, ignore_errors=True)
     os.makedirs(dl)
     log("fetching %s: %s" % (name, pkg))
-    _run(["apt-get"] + opts + ["download", pkg], cwd=dl)
+    _run(["apt-get"] + opts + ["download", pkg + ":" + arch_of(name)],
+         cwd=dl)
     debs = [f for f in os.listdir(dl) if f.endswith(".deb")]
     if len(debs) != 1:
         raise KernelError("apt-get download %s left %s" % (pkg, debs))
@@ -170,6 +179,8 @@ def fetch(name, log=print):
         raise KernelError("%s has no boot/vmlinuz-%s" % (pkg, version))
     # The package leaves modules.dep to the postinst we never run;
     # without it neither modprobe here nor in the guest finds a module.
+    # (arm64's System.map is a stub: depmod then checks no symbol
+    # versions, which it needs not to build modules.dep.)
     _run(["depmod", "-b", new, "-F",
           os.path.join(new, "boot", "System.map-" + version), version])
     shutil.rmtree(os.path.join(d, "root"), ignore_errors=True)

@@ -437,7 +437,7 @@ static const char *hint(int err)
 	return "run with -v for libbpf's messages";
 }
 
-static char attach_failure[512];
+static char attach_failure[1024];
 
 /* --attach names a method this tool does not have: a usage error, not a
  * failed attach (user-space tools hide --attach: hl_cli_user_space). */
