@@ -4,7 +4,10 @@
 # mount the API filesystems in it and switch_root.  Stage 2, as PID 1 of
 # the new root: run the host's command with its output on the virtio
 # port "howlong.out", report "start" and "exit N" on "howlong.status",
-# power off.  Kernel messages stay on ttyS0, which the host only logs.
+# power off.  Kernel messages stay on the console, which the host only
+# logs.  A guest of another architecture (FOREIGN=1) cannot run the
+# host's programs: it stays in the initramfs, with the host's / at
+# /lower, and runs the command with busybox (stage_foreign).
 
 B=/run/howlong/busybox
 
@@ -53,6 +56,7 @@ stage1() {
 	virtiofs)
 		mount -t virtiofs -o ro hostroot /lower ;;
 	esac || die "cannot mount the host's / ($ROOTFS)"
+	[ "$FOREIGN" = 1 ] && stage_foreign
 	mount -t tmpfs -o mode=755 rw /rw
 	mkdir /rw/upper /rw/work
 	mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work \
@@ -90,6 +94,29 @@ stage1() {
 	cp /bin/busybox /init /howlong/run $n/run/howlong/
 	exec 3>&-
 	exec switch_root $n $B sh /run/howlong/init stage2
+}
+
+# The API filesystems where the tools look, in the initramfs itself.
+stage_foreign() {
+	mkdir -p /tmp /run
+	mount -t tmpfs -o mode=1777 tmp /tmp
+	mount -t tmpfs -o mode=755 run /run
+	mount -t debugfs debugfs /sys/kernel/debug
+	mount -t tracefs tracefs /sys/kernel/tracing
+	mount -t bpf bpf /sys/fs/bpf
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup
+	mkdir -p /dev/shm /dev/pts
+	mount -t tmpfs -o mode=1777 shm /dev/shm
+	ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+	hostname "howlong-$KNAME"
+	out=$(port howlong.out) || die "no virtio port howlong.out"
+	echo start >&3
+	sh /howlong/run "$out"
+	echo "exit $?" >&3
+	exec 3>&-
+	sync
+	echo o >/proc/sysrq-trigger
+	sleep 30
 }
 
 stage2() {

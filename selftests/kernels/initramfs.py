@@ -18,6 +18,22 @@ import kernels
 
 BUSYBOX = "/bin/busybox"
 HERE = os.path.dirname(os.path.abspath(__file__))
+HOST_ARCH = subprocess.run(["dpkg", "--print-architecture"],
+                           stdout=subprocess.PIPE, text=True).stdout.strip()
+
+
+def foreign(kernel):
+    """Whether KERNEL's guest cannot run the host's programs."""
+    return kernels.arch_of(kernel.name) != HOST_ARCH
+
+
+def busybox(kernel):
+    """The busybox-static binary for KERNEL's architecture: the host's, or
+    the package of the other architecture, unpacked beside the kernels
+    (installing it would replace the host's)."""
+    if not foreign(kernel):
+        return BUSYBOX
+    return kernels.busybox(kernels.arch_of(kernel.name))
 
 # virtio_console carries the command's output and status to the host.
 MODULES = {
@@ -84,12 +100,12 @@ def root_fs(kernel):
     return "9p" if _has(kernel, "9p") else "virtiofs"
 
 
-def _recipe_hash():
+def _recipe_hash(kernel):
     """What the archive is made from, so that a changed init or recipe
     is never masked by an archive built before."""
     h = hashlib.sha256()
     for f in (os.path.join(HERE, "init.sh"), os.path.abspath(__file__),
-              BUSYBOX):
+              busybox(kernel)):
         with open(f, "rb") as fp:
             h.update(fp.read())
     return h.hexdigest()[:12]
@@ -98,12 +114,14 @@ def _recipe_hash():
 def build(kernel):
     """Path of KERNEL's base archive, built on first use."""
     d = os.path.join(kernel.dir, "initramfs")
-    path = os.path.join(d, "base-%s.cpio" % _recipe_hash())
+    path = os.path.join(d, "base-%s.cpio" % _recipe_hash(kernel))
     if os.path.exists(path):
         return path
     fs = root_fs(kernel)
     order = []
-    for m in MODULES[fs]:
+    # A foreign guest has no modprobe of the host's to run: what its
+    # tests need (loop devices) is loaded at boot.
+    for m in MODULES[fs] + (["loop"] if foreign(kernel) else []):
         if not _has(kernel, m):
             raise kernels.KernelError("%s has no module %s"
                                       % (kernel.name, m))
@@ -116,7 +134,7 @@ def build(kernel):
               "modules"):
         a.dir(sub)
     a.chardev("dev/console", 5, 1)
-    with open(BUSYBOX, "rb") as f:
+    with open(busybox(kernel), "rb") as f:
         a.file("bin/busybox", f.read(), 0o755)
     a.symlink("bin/sh", "busybox")
     names = []
@@ -131,9 +149,9 @@ def build(kernel):
         a.file("modules/" + name, body)
         names.append(name)
     a.file("modules/order", "".join(n + "\n" for n in names).encode())
-    conf = ("ROOTFS=%s\nKVER='%s'\nKNAME='%s'\nMODDIR='%s'\n"
+    conf = ("ROOTFS=%s\nKVER='%s'\nKNAME='%s'\nMODDIR='%s'\nFOREIGN=%d\n"
             % (fs, kernel.version, kernel.name,
-               os.path.realpath(kernel.moddir)))
+               os.path.realpath(kernel.moddir), foreign(kernel)))
     a.file("howlong.conf", conf.encode())
     with open(os.path.join(HERE, "init.sh"), "rb") as f:
         a.file("init", f.read(), 0o755)

@@ -202,3 +202,29 @@ def fetch(name, log=print):
 def get(name, log=print):
     """The kernel NAME, fetched on first use only."""
     return cached(name) or fetch(name, log)
+
+
+def busybox(arch):
+    """bin/busybox of Debian's busybox-static for ARCH, fetched and
+    unpacked under CACHE once (never installed: it would replace the
+    host's, one path for every architecture)."""
+    d = os.path.join(CACHE, "busybox-" + arch)
+    path = os.path.join(d, "root", "bin", "busybox")
+    if os.path.exists(path):
+        return path
+    dl = os.path.join(d, "download")
+    shutil.rmtree(dl, ignore_errors=True)
+    os.makedirs(dl)
+    _run(["apt-get"] + APT_COMMON + ["download", "busybox-static:" + arch],
+         cwd=dl)
+    debs = [f for f in os.listdir(dl) if f.endswith(".deb")]
+    if len(debs) != 1:
+        raise KernelError("apt-get download busybox-static:%s left %s"
+                          % (arch, debs))
+    new = os.path.join(d, "root.new")
+    shutil.rmtree(new, ignore_errors=True)
+    _run(["dpkg", "-x", os.path.join(dl, debs[0]), new])
+    shutil.rmtree(os.path.join(d, "root"), ignore_errors=True)
+    os.rename(new, os.path.join(d, "root"))
+    shutil.rmtree(dl)
+    return path

@@ -35,7 +35,12 @@ import initramfs  # noqa: E402
 import kernels  # noqa: E402
 from lib.procs import die_with_parent  # noqa: E402
 
-QEMU = "qemu-system-x86_64"
+# Per Debian architecture: qemu, its machine and CPU under emulation, and
+# the console the kernel logs to.
+QEMU = {
+    "amd64": ("qemu-system-x86_64", [], "ttyS0"),
+    "arm64": ("qemu-system-aarch64", ["-M", "virt"], "ttyAMA0"),
+}
 VIRTIOFSD = "/usr/lib/qemu/virtiofsd"
 TIMEOUT_RC = 124
 BOOT_FAIL_RC = 125
@@ -62,15 +67,17 @@ def kvm_usable():
     return False
 
 
-def _run_archive(argv, cwd):
+def _run_archive(argv, cwd, foreign=False):
     """The per-run initramfs part: /howlong/run, a sh script."""
     a = initramfs.Cpio()
     a.dir("howlong")
     # $1 is the output port.  The redirections are the script's own, so
     # that what the waiting shell says ("Killed") stays on the console.
+    # A foreign guest sees the host's / at /lower.
     script = ("exec >\"$1\" 2>&1 </dev/null 3>&-\n"
               "cd %s || exit 125\nexec %s\n"
-              % (shlex.quote(cwd), " ".join(shlex.quote(x) for x in argv)))
+              % (shlex.quote(("/lower" if foreign else "") + cwd),
+                 " ".join(shlex.quote(x) for x in argv)))
     a.file("howlong/run", script.encode(), 0o755)
     return a.bytes()
 
@@ -142,14 +149,16 @@ class Run:
 
     def _qemu_cmd(self, tmp, initrd, fs):
         k = self.kernel
-        accel = (["-accel", "kvm", "-cpu", "host"] if kvm_usable()
+        qemu, machine, console = QEMU[kernels.arch_of(k.name)]
+        accel = (["-accel", "kvm", "-cpu", "host"]
+                 if kvm_usable() and not initramfs.foreign(k)
                  else ["-accel", "tcg,thread=multi", "-cpu", "max"])
         # The console is only a log, kept on request; quiet otherwise,
         # since every byte through the emulated UART costs boot time.
-        append = "console=ttyS0 panic=-1 rdinit=/init"
+        append = "console=%s panic=-1 rdinit=/init" % console
         if not self.kernel_log:
             append += " quiet loglevel=4"
-        cmd = [QEMU] + accel + [
+        cmd = [qemu] + machine + accel + [
             "-smp", "2", "-m", str(self.mem),
             "-nographic", "-no-reboot", "-nic", "none",
             "-monitor", "none",
@@ -219,7 +228,8 @@ class Run:
         with open(initrd, "wb") as f:
             with open(initramfs.build(self.kernel), "rb") as base:
                 shutil.copyfileobj(base, f)
-            f.write(_run_archive(self.argv, self.cwd))
+            f.write(_run_archive(self.argv, self.cwd,
+                                 initramfs.foreign(self.kernel)))
         lout = _listen(os.path.join(tmp, "out.sock"))
         lst = _listen(os.path.join(tmp, "status.sock"))
         if fs == "virtiofs":
