@@ -79,7 +79,7 @@ LIB_OBJS := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
 BINS := $(addprefix $(BIN)/,$(TOOLS) $(PLAIN_TOOLS))
 SKELS := $(patsubst %,$(SKEL)/%.skel.h,$(TOOLS))
 
-.PHONY: all clean check check-fresh check-kernels deps deps-arm64 vmlinux install uninstall bench libbpf-check
+.PHONY: all clean check check-fresh check-kernels check-arm64 deps deps-arm64 vmlinux install uninstall bench libbpf-check
 .DELETE_ON_ERROR:
 # Keep generated skeletons and objects between builds (they are pattern-rule
 # intermediates); a bare .SECONDARY would also stop the link stamp below
@@ -216,7 +216,7 @@ deps:
 # and qemu for aarch64. busybox-static:arm64 would replace the host's
 # (one path): check-arm64 fetches that package and unpacks it instead.
 ARM64_DEB_PKGS := gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 \
-	zlib1g-dev:arm64 libzstd-dev:arm64 qemu-system-arm
+	zlib1g-dev:arm64 libzstd-dev:arm64 systemtap-sdt-dev:arm64 qemu-system-arm
 deps-arm64:
 	$(Q)dpkg --print-foreign-architectures | grep -qx arm64 || \
 		{ dpkg --add-architecture arm64 && apt-get update -qq; }
@@ -242,15 +242,18 @@ TEST_PROGS := $(foreach p,markers pairs,$(OUT)/test-progs/$(p) \
 	      $(OUT)/test-progs/$(p)-nopie)
 $(OUT)/test-progs $(OUT)/fuzz:
 	$(Q)mkdir -p $@
+# Cross-built, they are static: a guest of another architecture has no
+# libc of its own (check-arm64).
+TEST_PROG_FLAGS := -O2 -g -std=gnu11 $(WARN) $(if $(ARCH_DIR),-static)
 # $(1): -nopie or nothing
 define test_prog_rules
 $(OUT)/test-progs/markers$(1): $(wildcard selftests/c/markers*) | $(OUT)/test-progs
 	$$(call msg,CC,$$@)
-	$$(Q)$$(CC) -O2 -g -std=gnu11 $$(WARN) $(if $(1),-fno-pie -no-pie) \
+	$$(Q)$$(CC) $$(TEST_PROG_FLAGS) $(if $(1),-fno-pie -no-pie) \
 		$$(filter %.c,$$^) -o $$@
 $(OUT)/test-progs/pairs$(1): selftests/c/pairs.c | $(OUT)/test-progs
 	$$(call msg,CC,$$@)
-	$$(Q)$$(CC) -O2 -g -std=gnu11 $$(WARN) $(if $(1),-fno-pie -no-pie) \
+	$$(Q)$$(CC) $$(TEST_PROG_FLAGS) $(if $(1),-fno-pie -no-pie) \
 		-pthread $$< -o $$@
 endef
 $(eval $(call test_prog_rules,))
@@ -289,6 +292,14 @@ check-kernels: all $(TEST_BINS) $(TEST_PROGS) $(FUZZ_BINS)
 	$(Q)$(call apt_install,$(KERNEL_DEB_PKGS))
 	$(Q)$(PYTHON) selftests/kernels/matrix.py $(if $(filter 1,$(FULL)),--full) \
 		$(KERNELS)
+
+# The static arm64 tools on Debian's arm64 kernel under qemu-system-aarch64
+# (emulation), against ground truth (selftests/arm64/check.py). Cross-
+# builds them first; the host's build is untouched.
+ARM64_TEST_PROGS := $(foreach p,pairs markers,build/arm64/test-progs/$(p))
+check-arm64: deps-arm64
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 STATIC=1 all $(ARM64_TEST_PROGS)
+	$(Q)$(PYTHON) selftests/arm64/check.py
 
 bench: all
 	$(Q)$(PYTHON) bench/schedlat.py

@@ -1,0 +1,371 @@
+#!/usr/bin/python3
+"""make check-arm64: the static arm64 tools (make ARCH=arm64 STATIC=1) on
+Debian's arm64 kernel, booted under qemu-system-aarch64 (emulation), each
+against truth that does not share its mechanism, as on x86:
+
+- syslat: the test program's own count of each call it makes (pairs.c
+  "syscalls"), each call inside the program's own span, nanosleep at
+  least what it slept, openat failing every time;
+- schedlat: the victim thread's context switches (/proc status: another
+  layer than the scheduler hooks), 1% or 2 apart at most;
+- usdtlat, funclat: the program's own record of each marked interval or
+  call, inside [slept, its own span];
+- irqlat: /proc/interrupts and /proc/softirqs read inside and outside
+  the tool's window: the inner deltas <= the tool's counts <= the outer
+  (arm64's IPIs, IRQs named "IPI" whose rows /proc names IPI0...,
+  together);
+- biolat: /sys/block/loopN/stat (reads completed) the same way;
+- usdtlist: the markers that aarch64-linux-gnu-readelf finds in the
+  program's notes.
+
+The guest has no Python and cannot run the host's programs: it runs one
+busybox sh script (written here) that prints each scenario's raw output
+between "=== NAME" lines; everything is checked here, on the host.
+Prints "ok"/"FAIL" per check and "N passed, N failed"; exits 1 on a
+failure or if the guest did not run.
+
+    check.py [--timeout S] [--kernel-log FILE]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "selftests", "kernels"))
+sys.path.insert(0, os.path.join(ROOT, "selftests"))
+
+import kernels  # noqa: E402
+import vm  # noqa: E402
+
+KERNEL = "6.1-arm64"
+BIN = "bin/arm64"
+PROGS = "build/arm64/test-progs"
+N, MS = 10, 3           # pairs syscalls/funcs: N calls of each, MS ms
+CALLS = ("nanosleep", "readv", "openat", "getppid")
+READELF = "aarch64-linux-gnu-readelf"
+
+GUEST = r'''
+B=%(bin)s
+T=%(progs)s
+say() { echo "=== $1"; }
+show() { echo "--- $1"; cat "$2"; }
+# pairs MODE ARGS: the test program, blocked on its stdin (a fifo) until
+# go; sets PID.
+pairs() {
+	rm -f /tmp/in /tmp/pairs.out
+	mkfifo /tmp/in
+	"$T/pairs" "$@" </tmp/in >/tmp/pairs.out 2>&1 &
+	PID=$!
+	exec 4>/tmp/in
+	until grep -q '^ready' /tmp/pairs.out; do sleep 0.1; done
+}
+blocked() {
+	until grep -q '^State:.*S (sleeping)' /proc/$PID/task/$PID/status; do
+		sleep 0.05
+	done
+}
+go() {
+	echo go >&4
+	until grep -q '^done' /tmp/pairs.out; do sleep 0.1; done
+	blocked
+}
+pairs_end() { exec 4>&-; wait $PID; }
+# tool N CMD...: a tool in the background, once it says it traces.
+tool() {
+	n=$1; shift
+	"$B/$@" >/tmp/t$n.out 2>/tmp/t$n.err &
+	eval P$n=$!
+	until grep -q -e Tracing -e Listing /tmp/t$n.err; do
+		kill -0 $(eval echo \$P$n) 2>/dev/null || break
+		sleep 0.1
+	done
+}
+tool_end() { kill -INT $(eval echo \$P$1); wait $(eval echo \$P$1); echo "rc $?" >>/tmp/t$1.err; }
+switches() { grep ctxt_switches /proc/$PID/task/$PID/status; }
+
+say syscalls
+pairs syscalls %(n)d %(ms)d
+tool 1 syslat -j -e -p $PID -s %(calls)s
+tool 2 schedlat -j -t $PID
+blocked
+switches >/tmp/s0
+go
+switches >/tmp/s1
+tool_end 1; tool_end 2; pairs_end
+show pairs /tmp/pairs.out; show syslat /tmp/t1.out; show syslat.err /tmp/t1.err
+show schedlat /tmp/t2.out; show schedlat.err /tmp/t2.err
+show s0 /tmp/s0; show s1 /tmp/s1
+
+say usdt
+pairs threads 2 3 1
+tool 1 usdtlat -j -p $PID $T/pairs hltest:req__start hltest:req__done
+go
+tool_end 1; pairs_end
+show pairs /tmp/pairs.out; show usdtlat /tmp/t1.out; show usdtlat.err /tmp/t1.err
+
+say funcs
+pairs funcs %(n)d %(ms)d
+tool 1 funclat -j -p $PID "$T/pairs:work_*"
+go
+tool_end 1; pairs_end
+show pairs /tmp/pairs.out; show funclat /tmp/t1.out; show funclat.err /tmp/t1.err
+
+say irq
+cat /proc/interrupts >/tmp/o0i; cat /proc/softirqs >/tmp/o0s
+tool 1 irqlat -j
+tool 2 irqlat -j -S
+cat /proc/interrupts >/tmp/i0i; cat /proc/softirqs >/tmp/i0s
+dd if=/dev/zero of=/tmp/z bs=1M count=8 2>/dev/null; sleep 2; sync
+cat /proc/interrupts >/tmp/i1i; cat /proc/softirqs >/tmp/i1s
+tool_end 1; tool_end 2
+cat /proc/interrupts >/tmp/o1i; cat /proc/softirqs >/tmp/o1s
+show hard /tmp/t1.out; show hard.err /tmp/t1.err
+show soft /tmp/t2.out; show soft.err /tmp/t2.err
+for f in o0i o0s i0i i0s i1i i1s o1i o1s; do show $f /tmp/$f; done
+
+say block
+dd if=/dev/urandom of=/tmp/disk bs=1M count=16 2>/dev/null
+LOOP=$(losetup -f)
+losetup $LOOP /tmp/disk
+D=${LOOP#/dev/}
+echo 3 >/proc/sys/vm/drop_caches
+cat /sys/block/$D/stat >/tmp/o0
+tool 1 biolat -j -F -d $D
+cat /sys/block/$D/stat >/tmp/i0
+dd if=$LOOP of=/dev/null bs=64k 2>/dev/null
+cat /sys/block/$D/stat >/tmp/i1
+tool_end 1
+cat /sys/block/$D/stat >/tmp/o1
+losetup -d $LOOP
+show biolat /tmp/t1.out; show biolat.err /tmp/t1.err
+for f in o0 i0 i1 o1; do show $f /tmp/$f; done
+
+say usdtlist
+$B/usdtlist $T/pairs >/tmp/t1.out 2>&1; echo "rc $?" >>/tmp/t1.out
+show usdtlist /tmp/t1.out
+'''
+
+
+class Results:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name, ok, detail):
+        print("%s %s  %s" % ("ok  " if ok else "FAIL", name, detail),
+              flush=True)
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+
+
+def sections(text):
+    """{scenario: {part: text}} from the guest's === and --- lines."""
+    out, scen, part = {}, None, None
+    for line in text.splitlines():
+        if line.startswith("=== "):
+            scen, part = line[4:], None
+            out[scen] = {}
+        elif line.startswith("--- ") and scen:
+            part = line[4:]
+            out[scen][part] = []
+        elif scen and part:
+            out[scen][part].append(line)
+    return {s: {p: "\n".join(ls) for p, ls in d.items()}
+            for s, d in out.items()}
+
+
+def final_report(text, what):
+    reps = [json.loads(l) for l in text.splitlines() if l.startswith("{")]
+    if not reps or reps[-1].get("type") != "hist":
+        raise ValueError("%s printed no report" % what)
+    return reps[-1]
+
+
+def recs(text):
+    """The test program's records: [(what, slept_ns, span_ns)]."""
+    out = []
+    for line in text.splitlines():
+        w = line.split()
+        if w and w[0] == "rec":
+            out.append((w[1], int(w[6]), int(w[5]) - int(w[4])))
+    return out
+
+
+def within(h, rs):
+    """h's count, min, max and sum inside the program's own bounds."""
+    return (h["count"] == len(rs) and
+            h["min_ns"] >= min(r[1] for r in rs) and
+            h["max_ns"] <= max(r[2] for r in rs) and
+            sum(r[1] for r in rs) <= h["sum_ns"] <= sum(r[2] for r in rs))
+
+
+def check_syscalls(res, s):
+    rs = recs(s["pairs"])
+    hists = {(h["key"]["syscall"], h["key"]["result"]): h
+             for h in final_report(s["syslat"], "syslat")["hists"]}
+    want = {("nanosleep", "ok"), ("readv", "ok"), ("openat", "error"),
+            ("getppid", "ok")}
+    res.check("syslat/calls", set(hists) == want and all(
+        within(hists[k], [r for r in rs if r[0] == k[0]]) for k in want),
+        "%s; the program: %d of each" % (
+            {"%s %s" % k: h["count"] for k, h in hists.items()}, N))
+    sw = [sum(int(l.split()[1]) for l in s[k].splitlines())
+          for k in ("s0", "s1")]
+    switches = sw[1] - sw[0]
+    h = final_report(s["schedlat"], "schedlat")["hists"][0]
+    slack = max(2, switches // 100)
+    res.check("schedlat/switches", switches > 10 and
+              abs(h["count"] - switches) <= slack,
+              "%d waits, the thread was switched in %d times" % (
+                  h["count"], switches))
+
+
+def check_usdt(res, s):
+    rs = recs(s["pairs"])
+    h = final_report(s["usdtlat"], "usdtlat")["hists"][0]
+    res.check("usdtlat/pairs", rs and within(h, rs),
+              "%d intervals, the program timed %d, each in [slept, span]" %
+              (h["count"], len(rs)))
+
+
+def check_funcs(res, s):
+    rs = recs(s["pairs"])
+    hists = {h["key"]["function"]: h
+             for h in final_report(s["funclat"], "funclat")["hists"]}
+    ok = all(within(hists.get(f, {"count": -1}),
+                    [r for r in rs if r[0] == f])
+             for f in ("work_a", "work_b", "work_c"))
+    res.check("funclat/calls", ok, "%s; the program: %s" % (
+        {f: h["count"] for f, h in sorted(hists.items())},
+        {f: sum(r[0] == f for r in rs)
+         for f in ("work_a", "work_b", "work_c")}))
+
+
+def proc_counts(text):
+    """{row name: total over CPUs} of /proc/interrupts or /proc/softirqs;
+    arm64's inter-processor interrupts together as "IPI" (rows IPI0,
+    IPI1...: IRQs of their own, whose numbers /proc does not show)."""
+    lines = text.splitlines()
+    ncpu = len(lines[0].split())
+    out = {}
+    for line in lines[1:]:
+        name, _, rest = line.partition(":")
+        vals = rest.split()[:ncpu]
+        if vals and all(v.isdigit() for v in vals):
+            name = "IPI" if name.strip().startswith("IPI") else name.strip()
+            out[name] = out.get(name, 0) + sum(int(v) for v in vals)
+    return out
+
+
+def between(tool, inner, outer, what):
+    """Names whose tool count is outside [inner delta, outer delta]."""
+    bad = []
+    for name, n in tool.items():
+        lo = inner[1].get(name, 0) - inner[0].get(name, 0)
+        hi = outer[1].get(name, 0) - outer[0].get(name, 0)
+        if not lo <= n <= hi:
+            bad.append("%s %s %d not in [%d, %d]" % (what, name, n, lo, hi))
+    return bad
+
+
+def check_irq(res, s):
+    pc = {k: proc_counts(s[k]) for k in
+          ("o0i", "o0s", "i0i", "i0s", "i1i", "i1s", "o1i", "o1s")}
+    hard = {}
+    for h in final_report(s["hard"], "irqlat")["hists"]:
+        irq = "IPI" if h["key"]["name"] == "IPI" else str(h["key"]["irq"])
+        hard[irq] = hard.get(irq, 0) + h["count"]
+    soft = {h["key"]["vector"].upper(): h["count"]
+            for h in final_report(s["soft"], "irqlat -S")["hists"]}
+    bad = between(hard, (pc["i0i"], pc["i1i"]), (pc["o0i"], pc["o1i"]),
+                  "IRQ")
+    res.check("irqlat/hard", hard and not bad, "; ".join(bad) or
+              "%d IRQs, each inside the /proc/interrupts windows: %s" % (
+                  len(hard), hard))
+    bad = between(soft, (pc["i0s"], pc["i1s"]), (pc["o0s"], pc["o1s"]),
+                  "vector")
+    res.check("irqlat/soft", soft and not bad, "; ".join(bad) or
+              "%d vectors, each inside the /proc/softirqs windows: %s" % (
+                  len(soft), soft))
+
+
+def check_block(res, s):
+    reads = {k: int(s[k].split()[0]) for k in ("o0", "i0", "i1", "o1")}
+    hists = final_report(s["biolat"], "biolat")["hists"]
+    n = sum(h["count"] for h in hists if h["key"].get("op") == "read")
+    lo, hi = reads["i1"] - reads["i0"], reads["o1"] - reads["o0"]
+    res.check("biolat/reads", lo > 0 and lo <= n <= hi,
+              "%d reads, /sys/block stat: %d inside the window, %d around "
+              "it" % (n, lo, hi))
+
+
+def check_usdtlist(res, s, progs):
+    notes = subprocess.run([READELF, "-n", os.path.join(progs, "pairs")],
+                           capture_output=True, text=True).stdout
+    want = sorted(set("%s:%s" % m for m in re.findall(
+        r"Provider: (\S+)\s+Name: (\S+)", notes)))
+    got = sorted(set(re.findall(r"^\s*(\w+:\w+):", s["usdtlist"], re.M)))
+    res.check("usdtlist/markers", want and got == want,
+              "usdtlist %s, readelf %s" % (got, want))
+
+
+CHECKS = {"syscalls": check_syscalls, "usdt": check_usdt,
+          "funcs": check_funcs, "irq": check_irq, "block": check_block}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--kernel-log")
+    args = ap.parse_args()
+    k = kernels.get(KERNEL)
+    script = GUEST % {"bin": BIN, "progs": PROGS, "n": N, "ms": MS,
+                      "calls": ",".join(CALLS)}
+    with tempfile.NamedTemporaryFile("w", dir="/var/tmp", suffix=".sh",
+                                     prefix="howlong-arm64-") as f:
+        f.write(script)
+        f.flush()
+
+        class Out:
+            data = bytearray()
+
+            def write(self, b):
+                self.data += b
+
+            def flush(self):
+                pass
+        out = Out()
+        r = vm.Run(k, ["sh", "/lower" + f.name], cwd=ROOT,
+                   timeout=args.timeout, out=out, kernel_log=args.kernel_log)
+        rc = r.run()
+    text = out.data.decode(errors="replace")
+    res = Results()
+    print("arm64: %s, booted in %s s, ran %s s" % (
+        k, "%.0f" % r.boot_time if r.boot_time else "-",
+        "%.0f" % r.run_time if r.run_time else "-"), flush=True)
+    res.check("guest/ran", rc == 0, "exit %s" % rc)
+    got = sections(text)
+    for name, fn in CHECKS.items():
+        try:
+            fn(res, got[name])
+        except (KeyError, ValueError, IndexError) as e:
+            res.check(name, False, "no usable output (%s: %s); guest said: "
+                      "%s" % (type(e).__name__, e, " ".join(
+                          got.get(name, {}).get(p, "")[-300:]
+                          for p in got.get(name, {}) if p.endswith(".err"))))
+    try:
+        check_usdtlist(res, got["usdtlist"], os.path.join(ROOT, PROGS))
+    except KeyError as e:
+        res.check("usdtlist/markers", False, "no output (%s)" % e)
+    print("%d passed, %d failed" % (res.passed, res.failed))
+    return 1 if res.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
