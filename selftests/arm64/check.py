@@ -18,13 +18,20 @@ against truth that does not share its mechanism, as on x86:
 - usdtlist: the markers that aarch64-linux-gnu-readelf finds in the
   program's notes.
 
+And the arm64 package: dpkg-buildpackage -a arm64 from a clean copy of
+the tree, every tool in it an AArch64 executable, lintian without
+errors or warnings.
+
 The guest has no Python and cannot run the host's programs: it runs one
 busybox sh script (written here) that prints each scenario's raw output
 between "=== NAME" lines; everything is checked here, on the host.
 Prints "ok"/"FAIL" per check and "N passed, N failed"; exits 1 on a
 failure or if the guest did not run.
 
-    check.py [--timeout S] [--kernel-log FILE]
+    check.py [--timeout S] [--kernel-log FILE] [--doc PATH]
+
+--doc puts the results in PATH's "## arm64" section (docs/portability.md,
+whose kernel matrix keeps it).
 """
 import argparse
 import json
@@ -41,6 +48,8 @@ sys.path.insert(0, os.path.join(ROOT, "selftests"))
 
 import kernels  # noqa: E402
 import vm  # noqa: E402
+from lib import debpkg, project  # noqa: E402
+from lib.harness import Failure  # noqa: E402
 
 KERNEL = "6.1-arm64"
 BIN = "bin/arm64"
@@ -154,10 +163,12 @@ show usdtlist /tmp/t1.out
 class Results:
     def __init__(self):
         self.passed = self.failed = 0
+        self.rows = []
 
     def check(self, name, ok, detail):
         print("%s %s  %s" % ("ok  " if ok else "FAIL", name, detail),
               flush=True)
+        self.rows.append((name, ok, detail))
         if ok:
             self.passed += 1
         else:
@@ -315,14 +326,75 @@ def check_usdtlist(res, s, progs):
               "usdtlist %s, readelf %s" % (got, want))
 
 
+def machine(data):
+    """e_machine of an ELF file's bytes (183: AArch64)."""
+    return int.from_bytes(data[18:20], "little") if data[:4] == \
+        b"\x7fELF" else None
+
+
+def check_package(res):
+    try:
+        p = debpkg.build("arm64")
+    except Failure as e:
+        res.check("package/arm64", False, str(e))
+        return
+    try:
+        x = os.path.join(p["dir"], "x")
+        subprocess.run(["dpkg-deb", "-x", p["deb"], x], check=True)
+        sbin = os.path.join(x, "usr", "sbin")
+        found = {t: machine(open(os.path.join(sbin, t), "rb").read(64))
+                 for t in sorted(os.listdir(sbin))}
+        arch = subprocess.run(["dpkg-deb", "-f", p["deb"], "Architecture"],
+                              capture_output=True, text=True).stdout.strip()
+        lint = subprocess.run(["lintian", "--fail-on", "error,warning",
+                               p["changes"]], capture_output=True,
+                              text=True)
+        ok = (arch == "arm64" and set(found) == set(project.tools()) and
+              set(found.values()) == {183} and lint.returncode == 0)
+        res.check("package/arm64", ok, "%s, %s in %.0f s: %d tools, "
+                  "machines %s; lintian %s" % (
+                      os.path.basename(p["deb"]), arch, p["secs"],
+                      len(found), sorted(set(found.values())),
+                      "clean" if lint.returncode == 0 else
+                      lint.stdout.strip()[-300:]))
+    finally:
+        subprocess.run(["rm", "-rf", p["dir"]])
+
+
 CHECKS = {"syscalls": check_syscalls, "usdt": check_usdt,
           "funcs": check_funcs, "irq": check_irq, "block": check_block}
+
+
+def write_doc(path, k, run, res):
+    import datetime
+    import matrix
+    now = datetime.datetime.now(datetime.timezone.utc)
+    body = [matrix.ARM64_SECTION, "",
+            "Written by `make check-arm64` on %s, at commit %s: the static "
+            "arm64 tools (`make ARCH=arm64 STATIC=1`, cross-built on x86-64) "
+            "on Debian's %s (%s), booted under qemu-system-aarch64 "
+            "(emulation) in %.0f s; the checks ran in %.0f s, in busybox "
+            "(the guest runs none of the host's programs), each against "
+            "truth of another layer (selftests/arm64/check.py). Not run "
+            "there: pgquerylat, jitlat and jvmpauselat, which need an arm64 "
+            "PostgreSQL and JVM, so an arm64 root of Debian's packages, "
+            "which this check does not build yet. Sizes: "
+            "docs/benchmarks.md#binary-sizes." % (
+                now.strftime("%Y-%m-%d %H:%M UTC"), matrix.commit(),
+                k.version, k.pkg_version, run.boot_time or 0,
+                run.run_time or 0), "",
+            "| check | result |", "|---|---|"]
+    body += ["| %s | %s%s |" % (n, "ok: " if ok else "**FAIL**: ",
+                                d.replace("|", "/")) for n, ok, d in res.rows]
+    matrix.replace_section(path, matrix.ARM64_SECTION,
+                           "\n".join(body) + "\n")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--kernel-log")
+    ap.add_argument("--doc")
     args = ap.parse_args()
     k = kernels.get(KERNEL)
     script = GUEST % {"bin": BIN, "progs": PROGS, "n": N, "ms": MS,
@@ -363,6 +435,9 @@ def main():
         check_usdtlist(res, got["usdtlist"], os.path.join(ROOT, PROGS))
     except KeyError as e:
         res.check("usdtlist/markers", False, "no output (%s)" % e)
+    check_package(res)
+    if args.doc:
+        write_doc(args.doc, k, r, res)
     print("%d passed, %d failed" % (res.passed, res.failed))
     return 1 if res.failed else 0
 

@@ -314,8 +314,41 @@ def write_doc(path, results, full):
     if fails:
         lines += ["", "## Failures", ""]
         lines += ["- %s: `%s`" % (k, l) for k, l in fails]
+    kept = kept_section(path, ARM64_SECTION)
     with open(path + ".tmp", "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
+    os.replace(path + ".tmp", path)
+
+
+# Written by make check-arm64 (selftests/arm64/check.py --doc): kept.
+ARM64_SECTION = "## arm64"
+
+
+def kept_section(path, title):
+    """The section TITLE of the doc at path (to its end, or the next
+    section), or ""."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    start = text.find("\n" + title + "\n")
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + 1)
+    return text[start + 1:end + 1 if end >= 0 else len(text)]
+
+
+def replace_section(path, title, body):
+    """Put body (starting with the line TITLE) in place of the doc's
+    section TITLE, or at its end."""
+    with open(path) as f:
+        text = f.read()
+    old = kept_section(path, title)
+    text = text.replace(old, body) if old else text.rstrip("\n") + \
+        "\n\n" + body
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
     os.replace(path + ".tmp", path)
 
 

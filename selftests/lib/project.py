@@ -44,3 +44,16 @@ def static_build(timeout=600):
         fail("make STATIC=1 failed: %s" % (r.stderr.strip().splitlines()
                                             or ["?"])[-1])
     return bins
+
+
+def arm64_static_build(timeout=600):
+    """make ARCH=arm64 STATIC=1 of every tool (bin/arm64: make deps-arm64
+    first); incremental. Returns the binaries' paths."""
+    bins = [os.path.join(ROOT, "bin", "arm64", t) for t in tools()]
+    r = subprocess.run(["make", "-s", "-j2", "-C", ROOT, "ARCH=arm64",
+                        "STATIC=1"] + bins, capture_output=True, text=True,
+                       timeout=timeout)
+    if r.returncode:
+        fail("make ARCH=arm64 STATIC=1 failed: %s" % (
+            r.stderr.strip().splitlines() or ["?"])[-1])
+    return bins
