@@ -113,9 +113,11 @@ show s0 /tmp/s0; show s1 /tmp/s1
 say usdt
 pairs threads 2 3 1
 tool 1 usdtlat -j -p $PID $T/pairs hltest:req__start hltest:req__done
+tool 2 usdtlat -j -p $PID --by 1 $T/pairs hltest:req__start hltest:req__done
 go
-tool_end 1; pairs_end
+tool_end 1; tool_end 2; pairs_end
 show pairs /tmp/pairs.out; show usdtlat /tmp/t1.out; show usdtlat.err /tmp/t1.err
+show by /tmp/t2.out; show by.err /tmp/t2.err
 
 say funcs
 pairs funcs %(n)d %(ms)d
@@ -199,12 +201,12 @@ def final_report(text, what):
 
 
 def recs(text):
-    """The test program's records: [(what, slept_ns, span_ns)]."""
+    """The test program's records: [(what, slept_ns, span_ns, kind)]."""
     out = []
     for line in text.splitlines():
         w = line.split()
         if w and w[0] == "rec":
-            out.append((w[1], int(w[6]), int(w[5]) - int(w[4])))
+            out.append((w[1], int(w[6]), int(w[5]) - int(w[4]), int(w[3])))
     return out
 
 
@@ -243,6 +245,14 @@ def check_usdt(res, s):
     res.check("usdtlat/pairs", rs and within(h, rs),
               "%d intervals, the program timed %d, each in [slept, span]" %
               (h["count"], len(rs)))
+    # --by 1 reads an argument through arm64's USDT argument specs
+    by = {h["key"]["arg1"]: h
+          for h in final_report(s["by"], "usdtlat --by")["hists"]}
+    kinds = sorted({r[3] for r in rs})
+    res.check("usdtlat/by-argument", sorted(by) == kinds and all(
+        within(by[k], [r for r in rs if r[3] == k]) for k in kinds),
+        "kinds %s, the program's %s; counts %s" % (
+            sorted(by), kinds, {k: h["count"] for k, h in by.items()}))
 
 
 def check_funcs(res, s):
