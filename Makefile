@@ -216,7 +216,8 @@ deps:
 # and qemu for aarch64. busybox-static:arm64 would replace the host's
 # (one path): check-arm64 fetches that package and unpacks it instead.
 ARM64_DEB_PKGS := gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 \
-	zlib1g-dev:arm64 libzstd-dev:arm64 systemtap-sdt-dev:arm64 qemu-system-arm
+	zlib1g-dev:arm64 libzstd-dev:arm64 systemtap-sdt-dev:arm64 qemu-system-arm \
+	mmdebstrap
 deps-arm64:
 	$(Q)dpkg --print-foreign-architectures | grep -qx arm64 || \
 		{ dpkg --add-architecture arm64 && apt-get update -qq; }

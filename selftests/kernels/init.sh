@@ -6,8 +6,11 @@
 # port "howlong.out", report "start" and "exit N" on "howlong.status",
 # power off.  Kernel messages stay on the console, which the host only
 # logs.  A guest of another architecture (FOREIGN=1) cannot run the
-# host's programs: it stays in the initramfs, with the host's / at
-# /lower, and runs the command with busybox (stage_foreign).
+# host's programs: given a root of its own architecture on the host
+# (FOREIGN_ROOT, from the run's /howlong/env), that is the overlay's
+# lower layer and the host's HOSTDIR (the command's tree) is laid over
+# it at the same path; without one it stays in the initramfs, with the
+# host's / at /lower, and runs the command with busybox (stage_foreign).
 
 B=/run/howlong/busybox
 
@@ -44,6 +47,7 @@ stage1() {
 	mount -t devtmpfs devtmpfs /dev
 	exec 3>/dev/console
 	. /howlong.conf
+	[ -f /howlong/env ] && . /howlong/env
 	while read -r m; do
 		insmod "/modules/$m" || die "insmod $m failed"
 	done </modules/order
@@ -56,11 +60,16 @@ stage1() {
 	virtiofs)
 		mount -t virtiofs -o ro hostroot /lower ;;
 	esac || die "cannot mount the host's / ($ROOTFS)"
-	[ "$FOREIGN" = 1 ] && stage_foreign
+	[ "$FOREIGN" = 1 ] && [ -z "$FOREIGN_ROOT" ] && stage_foreign
 	mount -t tmpfs -o mode=755 rw /rw
 	mkdir /rw/upper /rw/work
-	mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work \
+	mount -t overlay -o lowerdir=/lower$FOREIGN_ROOT,upperdir=/rw/upper,workdir=/rw/work \
 		overlay /newroot || die "cannot mount the overlay"
+	if [ -n "$FOREIGN_ROOT" ]; then
+		mkdir -p /rw/h/upper /rw/h/work "/newroot$HOSTDIR"
+		mount -t overlay -o lowerdir="/lower$HOSTDIR",upperdir=/rw/h/upper,workdir=/rw/h/work \
+			overlay "/newroot$HOSTDIR" || die "cannot lay $HOSTDIR over the root"
+	fi
 
 	n=/newroot
 	mount -t proc proc $n/proc
@@ -83,7 +92,7 @@ stage1() {
 	# The kernel's own modules, unpacked on the host, where modprobe
 	# looks; /lib may be a symlink into /usr, mkdir follows it.
 	mkdir -p "$n/lib/modules/$KVER"
-	mount --bind "$n$MODDIR" "$n/lib/modules/$KVER" ||
+	mount --bind "/lower$MODDIR" "$n/lib/modules/$KVER" ||
 		die "cannot bind $MODDIR"
 	hostname "howlong-$KNAME"
 	# Loopback, as on any machine: tests talk to servers on 127.0.0.1.

@@ -67,10 +67,15 @@ def kvm_usable():
     return False
 
 
-def _run_archive(argv, cwd, foreign=False):
-    """The per-run initramfs part: /howlong/run, a sh script."""
+def _run_archive(argv, cwd, foreign=False, foreign_root=None):
+    """The per-run initramfs part: /howlong/run, a sh script, and
+    /howlong/env for init (a foreign guest's root of its own)."""
     a = initramfs.Cpio()
     a.dir("howlong")
+    if foreign_root:
+        a.file("howlong/env", ("FOREIGN_ROOT=%s\nHOSTDIR=%s\n" % (
+            shlex.quote(foreign_root), shlex.quote(cwd))).encode())
+        foreign = False     # the command runs in that root, cwd laid in
     # $1 is the output port.  The redirections are the script's own, so
     # that what the waiting shell says ("Killed") stays on the console.
     # A foreign guest sees the host's / at /lower.
@@ -131,8 +136,12 @@ class Run:
     """One boot of KERNEL running ARGV; run() returns its exit status."""
 
     def __init__(self, kernel, argv, cwd=None, timeout=600, mem=4096,
-                 out=None, verbose=False, kernel_log=None):
+                 out=None, verbose=False, kernel_log=None, foreign_root=None):
+        """foreign_root: for a kernel of another architecture, a root of
+        that architecture on the host to run argv in (with cwd laid over
+        it); without it, argv runs in the initramfs's busybox."""
         self.kernel, self.argv = kernel, argv
+        self.foreign_root = foreign_root
         self.kernel_log = kernel_log
         self.cwd = cwd or os.getcwd()
         self.timeout, self.mem, self.verbose = timeout, mem, verbose
@@ -229,7 +238,8 @@ class Run:
             with open(initramfs.build(self.kernel), "rb") as base:
                 shutil.copyfileobj(base, f)
             f.write(_run_archive(self.argv, self.cwd,
-                                 initramfs.foreign(self.kernel)))
+                                 initramfs.foreign(self.kernel),
+                                 self.foreign_root))
         lout = _listen(os.path.join(tmp, "out.sock"))
         lst = _listen(os.path.join(tmp, "status.sock"))
         if fs == "virtiofs":

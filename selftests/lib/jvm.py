@@ -54,7 +54,9 @@ import time
 from lib.harness import Failure, note_failure
 from lib.procs import die_with_parent
 
-JDK = os.environ.get("HOWLONG_JDK", "/usr/lib/jvm/java-17-openjdk-amd64")
+JDK = os.environ.get("HOWLONG_JDK", "/usr/lib/jvm/java-17-openjdk-%s" % {
+    "x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine,
+                                               os.uname().machine))
 JAVA = os.path.join(JDK, "bin", "java")
 JAVAC = os.path.join(JDK, "bin", "javac")
 LIBJVM = os.path.join(JDK, "lib", "server", "libjvm.so")

@@ -10,9 +10,9 @@ import re
 import subprocess
 
 from lib.harness import check, fail
-from lib.tool import ROOT
+from lib.tool import ROOT, TEST_PROGS
 
-MARKERS = os.path.join(ROOT, "build", "test-progs", "markers")
+MARKERS = os.path.join(TEST_PROGS, "markers")
 # The same program as a fixed-address executable (ET_EXEC, -no-pie)
 MARKERS_NOPIE = MARKERS + "-nopie"
 

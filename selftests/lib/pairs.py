@@ -14,9 +14,9 @@ import subprocess
 
 from lib.harness import Failure
 from lib.procs import LineReader, die_with_parent
-from lib.tool import ROOT
+from lib.tool import TEST_PROGS
 
-PATH = os.path.join(ROOT, "build", "test-progs", "pairs")
+PATH = os.path.join(TEST_PROGS, "pairs")
 # The same program as a fixed-address executable (ET_EXEC, -no-pie)
 NOPIE = PATH + "-nopie"
 BUILDS = (("PIE", PATH), ("non-PIE", NOPIE))

@@ -16,7 +16,13 @@ from lib.procs import LineReader, die_with_parent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-TOOL = os.path.join(ROOT, "bin", "schedlat")
+# Where the tools and the test programs are: this build's, or another
+# architecture's (make check-arm64 runs the suite with bin/arm64 and
+# build/arm64/test-progs).
+BIN = os.environ.get("HOWLONG_BIN", os.path.join(ROOT, "bin"))
+TEST_PROGS = os.environ.get("HOWLONG_TEST_PROGS",
+                            os.path.join(ROOT, "build", "test-progs"))
+TOOL = os.path.join(BIN, "schedlat")
 TRACING_RE = re.compile(r"^Tracing .+\.\.\. Hit Ctrl-C to end\.$")
 
 
@@ -47,7 +53,7 @@ def _argv(args, name="schedlat", exe=None):
     bin/NAME."""
     if exe:
         return list(exe) + [str(a) for a in args]
-    path = os.path.join(ROOT, "bin", name)
+    path = os.path.join(BIN, name)
     if not os.access(path, os.X_OK):
         raise Failure("%s not built (run: make)" % path)
     return [path] + [str(a) for a in args]
