@@ -237,6 +237,24 @@ def p99_bucket_ns(p99_ns):
     return ((1 << (k - 1)) - 1 if k > 8 else 0), (1 << k) - 1
 
 
+def settled(p, inst, job, after, timeout=20):
+    """Waits until the job's exported count no longer grows from one
+    scrape to the next (the victim is blocked: its last waits are in once
+    the exporter has drained them, once a second, later under load)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        p.wait_scraped(inst, after)
+        after = time.time()
+        now = p.value('howlong_schedlat_seconds_count{job="%s"}' % job)
+        if now == last:
+            return
+        if time.monotonic() > deadline:
+            fail("%s: the exported count still grew %ds after the window "
+                 "(%s, then %s)" % (job, timeout, last, now))
+        last = now
+
+
 @test("prom/schedlat-vs-prometheus")
 def schedlat_vs_prometheus():
     """A victim pinned with two busy loops (test_accuracy.py's ground
@@ -280,8 +298,8 @@ def schedlat_vs_prometheus():
         with timerlat.Sleeps(v.tids) as sleeps:
             kernel = workload.total(sc.window([v])[v])
         done = time.time()
-        for inst in (ld, lr):
-            p.wait_scraped(inst, done, scrapes=2)
+        for inst, job in ((ld, "default"), (lr, "run-delay")):
+            settled(p, inst, job, done)
         got = {}
         for job in ("default", "run-delay"):
             for s in ("count", "sum"):
