@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * TCP endpoints as histogram ids (progs/lib/sock.h), named for reports:
+ * the address as text and the port as a number.
+ */
+#ifndef HOWLONG_TOOLS_SOCK_H
+#define HOWLONG_TOOLS_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <bpf/libbpf.h>
+#include "report.h"
+
+/* The address of endpoint id as text in buf ("127.0.0.1", "::1"); an
+ * IPv6 one from the BPF side's sock_addrs map ("ipv6:<hash>" if it is no
+ * longer there). Returns buf. */
+const char *hl_sock_addr(struct bpf_map *addrs, uint64_t id, char *buf,
+			 size_t len);
+
+/* Two labels: addr_name (the address) and port_name (the port); returns
+ * 2. scratch holds the address text. */
+int hl_sock_label(struct bpf_map *addrs, uint64_t id, const char *addr_name,
+		  const char *port_name, struct hl_label *l, char *scratch,
+		  size_t len);
+
+#endif /* HOWLONG_TOOLS_SOCK_H */
