@@ -56,7 +56,7 @@ static __always_inline void syn_sent(__u64 sk, __u64 remote)
 
 	if (!task_matches(t))
 		return;
-	if (per_remote)
+	if (per_remote || send_events)
 		s.id = remote;
 	else
 		s.id = owner_id(t) << 1;
@@ -136,25 +136,30 @@ struct trace_event_raw_inet_sock_set_state___hl {
 	__u8 daddr_v6[16];
 } __hl_core;
 
+/* Fields read, not loaded: the verifier allows the record only constant
+ * offsets, and clang computes some of these. */
 SEC("tracepoint/sock/inet_sock_set_state")
 int state_tp(struct trace_event_raw_inet_sock_set_state___hl *ctx)
 {
-	__u64 sk = (__u64)ctx->skaddr, remote = 0;
+	__u64 sk = (__u64)BPF_CORE_READ(ctx, skaddr), remote = 0;
+	int old = BPF_CORE_READ(ctx, oldstate);
+	int new = BPF_CORE_READ(ctx, newstate);
 	__u8 a6[16];
 	__be32 a4;
 
-	if (ctx->newstate == TCP_SYN_SENT_) {
-		if (ctx->protocol != HL_IPPROTO_TCP)
+	if (new == TCP_SYN_SENT_) {
+		if (BPF_CORE_READ(ctx, protocol) != HL_IPPROTO_TCP)
 			return 0;
 		if (per_remote || send_events) {
-			__builtin_memcpy(&a4, ctx->daddr, sizeof(a4));
-			__builtin_memcpy(a6, ctx->daddr_v6, sizeof(a6));
-			remote = sock_endpoint_id(ctx->family, a4, a6,
-						  ctx->dport);
+			BPF_CORE_READ_INTO(&a4, ctx, daddr);
+			BPF_CORE_READ_INTO(&a6, ctx, daddr_v6);
+			remote = sock_endpoint_id(BPF_CORE_READ(ctx, family),
+						  a4, a6,
+						  BPF_CORE_READ(ctx, dport));
 		}
 		syn_sent(sk, remote);
-	} else if (ctx->oldstate == TCP_SYN_SENT_) {
-		done(sk, ctx->newstate == TCP_ESTABLISHED_);
+	} else if (old == TCP_SYN_SENT_) {
+		done(sk, new == TCP_ESTABLISHED_);
 	}
 	return 0;
 }

@@ -73,17 +73,19 @@ struct trace_event_raw_tcp_probe___hl {
 SEC("tracepoint/tcp/tcp_probe")
 int probe_tp(struct trace_event_raw_tcp_probe___hl *ctx)
 {
+	__u32 srtt = BPF_CORE_READ(ctx, srtt);
 	__u8 sa[28];
 	__u64 id = 0;
-	__u32 srtt = ctx->srtt;
 	__u16 family, port;
 	__be32 a4;
 
+	/* read, not loaded: the verifier allows the record only constant
+	 * offsets */
 	if (srtt && key_mode != TCPRTT_KEY_NONE) {
 		if (key_mode == TCPRTT_KEY_REMOTE)
-			__builtin_memcpy(sa, ctx->daddr, sizeof(sa));
+			BPF_CORE_READ_INTO(&sa, ctx, daddr);
 		else
-			__builtin_memcpy(sa, ctx->saddr, sizeof(sa));
+			BPF_CORE_READ_INTO(&sa, ctx, saddr);
 		__builtin_memcpy(&family, sa, 2);
 		__builtin_memcpy(&port, sa + 2, 2);
 		__builtin_memcpy(&a4, sa + 4, 4);
