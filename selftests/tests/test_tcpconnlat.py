@@ -1,0 +1,175 @@
+"""tcpconnlat against connects that time themselves (lib/tcppeer.py),
+only inside a network namespace of the test's own (lib/netns.py):
+
+- each connect is timed by the client with CLOCK_MONOTONIC around its
+  connect() call, so the tool's time of it, from SYN_SENT to ESTABLISHED
+  or CLOSE, lies inside that span: the tool's count of a remote endpoint
+  must equal the client's, its max at most the client's longest span, its
+  sum at most the sum of the spans;
+- a connect to a port where nothing listens is refused by a reset, always:
+  every one must be counted as failed, none as ok;
+- a listener (backlog 0) whose accept queue is full drops a SYN; the
+  client sends it again after the initial retransmission timeout, 1 s
+  (TCP_TIMEOUT_INIT), by then there is room: such a connect lasts at
+  least 1 s (less one timer tick: 10 ms allowed) and at most its span,
+  which is how the kernel itself, not the tool, makes a known latency.
+"""
+import random
+
+from lib import netns, report, tool
+from lib.harness import check, test
+
+TOOL = "tcpconnlat"
+METHODS = ("tp_btf", "raw_tp", "tracepoint")
+TICK_NS = 10 * 10 ** 6      # a timer may fire one jiffy early (HZ >= 100)
+
+
+def ports(n):
+    base = random.randrange(20000, 30000, 10)
+    return list(range(base, base + n))
+
+
+def hists_by(out):
+    """{(raddr, rport, result) or (result,) + owner: histogram}."""
+    res = {}
+    for h in out.final_report()["hists"]:
+        k = h["key"]
+        if "raddr" in k:
+            res[(k["raddr"], k["rport"], k["result"])] = h
+        else:
+            res[(k["result"], k.get("pid"))] = h
+    return res
+
+
+def check_within(h, spans, what):
+    check(h["count"] == len(spans), "%s: %d connects, the client made %d"
+          % (what, h["count"], len(spans)))
+    check(0 < h["min_ns"] and h["max_ns"] <= max(spans) and
+          h["sum_ns"] <= sum(spans), "%s: min %d, max %d, sum %d outside "
+          "the client's spans (max %d, sum %d)" % (
+              what, h["min_ns"], h["max_ns"], h["sum_ns"], max(spans),
+              sum(spans)))
+
+
+def check_event(e):
+    for f in ("pid", "tid", "duration_ns", "rport"):
+        check(isinstance(e.get(f), int), "event field %s: %r" % (f, e))
+    check(e.get("result") in ("ok", "failed") and
+          isinstance(e.get("raddr"), str) and
+          isinstance(e.get("comm"), str), "event fields: %r" % e)
+    return e
+
+
+@test("tcpconnlat/endpoints")
+def endpoints():
+    """-R -p on tp_btf, raw_tp and classic tracepoints at once: 12
+    connects to 127.0.0.1 and 8 to ::1 that a listener accepts, 6 and 4
+    refused (nothing listens); each remote address and port, ok or
+    failed, exactly the client's count and within its spans, and no other
+    key."""
+    tool.need(TOOL)
+    p = ports(4)
+    steps = [{"family": 4, "port": p[0], "n": 12},
+             {"family": 6, "port": p[1], "n": 8},
+             {"family": 4, "port": p[2], "n": 6, "refused": True},
+             {"family": 6, "port": p[3], "n": 4, "refused": True}]
+    want = {("127.0.0.1", p[0], "ok"): 0, ("::1", p[1], "ok"): 1,
+            ("127.0.0.1", p[2], "failed"): 2, ("::1", p[3], "failed"): 3}
+    with netns.Netns("conn") as ns, ns.peer({"mode": "connects",
+                                             "steps": steps}) as peer:
+        results, res = tool.traced(TOOL, [
+            ["-j", "-R", "-p", peer.pid, "--attach", m] for m in METHODS],
+            peer.go)
+    for i, st in enumerate(res["steps"]):
+        oks = [r["ok"] for r in st]
+        check(all(oks) if not steps[i].get("refused") else not any(oks),
+              "the client's connects to port %d: %s" % (steps[i]["port"],
+                                                         oks))
+    for m, r in zip(METHODS, results):
+        hists = hists_by(report.ToolOutput(r, TOOL))
+        check(set(hists) == set(want), "%s: keys %s, expected %s" % (
+            m, sorted(hists), sorted(want)))
+        for key, i in want.items():
+            check_within(hists[key], [c["span_ns"] for c in
+                                      res["steps"][i]], "%s %s" % (m, key))
+    return "%s: 12 + 8 ok, 6 + 4 refused, per address and port, in the " \
+        "client's spans" % ", ".join(METHODS)
+
+
+@test("tcpconnlat/pid-filter")
+def pid_filter():
+    """Two clients, 7 and 5 connects: -p the first counts its 7 and
+    nothing of the other's; -P (no filter) counts 7 and 5 under each
+    pid (other processes of the machine may connect too: their keys are
+    others)."""
+    tool.need(TOOL)
+    p = ports(2)
+    with netns.Netns("pid") as ns, \
+            ns.peer({"mode": "connects", "steps": [
+                {"family": 4, "port": p[0], "n": 7}]}) as a, \
+            ns.peer({"mode": "connects", "steps": [
+                {"family": 6, "port": p[1], "n": 5}]}) as b:
+        (one, per), (ra, rb) = tool.traced(
+            TOOL, [["-j", "-p", a.pid], ["-j", "-P"]],
+            lambda: (a.go(), b.go()))
+    h1 = hists_by(report.ToolOutput(one, TOOL))
+    check(set(h1) == {("ok", None)}, "-p: keys %s" % sorted(h1))
+    check_within(h1[("ok", None)], [c["span_ns"] for c in
+                                    ra["steps"][0]], "-p %d" % a.pid)
+    hp = hists_by(report.ToolOutput(per, TOOL))
+    for pid, res in ((a.pid, ra), (b.pid, rb)):
+        check_within(hp.get(("ok", pid), report.EMPTY),
+                     [c["span_ns"] for c in res["steps"][0]],
+                     "-P pid %d" % pid)
+        check(("failed", pid) not in hp, "-P: failed connects of %d" % pid)
+    return "-p: 7 of 7, none of the other's; -P: 7 and 5"
+
+
+@test("tcpconnlat/syn-retransmit")
+def syn_retransmit():
+    """A listener whose accept queue is full drops the SYNs of 3
+    connects; each is let in 0.3 s later and gets through with the SYN
+    sent again after the initial RTO: 1 s to the client's span each
+    (histogram), and -M 500 prints exactly those 3 as events, the quick
+    first connect not."""
+    tool.need(TOOL)
+    port = ports(1)[0]
+    with netns.Netns("syn") as ns, ns.peer({"mode": "backlog", "family": 4,
+                                            "port": port,
+                                            "slow": 3}) as peer:
+        (hist, ev), res = tool.traced(TOOL, [
+            ["-j", "-R", "-p", peer.pid],
+            ["-j", "-M", "500", "-p", peer.pid]], peer.go)
+    conns = res["connects"]
+    check(all(c["ok"] for c in conns), "client: %s" % conns)
+    slow = [c["span_ns"] for c in conns[1:]]
+    h = hists_by(report.ToolOutput(hist, TOOL))
+    check(set(h) == {("127.0.0.1", port, "ok")}, "keys %s" % sorted(h))
+    h = h[("127.0.0.1", port, "ok")]
+    check_within(h, [c["span_ns"] for c in conns], "all")
+    check(h["count"] == 4, "%d connects, expected 4" % h["count"])
+    # the three slowest samples: at least 1 s each
+    slow_in = sum(b["count"] for b in h["buckets"]
+                  if b["le_ns"] >= 10 ** 9 - TICK_NS)
+    check(slow_in == 3, "%d samples of 1 s and more, expected 3: %s" % (
+        slow_in, h["buckets"]))
+    evs = report.ToolOutput(ev, TOOL, check_event=check_event).events
+    check(len(evs) == 3, "-M 500: %d events, expected 3" % len(evs))
+    for e, span in zip(evs, slow):
+        check(10 ** 9 - TICK_NS <= e["duration_ns"] <= span and
+              e["pid"] == peer.pid and e["raddr"] == "127.0.0.1" and
+              e["rport"] == port and e["result"] == "ok",
+              "event %r, the client's span %d" % (e, span))
+    return "3 connects of %s ms (client: %s ms); -M 500: 3 events" % (
+        "/".join("%.0f" % (e["duration_ns"] / 1e6) for e in evs),
+        "/".join("%.0f" % (s / 1e6) for s in slow))
+
+
+BAD = {
+    "remote-pids": (["-R", "-P"], 2, ["-R"]),
+    "threshold-remote": (["-M", "5", "-R"], 2, ["-M"]),
+    "threshold": (["-M", "fast"], 2, ["fast"]),
+    "accept": (["--accept"], 2, ["accept"]),
+    "attach-method": (["--attach", "kprobe"], 2, ["kprobe"]),
+}
+tool.register_bad(TOOL, BAD, lambda: ["1", "1"])
