@@ -14,7 +14,9 @@ only inside a network namespace of the test's own (lib/netns.py):
   least 1 s (less one timer tick: 10 ms allowed) and at most its span,
   which is how the kernel itself, not the tool, makes a known latency.
 """
+import os
 import random
+import tempfile
 
 from lib import netns, report, tool
 from lib.harness import check, test
@@ -163,6 +165,40 @@ def syn_retransmit():
     return "3 connects of %s ms (client: %s ms); -M 500: 3 events" % (
         "/".join("%.0f" % (e["duration_ns"] / 1e6) for e in evs),
         "/".join("%.0f" % (s / 1e6) for s in slow))
+
+
+@test("tcpconnlat/export")
+def export():
+    """-R --textfile (OpenMetrics export from the shared code): promtool
+    accepts it, and each remote endpoint's _count, labelled raddr, rport
+    and result, is the client's count: 5 ok to 127.0.0.1, 3 refused from
+    ::1."""
+    from lib import prom
+    tool.need(TOOL)
+    p = ports(2)
+    steps = [{"family": 4, "port": p[0], "n": 5},
+             {"family": 6, "port": p[1], "n": 3, "refused": True}]
+    fd, path = tempfile.mkstemp(prefix="tcpconnlat-", suffix=".prom",
+                                dir="/var/tmp")
+    os.close(fd)
+    try:
+        with netns.Netns("prom") as ns, ns.peer({"mode": "connects",
+                                                 "steps": steps}) as peer:
+            tool.traced(TOOL, [["-R", "-p", peer.pid, "--textfile", path]],
+                        peer.go)
+        text = open(path).read()
+    finally:
+        os.unlink(path)
+    problems, _ = prom.promtool_check(text)
+    check(not problems, "promtool: %s" % problems[:3])
+    ex = prom.parse(text)
+    fam = "howlong_tcpconnlat_seconds_count"
+    ok = ex.value(fam, raddr="127.0.0.1", rport=p[0], result="ok")
+    failed = ex.value(fam, raddr="::1", rport=p[1], result="failed")
+    check(ok == 5 and failed == 3, "textfile: %s ok, %s failed, expected "
+          "5 and 3" % (ok, failed))
+    check(len(ex.series(fam)) == 2, "textfile: series %s" % ex.series(fam))
+    return "promtool ok; 5 ok and 3 failed under raddr, rport, result"
 
 
 BAD = {

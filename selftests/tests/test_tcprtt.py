@@ -1,0 +1,102 @@
+"""tcprtt against the kernel's own per-socket account, read with ss(8)
+inside a network namespace of the test's own (lib/netns.py,
+lib/tcppeer.py "rtt"): a client and a server exchange one-byte requests
+and responses (TCP_NODELAY) on one connection over the namespace's
+loopback; after the last round trip the server sends one more segment,
+which acknowledges nothing new, so the client's srtt cannot change when
+it is processed; then `ss -ti` on the client's socket, before anything
+else reaches it:
+
+- count: tcp_probe fires once for each segment an established socket
+  receives; ss's segs_in (tcpi_segs_in, counted where a segment is
+  delivered to the socket, a layer below) counts those and the SYN-ACK,
+  which arrives before the socket is established. So the client's
+  samples (its remote endpoint with -R, its local one with -l) must be
+  exactly segs_in - 1. Every segment is one byte or a pure ACK: no
+  segmentation offload merges segments on loopback that segs_in would
+  count apart.
+- value: the last sample is the srtt after every RTT measurement (the
+  tail segment adds none), which is ss's rtt (tcpi_rtt: srtt_us >> 3,
+  printed in ms): a bucket with a sample must hold ss's value, and it
+  must lie within [min, max].
+"""
+import contextlib
+import random
+
+from lib import netns, report, tool
+from lib.harness import check, test
+from lib.report import slot_lo_of
+
+TOOL = "tcprtt"
+METHODS = ("tp_btf", "raw_tp", "tracepoint")
+ROUNDS = 40
+HOST = {4: "127.0.0.1", 6: "::1"}
+
+
+def by_endpoint(out, addr, port):
+    rep = report.ToolOutput(out, TOOL).final_report()
+    return {(h["key"][addr], h["key"][port]): h for h in rep["hists"]}
+
+
+def check_vs_ss(h, info, what):
+    rtt_ns = round(float(info["rtt_ms"]) * 1000) * 1000
+    check(h["count"] == info["segs_in"] - 1, "%s: %d samples, ss says "
+          "segs_in %d (one of them the SYN-ACK)" % (what, h["count"],
+                                                    info["segs_in"]))
+    check(h["min_ns"] <= rtt_ns <= h["max_ns"], "%s: ss's rtt %d ns "
+          "outside [%d, %d]" % (what, rtt_ns, h["min_ns"], h["max_ns"]))
+    check(any(slot_lo_of(b["le_ns"]) <= rtt_ns <= b["le_ns"]
+              for b in h["buckets"]), "%s: no sample in the bucket of ss's "
+          "rtt %d ns: %s" % (what, rtt_ns, h["buckets"]))
+
+
+@test("tcprtt/vs-ss")
+def vs_ss():
+    """IPv4 then IPv6, 40 round trips each; -R on tp_btf, raw_tp and
+    classic tracepoints at once and -l: the client socket's samples are
+    ss's segs_in less the SYN-ACK, exactly, and ss's final rtt is among
+    them."""
+    tool.need(TOOL)
+    port = random.randrange(20000, 30000)
+    infos = {}
+    args = [["-j", "-R", "--attach", m] for m in METHODS] + [["-j", "-l"]]
+    # the peers stay until the tools have stopped: closing sends
+    # segments (a FIN to a socket still established is sampled)
+    with netns.Netns("rtt") as ns, contextlib.ExitStack() as peers:
+        tracers = tool.start_all(TOOL, args)
+        try:
+            for fam in (4, 6):
+                p = peers.enter_context(ns.peer({
+                    "mode": "rtt", "family": fam, "port": port,
+                    "rounds": ROUNDS}))
+                infos[fam] = p.go()
+        except BaseException:
+            for t in tracers:
+                t.__exit__(None, None, None)
+            raise
+        results = tool.stop_all(tracers)
+    shown = []
+    for fam, info in infos.items():
+        check("rtt_ms" in info and "segs_in" in info, "ss: %r" % info["ss"])
+        check(info["segs_in"] > 2 * ROUNDS // 2, "ss: segs_in %d for %d "
+              "round trips" % (info["segs_in"], ROUNDS))
+        for m, r in zip(METHODS, results):
+            hists = by_endpoint(r, "raddr", "rport")
+            check_vs_ss(hists.get((HOST[fam], port), report.EMPTY), info,
+                        "%s -R IPv%d" % (m, fam))
+        hists = by_endpoint(results[-1], "laddr", "lport")
+        check_vs_ss(hists.get((HOST[fam], info["cport"]), report.EMPTY),
+                    info, "-l IPv%d" % fam)
+        shown.append("IPv%d: %d samples, rtt %s ms" % (
+            fam, info["segs_in"] - 1, info["rtt_ms"]))
+    return "; ".join(shown) + " (tp_btf, raw_tp, tracepoint, -l)"
+
+
+BAD = {
+    "pid": (["-p", "1"], 2, ["-- 'p'|-p"]),
+    "comm": (["--comm", "bash"], 2, ["--comm"]),
+    "pids": (["-P"], 2, ["-- 'P'|-P"]),
+    "remote-local": (["-R", "-l"], 2, ["-R"]),
+    "attach-method": (["--attach", "kprobe"], 2, ["kprobe"]),
+}
+tool.register_bad(TOOL, BAD, lambda: ["1", "1"])
