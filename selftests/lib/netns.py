@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 from lib.harness import Failure
-from lib.procs import LineReader, die_with_parent
+from lib.procs import spawn_ready
 
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tcppeer.py")
 
@@ -61,17 +61,7 @@ class Peer:
 
     def __enter__(self):
         # ip netns exec execs the program: the pid is the peer's own
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE,
-                                     preexec_fn=die_with_parent)
-        self.out = LineReader(self.proc.stdout.fileno())
-        line = self.out.readline(10)
-        if not line or line != b"ready":
-            err = self.proc.stderr.read1(300) if self.proc.poll() \
-                is not None else b""
-            self.__exit__(None, None, None)
-            raise Failure("tcppeer did not start: %r %r" % (line, err))
+        self.proc, self.out, _ = spawn_ready(self.argv, b"ready")
         self.pid = self.proc.pid
         return self
 

@@ -13,7 +13,7 @@ import os
 import subprocess
 
 from lib.harness import Failure
-from lib.procs import LineReader, die_with_parent
+from lib.procs import spawn_ready
 from lib.tool import ROOT
 
 PATH = os.path.join(ROOT, "build", "test-progs", "pairs")
@@ -47,16 +47,7 @@ class Pairs:
         self.pid = None
 
     def __enter__(self):
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE,
-                                     preexec_fn=die_with_parent)
-        self.out = LineReader(self.proc.stdout.fileno())
-        line = self.out.readline(10)
-        if not line or not line.startswith(b"ready "):
-            self.__exit__(None, None, None)
-            raise Failure("%s did not start: %r" % (" ".join(self.argv),
-                                                    line))
+        self.proc, self.out, line = spawn_ready(self.argv, b"ready ")
         self.pid = int(line.split()[1])
         return self
 
