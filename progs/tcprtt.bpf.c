@@ -9,8 +9,10 @@
  * microseconds; the classic tracepoint's srtt field is that value
  * shifted back (every kernel since 4.16), tp_btf and raw_tp read the
  * socket itself. A socket with no RTT measured yet (0) is not counted.
- * tcp_probe runs in softirq, in whichever task the segment arrived in:
- * there is no process to filter on or to count for.
+ * tcp_probe runs in softirq, in whichever task the segment arrived in,
+ * so -p cannot ask the current task: it names the sockets to count by
+ * their inode numbers, which user space reads from /proc/PID/fd (at the
+ * start and every second) into the map owned.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,6 +25,14 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 key_mode = TCPRTT_KEY_NONE;
+const volatile bool by_owner = false;		/* -p */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPRTT_OWNED_MAX);
+	__type(key, __u64);	/* inode number */
+	__type(value, __u8);
+} owned SEC(".maps");
 
 static __always_inline void record(__u32 srtt_us, __u64 id)
 {
@@ -38,8 +48,13 @@ static __always_inline int probe(const struct sock___hl *sk)
 {
 	const struct tcp_sock___hl *tp = (const void *)sk;
 	__u32 srtt = BPF_CORE_READ(tp, srtt_us) >> 3;
-	__u64 id = 0;
+	__u64 id = 0, ino;
 
+	if (by_owner) {
+		ino = sock_inode(sk);
+		if (!bpf_map_lookup_elem(&owned, &ino))
+			return 0;
+	}
 	if (srtt && key_mode != TCPRTT_KEY_NONE)
 		id = sock_id(sk, key_mode == TCPRTT_KEY_REMOTE);
 	record(srtt, id);
@@ -59,7 +74,8 @@ int BPF_PROG(probe_raw, const struct sock___hl *sk)
 }
 
 /*
- * The classic record: saddr and daddr hold a struct sockaddr_in or
+ * The classic record (not with -p: it has the socket's address only
+ * since 6.x): saddr and daddr hold a struct sockaddr_in or
  * sockaddr_in6 (family, port in network order, address); the fields
  * around them moved over time (family, skaddr were added), which CO-RE
  * follows.

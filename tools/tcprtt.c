@@ -4,6 +4,7 @@
  * The measurement itself is in progs/tcprtt.bpf.c.
  */
 #include <argp.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/types.h>
@@ -47,6 +48,18 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			hl_usage_error("-R and -l exclude each other");
 		cfg.key = k;
 		break;
+	case ARGP_KEY_END:
+		if (hl_opts.filter.tid || hl_opts.cgroup_path ||
+		    hl_opts.filter.has_comm)
+			hl_usage_error("-t, -c and --comm are not supported: "
+				       "segments arrive in softirq, and only "
+				       "-p names sockets (those the process "
+				       "holds open)");
+		if (hl_opts.filter.tgid && hl_opts.attach &&
+		    !strcmp(hl_opts.attach, "tracepoint"))
+			hl_usage_error("-p needs the socket itself: --attach "
+				       "tp_btf or raw_tp, not tracepoint");
+		break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
@@ -59,10 +72,12 @@ static const char doc[] =
 "  tcprtt                      # every connection, at Ctrl-C\n"
 "  tcprtt -R 10 1              # per remote address and port, over 10 s\n"
 "  tcprtt -l -m                # per local address and port, in ms\n"
+"  tcprtt -p 1234 -R           # the sockets process 1234 holds open\n"
 "  tcprtt -j 1                 # JSON Lines every second\n"
 "\nIPv4 and IPv6. The samples are the kernel's smoothed RTT (srtt), "
-"weighted by the segments received. There is no -p: the samples are "
-"taken in softirq, where no process owns them; see tcprtt(8).";
+"weighted by the segments received. They are taken in softirq, where "
+"no process owns them: -p counts the sockets the process holds open, "
+"read from /proc/PID/fd at the start and every second; see tcprtt(8).";
 
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
@@ -70,9 +85,11 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 
 	(void)ctx;
 	skel->rodata->key_mode = cfg.key;
+	skel->rodata->by_owner = hl_opts.filter.tgid != 0;
 	if (!hl_select_programs(skel->obj, m, NULL))
 		return -ENOENT;
 	bpf_map__set_autocreate(skel->maps.sock_addrs, cfg.key);
+	bpf_map__set_autocreate(skel->maps.owned, hl_opts.filter.tgid != 0);
 	return hl_hist_maps_size(skel->obj, cfg.key);
 }
 
@@ -86,8 +103,21 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 			     remote ? "rport" : "lport", l, scratch, len);
 }
 
+/* The -p process's sockets, again: those it opened or accepted since
+ * count from now on, those it closed no more. */
+static void resync(void)
+{
+	int n = hl_sock_inodes_sync(cfg.skel->maps.owned,
+				    hl_opts.filter.tgid);
+
+	/* a process that has exited ends the run by itself */
+	if (n == -E2BIG)
+		hl_warn("process %u holds more than %d sockets: some are not "
+			"counted", hl_opts.filter.tgid, TCPRTT_OWNED_MAX);
+}
+
 static struct hl_tracer tracer = {
-	.name = "tcprtt", .no_task = true,
+	.name = "tcprtt",
 	.argp = { .options = options, .parser = parse },
 	.doc = doc,
 	.ops = &tcprtt_bpf_ops, .prepare = prepare,
@@ -101,5 +131,9 @@ int main(int argc, char **argv)
 	if (tracer.keyed)
 		tracer.loop.report.label = label;
 	cfg.skel = hl_tracer_attach(&tracer);
+	if (hl_opts.filter.tgid) {
+		resync();
+		tracer.loop.housekeeping = resync;
+	}
 	return hl_tracer_run(&tracer);
 }

@@ -25,9 +25,22 @@ struct sock_common___hl {
 	struct in6_addr skc_v6_rcv_saddr;
 } __hl_core;
 
+struct socket___hl;
+
 struct sock___hl {
 	struct sock_common___hl __sk_common;
 	__u16 sk_protocol;
+	struct socket___hl *sk_socket;	/* NULL once the file is closed */
+} __hl_core;
+
+struct inode___hl {
+	unsigned long i_ino;
+} __hl_core;
+
+/* A struct socket is the first member of a struct socket_alloc, its
+ * inode (the number /proc/PID/fd shows) follows; CO-RE finds where. */
+struct socket_alloc___hl {
+	struct inode___hl vfs_inode;
 } __hl_core;
 
 struct tcp_sock___hl {
@@ -102,6 +115,14 @@ static __always_inline __u64 sock_id(const struct sock___hl *sk, bool remote)
 		a4 = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 	}
 	return sock_endpoint_id(family, a4, (const __u8 *)&a6, port);
+}
+
+/* The inode number of sk's socket file ("socket:[N]"), 0 if none. */
+static __always_inline __u64 sock_inode(const struct sock___hl *sk)
+{
+	struct socket_alloc___hl *sa = (void *)BPF_CORE_READ(sk, sk_socket);
+
+	return sa ? BPF_CORE_READ(sa, vfs_inode.i_ino) : 0;
 }
 
 static __always_inline bool sock_is_tcp(const struct sock___hl *sk)

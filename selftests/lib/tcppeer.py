@@ -17,7 +17,7 @@ Plans ("mode"):
   TCP_NODELAY) on one connection, then the server sends one more
   segment that acknowledges nothing new (no RTT sample: srtt stays as it
   is), then `ss -ti` on the client's socket: its rtt (us) and segs_in,
-  and the ports.
+  and the ports. With "early", connected before "ready".
 """
 import json
 import socket
@@ -115,14 +115,19 @@ def ss_info(lport):
     return info
 
 
-def rtt():
-    fam, port, rounds = plan["family"], plan["port"], plan["rounds"]
+def rtt_connect():
+    fam, port = plan["family"], plan["port"]
     s = listener(fam, port, 1)
     c = socket.create_connection((HOST[fam], port))
     a, _ = s.accept()
     for x in (a, c):
         x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    for _ in range(rounds):
+    return s, a, c
+
+
+def rtt(conn=None):
+    s, a, c = conn or rtt_connect()
+    for _ in range(plan["rounds"]):
         c.sendall(b"q")
         a.recv(1)
         a.sendall(b"r")
@@ -132,15 +137,21 @@ def rtt():
     c.recv(1)
     time.sleep(0.1)
     info = ss_info(c.getsockname()[1])
-    info.update(cport=c.getsockname()[1], sport=port)
+    info.update(cport=c.getsockname()[1], sport=plan["port"])
     return info, (s, a, c)
 
 
 def main():
+    # "early": connected before "ready", for a tracer started on a
+    # process that already holds its sockets
+    conn = rtt_connect() if plan.get("early") else None
     print("ready", flush=True)
     sys.stdin.readline()
-    out, keep = {"connects": connects, "backlog": backlog,
-                 "rtt": rtt}[plan["mode"]]()
+    if conn:
+        out, keep = rtt(conn)
+    else:
+        out, keep = {"connects": connects, "backlog": backlog,
+                     "rtt": rtt}[plan["mode"]]()
     print(json.dumps(out), flush=True)
     sys.stdin.readline()
     del keep

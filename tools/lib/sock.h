@@ -23,4 +23,12 @@ int hl_sock_label(struct bpf_map *addrs, uint64_t id, const char *addr_name,
 		  const char *port_name, struct hl_label *l, char *scratch,
 		  size_t len);
 
+/*
+ * Makes map (a hash from inode number to a byte) hold the inode numbers
+ * of the sockets process pid has open, as /proc/PID/fd shows them
+ * ("socket:[N]"), and nothing else. Returns how many, or -errno (the
+ * process is gone, or the map is full: -E2BIG).
+ */
+int hl_sock_inodes_sync(struct bpf_map *map, int pid);
+
 #endif /* HOWLONG_TOOLS_SOCK_H */
