@@ -18,11 +18,12 @@ import os
 import random
 import tempfile
 
-from lib import netns, report, tool
-from lib.harness import check, test
+from lib import netns, peers, report, tool
+from lib.harness import Done, check, test
 
 TOOL = "tcpconnlat"
 METHODS = ("tp_btf", "raw_tp", "tracepoint")
+PEER = "/usr/sbin/tcpconnlat"     # libbpf-tools'
 TICK_NS = 10 * 10 ** 6      # a timer may fire one jiffy early (HZ >= 100)
 
 
@@ -199,6 +200,72 @@ def export():
           "5 and 3" % (ok, failed))
     check(len(ex.series(fam)) == 2, "textfile: series %s" % ex.series(fam))
     return "promtool ok; 5 ok and 3 failed under raddr, rport, result"
+
+
+def peer_lines(out, ports):
+    """{port: [LAT(ms) as ns]} of the peer's event lines: PID COMM IP
+    SADDR DADDR DPORT LAT(ms)."""
+    lat = {p: [] for p in ports}
+    for line in out.decode(errors="replace").splitlines():
+        w = line.split()
+        if len(w) == 7 and w[5].isdigit() and int(w[5]) in lat:
+            lat[int(w[5])].append(round(float(w[6]) * 10 ** 6))
+    return lat
+
+
+@test("tcpconnlat/vs-libbpf-tools")
+def vs_libbpf_tools():
+    """libbpf-tools' tcpconnlat (kprobes or fentry on tcp_v4_connect,
+    tcp_v6_connect and tcp_rcv_state_process) beside ours (-M 0), both
+    -p the client: 10 connects to 127.0.0.1 and 6 to ::1, one event each
+    from both, in the client's order, each within the client's span (the
+    peer's from the call of tcp_v4_connect to the start of the SYN-ACK's
+    processing, ours from SYN_SENT to ESTABLISHED: a few microseconds
+    apart, both inside connect()). Where the peer cannot attach (no
+    kprobes and fentry refused, as on this development host) ours alone
+    against the client, and the peer's own words for why."""
+    tool.need(TOOL)
+    p = ports(2)
+    steps = [{"family": 4, "port": p[0], "n": 10},
+             {"family": 6, "port": p[1], "n": 6}]
+    with netns.Netns("peer") as ns, ns.peer({"mode": "connects",
+                                             "steps": steps}) as client, \
+            peers.Peer([PEER, "-p", str(client.pid)], ready=b"PID",
+                       may_fail=True) as theirs:
+        (ours,), res = tool.traced(TOOL, [["-j", "-M", "0", "-p",
+                                           client.pid]], client.go)
+        their_out = None if theirs.failed else theirs.stop()
+    spans = {st["port"]: [c["span_ns"] for c in r]
+             for st, r in zip(steps, res["steps"])}
+    evs = report.ToolOutput(ours, TOOL, check_event=check_event).events
+    mine = {port: [e["duration_ns"] for e in evs if e["rport"] == port]
+            for port in spans}
+    for who, lat in (("tcpconnlat", mine),) + (
+            (("libbpf-tools", peer_lines(their_out, spans)),)
+            if their_out is not None else ()):
+        for port, span in spans.items():
+            check(len(lat[port]) == len(span), "%s: %d connects to port "
+                  "%d, the client made %d" % (who, len(lat[port]), port,
+                                              len(span)))
+            # the peer prints milliseconds with two decimals
+            slack = 0 if who == "tcpconnlat" else 5000
+            bad = [(x, s) for x, s in zip(lat[port], span)
+                   if not 0 < x <= s + slack]
+            check(not bad, "%s: connects to %d outside the client's spans "
+                  "(ns, span): %s" % (who, port, bad[:3]))
+    if their_out is None:
+        why = [ln for ln in theirs.failed.splitlines() if "kprobe" in ln or
+               "fentry" in ln or "attach" in ln]
+        check(why, "libbpf-tools tcpconnlat did not start, and not for "
+              "want of kprobes or fentry: %r" % theirs.failed[-300:])
+        raise Done("ours: 10 + 6 connects in the client's spans; "
+                   "libbpf-tools tcpconnlat cannot attach here: %s" %
+                   why[0].strip())
+    return "10 + 6 connects from both, each in the client's span; sums " \
+        "%.0f us (ours) and %.0f us (libbpf-tools')" % (
+            sum(sum(v) for v in mine.values()) / 1000,
+            sum(sum(v) for v in peer_lines(their_out, spans).values())
+            / 1000)
 
 
 BAD = {

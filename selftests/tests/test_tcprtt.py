@@ -22,15 +22,17 @@ else reaches it:
 """
 import contextlib
 import random
+import re
 
-from lib import netns, report, tool
-from lib.harness import check, test
+from lib import netns, peers, report, tool
+from lib.harness import Done, check, test
 from lib.report import slot_lo_of
 
 TOOL = "tcprtt"
 METHODS = ("tp_btf", "raw_tp", "tracepoint")
 ROUNDS = 40
 HOST = {4: "127.0.0.1", 6: "::1"}
+PEER = "/usr/sbin/tcprtt"        # libbpf-tools'
 
 
 def by_endpoint(out, addr, port):
@@ -118,6 +120,47 @@ def pid():
     return "-p: %d samples on its client socket (segs_in %d), the other's " \
         "%d only unfiltered" % (mine[("127.0.0.1", pa)]["count"],
                                 ia["segs_in"], ib["segs_in"] - 1)
+
+
+@test("tcprtt/vs-libbpf-tools")
+def vs_libbpf_tools():
+    """libbpf-tools' tcprtt (fentry or a kprobe at the start of
+    tcp_rcv_established: the same point as tcp_probe, the same srtt_us
+    >> 3) beside ours, on the client socket of a 40 round-trip connection
+    (the peer's -P: its remote port; ours -R): the same number of
+    samples, ss's segs_in less the SYN-ACK, and the same average in
+    microseconds (its -e). Where the peer cannot attach (no kprobes and
+    fentry refused, as on this development host) ours alone against ss,
+    and the peer's own words for why."""
+    tool.need(TOOL)
+    port = random.randrange(20000, 30000)
+    with netns.Netns("rttpeer") as ns, ns.peer({
+            "mode": "rtt", "family": 4, "port": port,
+            "rounds": ROUNDS}) as client, \
+            peers.Peer([PEER, "-P", str(port), "-e"],
+                       may_fail=True) as theirs:
+        (ours,), info = tool.traced(TOOL, [["-j", "-R"]], client.go)
+        their_out = None if theirs.failed else theirs.stop()
+    h = by_endpoint(ours, "raddr", "rport").get((HOST[4], port),
+                                                report.EMPTY)
+    check_vs_ss(h, info, "tcprtt")
+    if their_out is None:
+        why = [ln for ln in theirs.failed.splitlines() if "kprobe" in ln or
+               "fentry" in ln or "attach" in ln]
+        check(why, "libbpf-tools tcprtt did not start, and not for want of "
+              "kprobes or fentry: %r" % theirs.failed[-300:])
+        raise Done("ours: %d samples as ss counts; libbpf-tools tcprtt "
+                   "cannot attach here: %s" % (h["count"], why[0].strip()))
+    n = sum(peers.log2_slots(their_out).values())
+    avg = re.search(rb"AVG\s*([\d.]+)", their_out)
+    mine = h["sum_ns"] / 1000 / max(h["count"], 1)
+    check(n == h["count"], "libbpf-tools tcprtt: %d samples, ours %d" % (
+        n, h["count"]))
+    check(avg and abs(float(avg.group(1)) - mine) <= 1, "libbpf-tools "
+          "tcprtt: average %s us, ours %.3f us" % (
+              avg.group(1).decode() if avg else "missing", mine))
+    return "%d samples from both, average %.3f us (ours), %s us " \
+        "(libbpf-tools')" % (n, mine, avg.group(1).decode())
 
 
 BAD = {
