@@ -145,7 +145,7 @@ def main():
         subprocess.run(["ip", "netns", "del", NETNS])
     res = {c[0]: v for c, v in zip(cf, res)}
     m = {name: med(v) for name, v in res.items()}
-    rows = []
+    rows, floor = [], None
     for name, *_ in cf:
         # the floor of each tool's hook is the row before it named so
         floor = name if name.startswith("floor") else floor

@@ -13,7 +13,7 @@ import signal
 import subprocess
 
 from lib import report
-from lib.harness import check, fail
+from lib.harness import Done, check, fail
 from lib.procs import die_with_parent
 
 ROW = re.compile(rb"^\s*(\d+) -> (\d+)\s*: (\d+)", re.M)
@@ -146,6 +146,19 @@ class Peer:
                 fail("%s did not start: %r" % (
                     os.path.basename(self.argv[0]), self.failed[-300:]))
         return self
+
+    def cannot_attach(self, checked):
+        """For a may_fail peer that did not start: ends the test (Done)
+        saying what was checked without it and the peer's own words, if
+        it lacked kprobes or fentry (as on kernels without them); any
+        other reason fails the test."""
+        why = [ln for ln in self.failed.splitlines()
+               if "kprobe" in ln or "fentry" in ln or "attach" in ln]
+        check(why, "%s did not start, and not for want of kprobes or "
+              "fentry: %r" % (os.path.basename(self.argv[0]),
+                              self.failed[-300:]))
+        raise Done("%s; %s cannot attach on this kernel: %s" % (
+            checked, os.path.basename(self.argv[0]), why[0].strip()))
 
     def stop(self):
         self.proc.send_signal(signal.SIGINT)

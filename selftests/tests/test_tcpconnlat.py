@@ -14,12 +14,10 @@ only inside a network namespace of the test's own (lib/netns.py):
   least 1 s (less one timer tick: 10 ms allowed) and at most its span,
   which is how the kernel itself, not the tool, makes a known latency.
 """
-import os
 import random
-import tempfile
 
 from lib import netns, peers, report, tool
-from lib.harness import Done, check, test
+from lib.harness import check, test
 
 TOOL = "tcpconnlat"
 METHODS = ("tp_btf", "raw_tp", "tracepoint")
@@ -179,20 +177,12 @@ def export():
     p = ports(2)
     steps = [{"family": 4, "port": p[0], "n": 5},
              {"family": 6, "port": p[1], "n": 3, "refused": True}]
-    fd, path = tempfile.mkstemp(prefix="tcpconnlat-", suffix=".prom",
-                                dir="/var/tmp")
-    os.close(fd)
-    try:
+    with prom.textfile("tcpconnlat-") as path:
         with netns.Netns("prom") as ns, ns.peer({"mode": "connects",
                                                  "steps": steps}) as peer:
             tool.traced(TOOL, [["-R", "-p", peer.pid, "--textfile", path]],
                         peer.go)
-        text = open(path).read()
-    finally:
-        os.unlink(path)
-    problems, _ = prom.promtool_check(text)
-    check(not problems, "promtool: %s" % problems[:3])
-    ex = prom.parse(text)
+        ex = prom.checked(open(path).read())
     fam = "howlong_tcpconnlat_seconds_count"
     ok = ex.value(fam, raddr="127.0.0.1", rport=p[0], result="ok")
     failed = ex.value(fam, raddr="::1", rport=p[1], result="failed")
@@ -254,13 +244,7 @@ def vs_libbpf_tools():
             check(not bad, "%s: connects to %d outside the client's spans "
                   "(ns, span): %s" % (who, port, bad[:3]))
     if their_out is None:
-        why = [ln for ln in theirs.failed.splitlines() if "kprobe" in ln or
-               "fentry" in ln or "attach" in ln]
-        check(why, "libbpf-tools tcpconnlat did not start, and not for "
-              "want of kprobes or fentry: %r" % theirs.failed[-300:])
-        raise Done("ours: 10 + 6 connects in the client's spans; "
-                   "libbpf-tools tcpconnlat cannot attach here: %s" %
-                   why[0].strip())
+        theirs.cannot_attach("ours: 10 + 6 connects in the client's spans")
     return "10 + 6 connects from both, each in the client's span; sums " \
         "%.0f us (ours) and %.0f us (libbpf-tools')" % (
             sum(sum(v) for v in mine.values()) / 1000,
