@@ -12,7 +12,9 @@ Plans ("mode"):
   first connect fills it, each of the next "slow" connects has its SYN
   dropped and is accepted room for 0.3 s later, so that the SYN the
   client sends again after the initial retransmission timeout (1 s)
-  gets through.
+  gets through. Then "timeouts" more connects with TCP_SYNCNT 1 that no
+  one lets in: the SYN sent at 0 and 1 s, the connect fails with
+  ETIMEDOUT at 3 s (the RTO doubled once more).
 - "rtt": "rounds" request/response exchanges (one byte each way,
   TCP_NODELAY) on one connection, then the server sends one more
   segment that acknowledges nothing new (no RTT sample: srtt stays as it
@@ -39,10 +41,12 @@ def listener(fam, port, backlog):
     return s
 
 
-def timed_connect(fam, port, timeout=None):
+def timed_connect(fam, port, timeout=None, syncnt=None):
     c = socket.socket(FAM[fam], socket.SOCK_STREAM)
     if timeout:
         c.settimeout(timeout)
+    if syncnt:
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, syncnt)
     t0 = time.monotonic_ns()
     try:
         c.connect((HOST[fam], port))
@@ -96,6 +100,10 @@ def backlog():
         t.start()
         c, r = timed_connect(fam, port, 10)
         t.join()
+        keep.append(c)
+        res.append(r)
+    for _ in range(plan.get("timeouts", 0)):
+        c, r = timed_connect(fam, port, 10, syncnt=1)
         keep.append(c)
         res.append(r)
     return {"connects": res}, keep

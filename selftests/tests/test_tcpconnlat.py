@@ -12,7 +12,9 @@ only inside a network namespace of the test's own (lib/netns.py):
   client sends it again after the initial retransmission timeout, 1 s
   (TCP_TIMEOUT_INIT), by then there is room: such a connect lasts at
   least 1 s (less one timer tick: 10 ms allowed) and at most its span,
-  which is how the kernel itself, not the tool, makes a known latency.
+  which is how the kernel itself, not the tool, makes a known latency;
+  and a connect whose SYNs are all dropped, with TCP_SYNCNT 1, fails with
+  ETIMEDOUT after 1 + 2 s: a failed connect of at least 3 s.
 """
 import random
 
@@ -130,40 +132,47 @@ def pid_filter():
 def syn_retransmit():
     """A listener whose accept queue is full drops the SYNs of 3
     connects; each is let in 0.3 s later and gets through with the SYN
-    sent again after the initial RTO: 1 s to the client's span each
-    (histogram), and -M 500 prints exactly those 3 as events, the quick
-    first connect not."""
+    sent again after the initial RTO: 1 s to the client's span each.
+    Then one connect with TCP_SYNCNT 1 that no one lets in times out
+    (ETIMEDOUT) after 1 + 2 s: a failed one of 3 s to its span. -M 500
+    prints exactly those 4 as events, the quick first connect not."""
     tool.need(TOOL)
     port = ports(1)[0]
     with netns.Netns("syn") as ns, ns.peer({"mode": "backlog", "family": 4,
-                                            "port": port,
-                                            "slow": 3}) as peer:
+                                            "port": port, "slow": 3,
+                                            "timeouts": 1}) as peer:
         (hist, ev), res = tool.traced(TOOL, [
             ["-j", "-R", "-p", peer.pid],
             ["-j", "-M", "500", "-p", peer.pid]], peer.go)
     conns = res["connects"]
-    check(all(c["ok"] for c in conns), "client: %s" % conns)
-    slow = [c["span_ns"] for c in conns[1:]]
+    check([c["ok"] for c in conns] == [True] * 4 + [False],
+          "client: %s" % conns)
+    spans = [c["span_ns"] for c in conns]
+    least = [0] + [10 ** 9 - TICK_NS] * 3 + [3 * 10 ** 9 - TICK_NS]
     h = hists_by(report.ToolOutput(hist, TOOL))
-    check(set(h) == {("127.0.0.1", port, "ok")}, "keys %s" % sorted(h))
-    h = h[("127.0.0.1", port, "ok")]
-    check_within(h, [c["span_ns"] for c in conns], "all")
-    check(h["count"] == 4, "%d connects, expected 4" % h["count"])
-    # the three slowest samples: at least 1 s each
-    slow_in = sum(b["count"] for b in h["buckets"]
-                  if b["le_ns"] >= 10 ** 9 - TICK_NS)
+    ok, failed = ("127.0.0.1", port, "ok"), ("127.0.0.1", port, "failed")
+    check(set(h) == {ok, failed}, "keys %s" % sorted(h))
+    check_within(h[ok], spans[:4], "ok")
+    check_within(h[failed], spans[4:], "timed out")
+    check(h[failed]["min_ns"] >= least[4], "timed out after %d ns, not "
+          "3 s" % h[failed]["min_ns"])
+    # the three slow ones: at least 1 s each
+    slow_in = sum(b["count"] for b in h[ok]["buckets"]
+                  if b["le_ns"] >= least[1])
     check(slow_in == 3, "%d samples of 1 s and more, expected 3: %s" % (
-        slow_in, h["buckets"]))
+        slow_in, h[ok]["buckets"]))
     evs = report.ToolOutput(ev, TOOL, check_event=check_event).events
-    check(len(evs) == 3, "-M 500: %d events, expected 3" % len(evs))
-    for e, span in zip(evs, slow):
-        check(10 ** 9 - TICK_NS <= e["duration_ns"] <= span and
-              e["pid"] == peer.pid and e["raddr"] == "127.0.0.1" and
-              e["rport"] == port and e["result"] == "ok",
+    check(len(evs) == 4, "-M 500: %d events, expected 4" % len(evs))
+    for e, span, lo, c in zip(evs, spans[1:], least[1:], conns[1:]):
+        check(lo <= e["duration_ns"] <= span and e["pid"] == peer.pid and
+              e["raddr"] == "127.0.0.1" and e["rport"] == port and
+              e["result"] == ("ok" if c["ok"] else "failed"),
               "event %r, the client's span %d" % (e, span))
-    return "3 connects of %s ms (client: %s ms); -M 500: 3 events" % (
-        "/".join("%.0f" % (e["duration_ns"] / 1e6) for e in evs),
-        "/".join("%.0f" % (s / 1e6) for s in slow))
+    return "3 connects of %s ms (client: %s ms); one timed out after " \
+        "%.0f ms (client: %.0f ms); -M 500: 4 events" % (
+            "/".join("%.0f" % (e["duration_ns"] / 1e6) for e in evs[:3]),
+            "/".join("%.0f" % (s / 1e6) for s in spans[1:4]),
+            evs[3]["duration_ns"] / 1e6, spans[4] / 1e6)
 
 
 @test("tcpconnlat/export")
