@@ -74,11 +74,11 @@ int BPF_PROG(probe_raw, const struct sock___hl *sk)
 }
 
 /*
- * The classic record (not with -p: it has the socket's address only
- * since 6.x): saddr and daddr hold a struct sockaddr_in or
+ * The classic record (not with -p: Debian's 6.1 and 5.10 have no skaddr
+ * in it, 6.12 has): saddr and daddr hold a struct sockaddr_in or
  * sockaddr_in6 (family, port in network order, address); the fields
- * around them moved over time (family, skaddr were added), which CO-RE
- * follows.
+ * around them moved over time (family came after 5.10, skaddr and
+ * skbaddr after 6.1), which CO-RE follows.
  */
 struct trace_event_raw_tcp_probe___hl {
 	__u8 saddr[28];
