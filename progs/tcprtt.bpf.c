@@ -10,9 +10,10 @@
  * shifted back (every kernel since 4.16), tp_btf and raw_tp read the
  * socket itself. A socket with no RTT measured yet (0) is not counted.
  * tcp_probe runs in softirq, in whichever task the segment arrived in,
- * so -p cannot ask the current task: it names the sockets to count by
- * their inode numbers, which user space reads from /proc/PID/fd (at the
- * start and every second) into the map owned.
+ * so -p, -c and --comm cannot ask the current task: they name the
+ * sockets to count by their inode numbers, which user space reads from
+ * /proc/PID/fd of the processes they select (at the start and every
+ * second) into the map owned.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -25,7 +26,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 key_mode = TCPRTT_KEY_NONE;
-const volatile bool by_owner = false;		/* -p */
+const volatile bool by_owner = false;		/* -p, -c, --comm */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

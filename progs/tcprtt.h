@@ -13,7 +13,7 @@ enum tcprtt_key {
 	TCPRTT_KEY_LOCAL,
 };
 
-/* Sockets of the -p process counted, at most. */
+/* Sockets of the processes -p, -c or --comm select, at most. */
 #define TCPRTT_OWNED_MAX 65536
 
 #endif /* HOWLONG_TCPRTT_H */

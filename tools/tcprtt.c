@@ -12,6 +12,7 @@
 #include "tcprtt.h"
 #include "tcprtt.skel.h"
 #include "attach.h"
+#include "cgroup.h"
 #include "cli.h"
 #include "hist_maps.h"
 #include "report.h"
@@ -24,6 +25,7 @@ HL_SKEL_OPS(tcprtt_bpf, HL_TRACEPOINT_METHODS, tcprtt_bpf__attach);
 static struct {
 	enum tcprtt_key key;
 	struct tcprtt_bpf *skel;
+	char cgroup[4096];	/* -c below the cgroup2 mount */
 } cfg;
 
 static const struct argp_option options[] = {
@@ -34,6 +36,13 @@ static const struct argp_option options[] = {
 	  "One histogram per local address and port", 4 },
 	{}
 };
+
+/* -p, -c, --comm: the sockets that processes hold open. */
+static bool by_owner(void)
+{
+	return hl_opts.filter.tgid || hl_opts.filter.has_comm ||
+	       hl_opts.cgroup_path;
+}
 
 static error_t parse(int key, char *arg, struct argp_state *state)
 {
@@ -49,16 +58,14 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		cfg.key = k;
 		break;
 	case ARGP_KEY_END:
-		if (hl_opts.filter.tid || hl_opts.cgroup_path ||
-		    hl_opts.filter.has_comm)
-			hl_usage_error("-t, -c and --comm are not supported: "
-				       "segments arrive in softirq, and only "
-				       "-p names sockets (those the process "
-				       "holds open)");
-		if (hl_opts.filter.tgid && hl_opts.attach &&
+		if (hl_opts.filter.tid)
+			hl_usage_error("-t is not supported: sockets belong to "
+				       "processes, not threads (use -p)");
+		if (by_owner() && hl_opts.attach &&
 		    !strcmp(hl_opts.attach, "tracepoint"))
-			hl_usage_error("-p needs the socket itself: --attach "
-				       "tp_btf or raw_tp, not tracepoint");
+			hl_usage_error("-p, -c and --comm need the socket "
+				       "itself: --attach tp_btf or raw_tp, "
+				       "not tracepoint");
 		break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -73,11 +80,13 @@ static const char doc[] =
 "  tcprtt -R 10 1              # per remote address and port, over 10 s\n"
 "  tcprtt -l -m                # per local address and port, in ms\n"
 "  tcprtt -p 1234 -R           # the sockets process 1234 holds open\n"
+"  tcprtt --comm nginx -l      # those of every process named nginx\n"
 "  tcprtt -j 1                 # JSON Lines every second\n"
 "\nIPv4 and IPv6. The samples are the kernel's smoothed RTT (srtt), "
 "weighted by the segments received. They are taken in softirq, where "
-"no process owns them: -p counts the sockets the process holds open, "
-"read from /proc/PID/fd at the start and every second; see tcprtt(8).";
+"no process owns them: -p, -c and --comm count the sockets the "
+"processes hold open, read from /proc at the start and every second; "
+"see tcprtt(8).";
 
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
@@ -85,11 +94,11 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 
 	(void)ctx;
 	skel->rodata->key_mode = cfg.key;
-	skel->rodata->by_owner = hl_opts.filter.tgid != 0;
+	skel->rodata->by_owner = by_owner();
 	if (!hl_select_programs(skel->obj, m, NULL))
 		return -ENOENT;
 	bpf_map__set_autocreate(skel->maps.sock_addrs, cfg.key);
-	bpf_map__set_autocreate(skel->maps.owned, hl_opts.filter.tgid != 0);
+	bpf_map__set_autocreate(skel->maps.owned, by_owner());
 	return hl_hist_maps_size(skel->obj, cfg.key);
 }
 
@@ -103,17 +112,17 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 			     remote ? "rport" : "lport", l, scratch, len);
 }
 
-/* The -p process's sockets, again: those it opened or accepted since
- * count from now on, those it closed no more. */
+/* The sockets of the processes -p, -c or --comm name, again: those
+ * opened or accepted since count from now on, those closed no more. */
 static void resync(void)
 {
-	int n = hl_sock_inodes_sync(cfg.skel->maps.owned,
-				    hl_opts.filter.tgid);
+	int n = hl_sock_inodes_sync(cfg.skel->maps.owned, &hl_opts.filter,
+				    hl_opts.cgroup_path ? cfg.cgroup : NULL);
 
-	/* a process that has exited ends the run by itself */
+	/* a -p process that has exited ends the run by itself */
 	if (n == -E2BIG)
-		hl_warn("process %u holds more than %d sockets: some are not "
-			"counted", hl_opts.filter.tgid, TCPRTT_OWNED_MAX);
+		hl_warn("the processes hold more than %d sockets: some are "
+			"not counted", TCPRTT_OWNED_MAX);
 }
 
 static struct hl_tracer tracer = {
@@ -130,8 +139,11 @@ int main(int argc, char **argv)
 	tracer.keyed = cfg.key != TCPRTT_KEY_NONE;
 	if (tracer.keyed)
 		tracer.loop.report.label = label;
+	if (hl_opts.cgroup_path)
+		hl_cgroup_name(hl_opts.filter.cgroup_id, cfg.cgroup,
+			       sizeof(cfg.cgroup));
 	cfg.skel = hl_tracer_attach(&tracer);
-	if (hl_opts.filter.tgid) {
+	if (by_owner()) {
 		resync();
 		tracer.loop.housekeeping = resync;
 	}

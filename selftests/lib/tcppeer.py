@@ -20,6 +20,7 @@ Plans ("mode"):
   segment that acknowledges nothing new (no RTT sample: srtt stays as it
   is), then `ss -ti` on the client's socket: its rtt (us) and segs_in,
   and the ports. With "early", connected before "ready".
+Any plan may give "comm": the process's name (PR_SET_NAME).
 """
 import json
 import socket
@@ -149,7 +150,14 @@ def rtt(conn=None):
     return info, (s, a, c)
 
 
+def set_comm(name):
+    import ctypes
+    ctypes.CDLL(None).prctl(15, name.encode(), 0, 0, 0)   # PR_SET_NAME
+
+
 def main():
+    if plan.get("comm"):
+        set_comm(plan["comm"])
     # "early": connected before "ready", for a tracer started on a
     # process that already holds its sockets
     conn = rtt_connect() if plan.get("early") else None

@@ -24,7 +24,7 @@ import contextlib
 import random
 import re
 
-from lib import netns, peers, report, tool
+from lib import netns, peers, report, tool, workload
 from lib.harness import check, test
 from lib.report import slot_lo_of
 
@@ -94,32 +94,40 @@ def vs_ss():
     return "; ".join(shown) + " (tp_btf, raw_tp, tracepoint, -l)"
 
 
-@test("tcprtt/pid")
-def pid():
-    """-p: two processes, each with a connection of its own (made before
-    the tools start, so -p must find the sockets the process already
-    holds): -p the first counts its two sockets (client and server) and
-    nothing of the second's, its client socket's samples exactly ss's
-    segs_in less the SYN-ACK; beside it, unfiltered, the second's too."""
+@test("tcprtt/owners")
+def owners():
+    """-p, --comm and -c: two processes, each with a connection of its
+    own (made before the tools start, so the sockets a process already
+    holds must be found); the first one named apart and in a cgroup of
+    the test's. Each filter counts its two sockets (client and server)
+    and nothing of the second's, its client socket's samples exactly
+    ss's segs_in less the SYN-ACK; beside them, unfiltered, the second's
+    too."""
     tool.need(TOOL)
     pa, pb = random.sample(range(20000, 30000), 2)
-    with netns.Netns("rttpid") as ns, contextlib.ExitStack() as peers:
-        a, b = (peers.enter_context(ns.peer({
-            "mode": "rtt", "family": 4, "port": port, "rounds": ROUNDS,
-            "early": True})) for port in (pa, pb))
-        (only, every), (ia, ib) = tool.traced(
-            TOOL, [["-j", "-R", "-p", a.pid], ["-j", "-R"]],
+    comm = workload.unique_comm("rtt")
+    with netns.Netns("rttown") as ns, workload.Cgroup() as cg, \
+            contextlib.ExitStack() as peers:
+        a, b = (peers.enter_context(ns.peer(dict(
+            mode="rtt", family=4, port=port, rounds=ROUNDS, early=True,
+            **extra))) for port, extra in ((pa, {"comm": comm}), (pb, {})))
+        cg.add(a.pid)
+        filters = (["-p", a.pid], ["--comm", comm], ["-c", cg.path])
+        results, (ia, ib) = tool.traced(
+            TOOL, [["-j", "-R"] + f for f in filters] + [["-j", "-R"]],
             lambda: (a.go(), b.go()))
-    mine = by_endpoint(only, "raddr", "rport")
     want = {("127.0.0.1", pa), ("127.0.0.1", ia["cport"])}
-    check(set(mine) == want, "-p: endpoints %s, expected %s (its client "
-          "and server sockets)" % (sorted(mine), sorted(want)))
-    check_vs_ss(mine[("127.0.0.1", pa)], ia, "-p, its client")
-    check_vs_ss(by_endpoint(every, "raddr", "rport").get(
+    for f, r in zip(filters, results):
+        mine = by_endpoint(r, "raddr", "rport")
+        check(set(mine) == want, "%s: endpoints %s, expected %s (its "
+              "client and server sockets)" % (f[0], sorted(mine),
+                                               sorted(want)))
+        check_vs_ss(mine[("127.0.0.1", pa)], ia, "%s, its client" % f[0])
+    check_vs_ss(by_endpoint(results[-1], "raddr", "rport").get(
         ("127.0.0.1", pb), report.EMPTY), ib, "unfiltered, the other's")
-    return "-p: %d samples on its client socket (segs_in %d), the other's " \
-        "%d only unfiltered" % (mine[("127.0.0.1", pa)]["count"],
-                                ia["segs_in"], ib["segs_in"] - 1)
+    return "-p, --comm, -c: %d samples on its client socket (segs_in " \
+        "%d), the other's %d only unfiltered" % (
+            ia["segs_in"] - 1, ia["segs_in"], ib["segs_in"] - 1)
 
 
 @test("tcprtt/vs-libbpf-tools")
@@ -160,10 +168,10 @@ def vs_libbpf_tools():
 
 BAD = {
     "tid": (["-t", "1"], 2, ["-t"]),
-    "comm": (["--comm", "bash"], 2, ["--comm"]),
-    "cgroup": (["-c", "/sys/fs/cgroup"], 2, ["-c"]),
     "pid-tracepoint": (["-p", "1", "--attach", "tracepoint"], 2,
                        ["tracepoint"]),
+    "comm-tracepoint": (["--comm", "nginx", "--attach", "tracepoint"], 2,
+                        ["tracepoint"]),
     "pids": (["-P"], 2, ["-- 'P'|-P"]),
     "remote-local": (["-R", "-l"], 2, ["-R"]),
     "attach-method": (["--attach", "kprobe"], 2, ["kprobe"]),

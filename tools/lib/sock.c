@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,22 +46,18 @@ int hl_sock_label(struct bpf_map *addrs, uint64_t id, const char *addr_name,
 	return 2;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+struct inodes {
+	uint64_t *v;
+	size_t n, cap;
+};
 
-	return x < y ? -1 : x > y;
-}
-
-/* The socket inodes of pid, sorted, malloc'ed in *out; how many, or
- * -errno. */
-static int socket_inodes(int pid, uint64_t **out)
+/* Adds the socket inodes of pid; -errno if they cannot be read. */
+static int add_socket_inodes(int pid, struct inodes *in)
 {
 	char path[64], link[64];
-	uint64_t *v = NULL, *grown;
-	size_t n = 0, cap = 0;
 	unsigned long long ino;
 	struct dirent *d;
+	uint64_t *grown;
 	DIR *dir;
 	ssize_t len;
 
@@ -75,48 +72,124 @@ static int socket_inodes(int pid, uint64_t **out)
 		link[len] = '\0';
 		if (sscanf(link, "socket:[%llu]", &ino) != 1)
 			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			grown = realloc(v, cap * sizeof(*v));
+		if (in->n == in->cap) {
+			in->cap = in->cap ? 2 * in->cap : 64;
+			grown = realloc(in->v, in->cap * sizeof(*in->v));
 			if (!grown) {
-				free(v);
 				closedir(dir);
 				return -ENOMEM;
 			}
-			v = grown;
+			in->v = grown;
 		}
-		v[n++] = ino;
+		in->v[in->n++] = ino;
 	}
 	closedir(dir);
-	qsort(v, n, sizeof(*v), cmp_u64);
-	*out = v;
-	return n;
+	return 0;
 }
 
-int hl_sock_inodes_sync(struct bpf_map *map, int pid)
+/* The first line of /proc/PID/NAME that starts with prefix, without
+ * the prefix and its newline; false if none. */
+static bool proc_line(int pid, const char *name, const char *prefix,
+		      char *buf, size_t len)
 {
-	int fd = bpf_map__fd(map), n;
-	uint64_t *inodes = NULL;
+	size_t n = strlen(prefix);
+	char path[64];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(buf, len, f))
+		found = !strncmp(buf, prefix, n);
+	fclose(f);
+	if (found) {
+		memmove(buf, buf + n, strlen(buf + n) + 1);
+		buf[strcspn(buf, "\n")] = '\0';
+	}
+	return found;
+}
+
+static bool process_matches(int pid, const struct filter_cfg *f,
+			    const char *cgroup)
+{
+	char line[4096];
+	size_t n;
+
+	if (f->has_comm &&
+	    (!proc_line(pid, "comm", "", line, sizeof(line)) ||
+	     strcmp(line, f->comm)))
+		return false;
+	/* cgroup v2's line is "0::/path", among v1's on hybrid systems */
+	if (cgroup) {
+		if (!proc_line(pid, "cgroup", "0::", line, sizeof(line)))
+			return false;
+		n = strlen(cgroup);
+		if (strcmp(cgroup, "/") &&
+		    (strncmp(line, cgroup, n) || (line[n] && line[n] != '/')))
+			return false;
+	}
+	return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int gather(const struct filter_cfg *f, const char *cgroup,
+		  struct inodes *in)
+{
+	struct dirent *d;
+	DIR *proc;
+	int pid, err = 0;
+
+	if (f->tgid)
+		return add_socket_inodes(f->tgid, in);
+	proc = opendir("/proc");
+	if (!proc)
+		return -errno;
+	while (!err && (d = readdir(proc))) {
+		pid = atoi(d->d_name);
+		/* a process may exit meanwhile: its sockets go with it */
+		if (pid > 0 && process_matches(pid, f, cgroup) &&
+		    add_socket_inodes(pid, in) == -ENOMEM)
+			err = -ENOMEM;
+	}
+	closedir(proc);
+	return err;
+}
+
+int hl_sock_inodes_sync(struct bpf_map *map, const struct filter_cfg *f,
+			const char *cgroup)
+{
+	struct inodes in = {};
+	int fd = bpf_map__fd(map), err;
 	__u64 key, next, *prev = NULL;
 	__u8 one = 1;
 
-	n = socket_inodes(pid, &inodes);
-	if (n < 0)
-		return n;
-	/* those it no longer holds first: their numbers may come back */
+	err = gather(f, cgroup, &in);
+	if (err) {
+		free(in.v);
+		return err;
+	}
+	if (in.n)
+		qsort(in.v, in.n, sizeof(*in.v), cmp_u64);
+	/* those no longer held first: their numbers may come back */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (!bsearch(&key, inodes, n, sizeof(*inodes), cmp_u64))
+		if (!in.n || !bsearch(&key, in.v, in.n, sizeof(*in.v), cmp_u64))
 			bpf_map_delete_elem(fd, &key);
 	}
-	for (int i = 0; i < n; i++) {
-		key = inodes[i];
-		if (bpf_map_update_elem(fd, &key, &one, BPF_ANY)) {
-			free(inodes);
-			return -errno;
-		}
+	for (size_t i = 0; i < in.n && !err; i++) {
+		key = in.v[i];
+		if (bpf_map_update_elem(fd, &key, &one, BPF_ANY))
+			err = -errno;
 	}
-	free(inodes);
-	return n;
+	free(in.v);
+	return err ? err : (int)in.n;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <bpf/libbpf.h>
+#include "lib/common.h"
 #include "report.h"
 
 /* The address of endpoint id as text in buf ("127.0.0.1", "::1"); an
@@ -25,10 +26,14 @@ int hl_sock_label(struct bpf_map *addrs, uint64_t id, const char *addr_name,
 
 /*
  * Makes map (a hash from inode number to a byte) hold the inode numbers
- * of the sockets process pid has open, as /proc/PID/fd shows them
- * ("socket:[N]"), and nothing else. Returns how many, or -errno (the
- * process is gone, or the map is full: -E2BIG).
+ * of the sockets that the processes f selects have open, as
+ * /proc/PID/fd shows them ("socket:[N]"), and nothing else: process
+ * f->tgid (-p), those whose main thread is named f->comm (--comm), those
+ * in f's cgroup or below (-c; cgroup is its path below the cgroup2
+ * mount). Returns how many, or -errno (-ESRCH: the -p process is gone,
+ * -E2BIG: the map is full).
  */
-int hl_sock_inodes_sync(struct bpf_map *map, int pid);
+int hl_sock_inodes_sync(struct bpf_map *map, const struct filter_cfg *f,
+			const char *cgroup);
 
 #endif /* HOWLONG_TOOLS_SOCK_H */
