@@ -176,7 +176,10 @@ def main():
         "`tcp_probe` (`bench/floor.bpf.c`), with what the statistics add "
         "to each run (two clock reads). libbpf-tools' tcpconnlat and "
         "tcprtt need kprobes or fentry, which this kernel lacks: no peer "
-        "to compare with here. A connect over loopback takes some "
+        "to compare costs with here (under qemu, where they attach, a "
+        "cost would be the emulator's); their numbers are compared with "
+        "ours there by the selftests (next section). A connect over "
+        "loopback takes some "
         "20–50 us; a segment some microseconds.", ""])
     sl.publish(SECTION, text, args.no_doc)
     return 0
