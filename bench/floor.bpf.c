@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The floor for bench/schedlat.py, syslat.py, biolat.py and irqlat.py:
+ * The floor for bench/schedlat.py, syslat.py, biolat.py, irqlat.py and
+ * tcpconnlat.py:
  * empty tp_btf programs on every tracepoint those tools or their peers
  * attach to. What one of these costs per run is the price of the hook
  * itself (trampoline, plus bpf_stats' own clock reads when
@@ -82,3 +83,10 @@ int BPF_PROG(clock_soft_entry) { return read_clock(); }
 
 SEC("tp_btf/softirq_exit")
 int BPF_PROG(clock_soft_exit) { return read_clock(); }
+
+/* bench/tcpconnlat.py: the TCP tracepoints tcpconnlat and tcprtt use */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(floor_sock_state) { return 0; }
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(floor_tcp_probe) { return 0; }

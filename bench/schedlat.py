@@ -88,6 +88,28 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def start_ready(argv, ready, on_stderr):
+    """Start a tool or the floor; returns its Popen once its first line
+    (on stderr for ours, on stdout for the floor and the peers) says
+    ready."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, text=True)
+    line = (p.stderr if on_stderr else p.stdout).readline()
+    if ready not in line:
+        p.kill()
+        raise BenchError("%s did not start: %s" % (" ".join(argv), line))
+    return p
+
+
+def last_report(out, what):
+    """The hists of the last JSON report in a tool's -j output."""
+    reps = [json.loads(line) for line in out.splitlines()
+            if line.startswith("{")]
+    if not reps:
+        raise BenchError("%s printed no report" % what)
+    return reps[-1]["hists"]
+
+
 def run(argv, **kw):
     return subprocess.run(argv, check=True, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, **kw)

@@ -13,7 +13,7 @@ import os
 import subprocess
 
 from lib.harness import Failure
-from lib.procs import LineReader, die_with_parent
+from lib.procs import die_with_parent, spawn_ready
 from lib.tool import TEST_PROGS
 
 PATH = os.path.join(TEST_PROGS, "pairs")
@@ -56,16 +56,8 @@ class Pairs:
     def __enter__(self):
         argv = self.container.argv(self.argv) if self.container else \
             self.argv
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE,
-                                     preexec_fn=self._preexec)
-        self.out = LineReader(self.proc.stdout.fileno())
-        line = self.out.readline(10)
-        if not line or not line.startswith(b"ready "):
-            self.__exit__(None, None, None)
-            raise Failure("%s did not start: %r" % (" ".join(self.argv),
-                                                    line))
+        self.proc, self.out, line = spawn_ready(argv, b"ready ",
+                                                preexec_fn=self._preexec)
         self.pid = int(line.split()[1])
         if self.container:      # that was its pid inside
             self.pid = self.container.host_pid(self.proc.pid)

@@ -13,7 +13,7 @@ import signal
 import subprocess
 
 from lib import report
-from lib.harness import check, fail
+from lib.harness import Done, check, fail
 from lib.procs import die_with_parent
 
 ROW = re.compile(rb"^\s*(\d+) -> (\d+)\s*: (\d+)", re.M)
@@ -119,11 +119,15 @@ def same_distribution(h, rows, what, factor):
 
 class Peer:
     """A peer tool beside ours: started, ready when its first line says
-    "Tracing", stopped by stop() with SIGINT (its final report then is in
-    .out), killed on the way out if it was not."""
+    "Tracing" (or holds ready), stopped by stop() with SIGINT (its final
+    report then is in .out), killed on the way out if it was not. With
+    may_fail, a peer that does not start leaves what it said in .failed
+    instead of failing the test (kprobe-based peers, on kernels without
+    kprobes)."""
 
-    def __init__(self, argv):
+    def __init__(self, argv, ready=b"Tracing", may_fail=False):
         self.argv, self.proc, self.out = argv, None, b""
+        self.ready, self.may_fail, self.failed = ready, may_fail, None
 
     def __enter__(self):
         if not os.access(self.argv[0], os.X_OK):
@@ -134,12 +138,27 @@ class Peer:
                                      stderr=subprocess.PIPE,
                                      preexec_fn=die_with_parent)
         line = self.proc.stdout.readline()
-        if b"Tracing" not in line:
+        if self.ready not in line:
             self.proc.kill()
             out, err = self.proc.communicate()
-            fail("%s did not start: %r" % (os.path.basename(self.argv[0]),
-                                           (line + out + err)[-300:]))
+            self.failed = (line + out + err).decode(errors="replace")
+            if not self.may_fail:
+                fail("%s did not start: %r" % (
+                    os.path.basename(self.argv[0]), self.failed[-300:]))
         return self
+
+    def cannot_attach(self, checked):
+        """For a may_fail peer that did not start: ends the test (Done)
+        saying what was checked without it and the peer's own words, if
+        it lacked kprobes or fentry (as on kernels without them); any
+        other reason fails the test."""
+        why = [ln for ln in self.failed.splitlines()
+               if "kprobe" in ln or "fentry" in ln or "attach" in ln]
+        check(why, "%s did not start, and not for want of kprobes or "
+              "fentry: %r" % (os.path.basename(self.argv[0]),
+                              self.failed[-300:]))
+        raise Done("%s; %s cannot attach on this kernel: %s" % (
+            checked, os.path.basename(self.argv[0]), why[0].strip()))
 
     def stop(self):
         self.proc.send_signal(signal.SIGINT)

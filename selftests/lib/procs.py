@@ -57,6 +57,27 @@ class Service:
         return False
 
 
+def spawn_ready(argv, prefix, timeout=10, preexec_fn=die_with_parent):
+    """Start argv (stdin, stdout and stderr piped, dying with the runner:
+    a preexec_fn given instead must do that too) and read its first
+    line, which must start with prefix (bytes): returns (Popen, LineReader
+    of its stdout, that line). Otherwise it is killed and the test fails
+    with what it said."""
+    import subprocess
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=preexec_fn)
+    out = LineReader(proc.stdout.fileno())
+    line = out.readline(timeout)
+    if not line or not line.startswith(prefix):
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        raise Failure("%s did not start: %r (stderr: %r)" % (
+            " ".join(argv), line, proc.stderr.read(300)))
+    return proc, out, line
+
+
 class LineReader:
     """Reads lines from a pipe fd with timeouts, keeping what it read."""
 

@@ -35,6 +35,7 @@ promtool: see promtool_check() for which of its messages count.
 """
 import atexit
 import calendar
+import contextlib
 import glob
 import http.client
 import json
@@ -419,6 +420,26 @@ def _check_histograms(ex, om):
 
 
 # ---- promtool ----
+
+@contextlib.contextmanager
+def textfile(prefix):
+    """A path for a tool's --textfile (under /var/tmp), removed after the
+    block."""
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=".prom",
+                                dir="/var/tmp")
+    os.close(fd)
+    try:
+        yield path
+    finally:
+        os.unlink(path)
+
+
+def checked(text):
+    """text (Prometheus 0.0.4) past promtool, parsed."""
+    problems, _ = promtool_check(text)
+    check(not problems, "promtool: %s" % problems[:3])
+    return parse(text)
+
 
 def promtool_check(text, openmetrics=False, timeout=30):
     """`promtool check metrics` on text (it reads stdin). Returns

@@ -38,7 +38,6 @@ import contextlib
 import os
 import re
 import socket
-import tempfile
 import time
 
 from lib import peers, report, tool
@@ -510,25 +509,16 @@ def export():
     from lib import prom
     tool.need(TOOL)
     port = prom.port()
-    fd, path = tempfile.mkstemp(prefix="irqlat-", suffix=".prom",
-                                dir="/var/tmp")
-    os.close(fd)
-
     def work():
         datagrams()
         time.sleep(1.5)     # served from totals drained once a second
         return prom.get_text("http://127.0.0.1:%d/metrics" % port)[1]
 
-    try:
+    with prom.textfile("irqlat-") as path:
         _, win, served = windowed_results(
             softirqs, [["-S", "-w", "--textfile", path],
                        ["--listen", str(port)]], work)
-        text = open(path).read()
-    finally:
-        os.unlink(path)
-    problems, _ = prom.promtool_check(text)
-    check(not problems, "promtool: %s" % problems[:3])
-    ex = prom.parse(text)
+        ex = prom.checked(open(path).read())
     n = ex.value("howlong_irqlat_seconds_count", vector="net_rx",
                  phase="run")
     win.within("net_rx", int(n), "textfile net_rx")
