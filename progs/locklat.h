@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* locklat: types shared by progs/locklat.bpf.c and tools/locklat.c. */
+#ifndef HOWLONG_LOCKLAT_H
+#define HOWLONG_LOCKLAT_H
+
+/*
+ * lock:contention_begin's flags (include/trace/events/lock.h, the same
+ * from 5.19 to 6.18): the kind of lock waited for.
+ */
+#define LOCKLAT_F_SPIN		(1U << 0)
+#define LOCKLAT_F_READ		(1U << 1)
+#define LOCKLAT_F_WRITE		(1U << 2)
+#define LOCKLAT_F_RT		(1U << 3)
+#define LOCKLAT_F_PERCPU	(1U << 4)
+#define LOCKLAT_F_MUTEX		(1U << 5)
+#define LOCKLAT_F_MASK		0xffULL
+
+/*
+ * A histogram's id: the owner (process, thread or cgroup id, or 0) above
+ * bit 32, the kernel stack's id + 1 with -S (0: none) from bit 8, the
+ * flags of the wait's first contention_begin below.
+ */
+#define LOCKLAT_STACK_SHIFT	8
+#define LOCKLAT_STACK_MASK	0xffffffULL
+#define LOCKLAT_OWNER_SHIFT	32
+
+/* Kernel stacks kept for -S, and how deep each. */
+#define LOCKLAT_STACKS		16384
+#define LOCKLAT_STACK_DEPTH	32
+
+/*
+ * Waits a thread is in at once: a mutex's slow path contends on its
+ * wait_lock, an interrupt handler on a spinlock while the thread it
+ * interrupted was spinning on another.
+ */
+#define LOCKLAT_DEPTH	4	/* a wait inside 4 others is counted lost */
+
+struct locklat_wait {
+	__u64 lock;
+	__u64 ts;
+	__u32 flags;
+	__u32 pad;
+};
+
+struct locklat_waits {
+	struct locklat_wait w[LOCKLAT_DEPTH];
+	__u32 depth;
+	__u32 pad;
+};
+
+#endif /* HOWLONG_LOCKLAT_H */
