@@ -3,7 +3,7 @@
 # describes it as a struct hl_tracer, tools/lib/tracer.h); add its
 # name to TOOLS, a man page and a test (docs/new-tool.md). A tool without a BPF program (it reads
 # files only) is tools/<tool>.c alone, named in PLAIN_TOOLS instead.
-TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat syslat biolat irqlat locklat
+TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat syslat biolat irqlat locklat reclaimlat
 PLAIN_TOOLS := usdtlist
 
 # The one version: tools' -V, man pages, the Debian package (a test
