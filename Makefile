@@ -265,6 +265,7 @@ bench: all
 	$(Q)$(PYTHON) bench/syslat.py
 	$(Q)$(PYTHON) bench/biolat.py
 	$(Q)$(PYTHON) bench/irqlat.py
+	$(Q)$(PYTHON) bench/locklat.py
 
 # Every tool, its man page and its bash completion (one script serves
 # every tool: bash-completion loads it by the command's name).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The floor for bench/schedlat.py, syslat.py, biolat.py and irqlat.py:
+ * The floor for bench/schedlat.py, syslat.py, biolat.py, irqlat.py and
+ * locklat.py:
  * empty tp_btf programs on every tracepoint those tools or their peers
  * attach to. What one of these costs per run is the price of the hook
  * itself (trampoline, plus bpf_stats' own clock reads when
@@ -82,3 +83,10 @@ int BPF_PROG(clock_soft_entry) { return read_clock(); }
 
 SEC("tp_btf/softirq_exit")
 int BPF_PROG(clock_soft_exit) { return read_clock(); }
+
+/* bench/locklat.py: the lock contention tracepoints (Linux 5.19) */
+SEC("tp_btf/contention_begin")
+int BPF_PROG(floor_lock_begin) { return 0; }
+
+SEC("tp_btf/contention_end")
+int BPF_PROG(floor_lock_end) { return 0; }
