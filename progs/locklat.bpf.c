@@ -14,7 +14,9 @@
  * perf lock does: one wait, timed from its first begin, of its first
  * kind), a begin on another lock is a wait of its own, and an end closes
  * the wait on its lock. A wait deeper than LOCKLAT_DEPTH is counted lost;
- * an end without a begin (a wait begun before the start) is ignored.
+ * an end without a begin (a wait begun before the start) is ignored, and
+ * so is a lock contended inside our own end program, whose end would not
+ * run it again (counted lost).
  * The end programs come first in this file, so that the skeleton attaches
  * them first: every begin seen then has its end seen.
  */
@@ -53,6 +55,13 @@ static __always_inline int begin(__u64 lock, __u32 flags)
 		lost_inc(LOST_START_FULL);
 		return 0;
 	}
+	/* A lock contended inside our own end program (a map's bucket
+	 * lock): its end would not run our end program again, which is
+	 * still running; so it is not timed, and counted lost. */
+	if (s->recording) {
+		lost_inc(LOST_START_FULL);
+		return 0;
+	}
 	d = s->depth;
 	for (int i = 0; i < LOCKLAT_DEPTH; i++)
 		if (i < d && s->w[i].lock == lock)
@@ -87,6 +96,7 @@ static __noinline int end(void *ctx, __u64 lock)
 	if (i >= LOCKLAT_DEPTH)
 		return 0;
 	id = s->w[i].flags & LOCKLAT_F_MASK;
+	s->recording = 1;
 	if (by_stack) {
 		sid = bpf_get_stackid(ctx, &stacks, 0);
 		if (sid >= 0)
@@ -95,6 +105,7 @@ static __noinline int end(void *ctx, __u64 lock)
 	t = owner_mode ? (void *)bpf_get_current_task() : NULL;
 	id |= owner_id(t) << LOCKLAT_OWNER_SHIFT;
 	hist_record_keyed(id, now - s->w[i].ts, owner_comm(t));
+	s->recording = 0;
 	/* out of order (rare): the waits above move down one */
 	for (int j = 0; j + 1 < LOCKLAT_DEPTH; j++)
 		if (j >= i && j + 1 < d)

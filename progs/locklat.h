@@ -45,7 +45,7 @@ struct locklat_wait {
 struct locklat_waits {
 	struct locklat_wait w[LOCKLAT_DEPTH];
 	__u32 depth;
-	__u32 pad;
+	__u32 recording;	/* the end program runs for this thread */
 };
 
 #endif /* HOWLONG_LOCKLAT_H */

@@ -51,9 +51,15 @@ static __noinline int end(enum reclaimlat_kind kind)
 
 	if (!s || kind >= RECLAIM_KINDS || !s->ts[kind])
 		return 0;
-	t = owner_mode ? (void *)bpf_get_current_task() : NULL;
-	id = kind | owner_id(t) << RECLAIMLAT_OWNER_SHIFT;
-	hist_record_keyed(id, now - s->ts[kind], owner_comm(t));
+	if (owner_mode == HL_OWNER_NONE) {
+		/* a whole histogram per kind: no cell to make for a new
+		 * bucket, and stalls are spread over many */
+		hist_record_dense(kind, now - s->ts[kind]);
+	} else {
+		t = (void *)bpf_get_current_task();
+		id = kind | owner_id(t) << RECLAIMLAT_OWNER_SHIFT;
+		hist_record_keyed(id, now - s->ts[kind], owner_comm(t));
+	}
 	s->ts[kind] = 0;
 	return 0;
 }

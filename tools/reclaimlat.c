@@ -79,6 +79,8 @@ static int choose_kinds(struct bpf_object *obj)
 	return n ? 0 : -ENOENT;
 }
 
+static struct hl_tracer tracer;
+
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
 	struct reclaimlat_bpf *skel = s;
@@ -89,7 +91,9 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	if (!hl_select_programs(skel->obj, m, NULL))
 		return -ENOENT;
 	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
-	return choose_kinds(skel->obj) ?: hl_hist_maps_size(skel->obj, true);
+	return choose_kinds(skel->obj) ?:
+	       hl_hist_dense_size(skel->obj, tracer.keyed ? 0 : RECLAIM_KINDS) ?:
+	       hl_hist_maps_size(skel->obj, tracer.keyed);
 }
 
 static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
@@ -113,7 +117,6 @@ static struct hl_tracer tracer = {
 	.argp = { .children = children },
 	.doc = doc,
 	.ops = &reclaimlat_bpf_ops, .prepare = prepare,
-	.keyed = true,
 	.loop = { .what = "memory reclaim stalls",
 		  .report = { .label = label } },
 };
@@ -121,6 +124,8 @@ static struct hl_tracer tracer = {
 int main(int argc, char **argv)
 {
 	hl_tracer_start(&tracer, argc, argv);
+	/* per owner: keyed; else a dense histogram per kind */
+	tracer.keyed = hl_owner != HL_OWNER_NONE;
 	hl_tracer_attach(&tracer);
 	return hl_tracer_run(&tracer);
 }
