@@ -37,7 +37,6 @@ from schedlat import BenchError, med   # noqa: E402
 SECTION = "## locklat"
 LOCKLAT = os.path.join(sl.ROOT, "bin", "locklat")
 PAIRS = os.path.join(sl.ROOT, "build", "test-progs", "pairs")
-STATS = "/proc/sys/kernel/bpf_stats_enabled"
 NAMES = ("floor_lock_", "begin_", "end_")
 
 
@@ -61,13 +60,7 @@ def configs():
 
 
 def start(argv, ready):
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL, text=True)
-    line = (p.stderr if argv[0] == LOCKLAT else p.stdout).readline()
-    if ready not in line:
-        p.kill()
-        raise BenchError("%s did not start: %s" % (" ".join(argv), line))
-    return p
+    return sl.start_ready(argv, ready, LOCKLAT)
 
 
 def waits(out):
@@ -117,16 +110,8 @@ def main():
         subprocess.run(["make", "-C", sl.ROOT, "-s",
                         os.path.relpath(PAIRS, sl.ROOT)], check=True)
     sl.build_floor()
-    old = open(STATS).read().strip()
     cf = configs()
-    try:
-        with open(STATS, "w") as f:
-            f.write("1")
-        res = sl.rotated_rounds(cf, lambda c: one(c, args.n), args.rounds)
-    finally:
-        with open(STATS, "w") as f:
-            f.write(old)
-    res = {c[0]: v for c, v in zip(cf, res)}
+    res = sl.stats_rounds(cf, lambda c: one(c, args.n), args.rounds)
     m = {name: med(v) for name, v in res.items()}
     rows = ["| %s | %.0f ns (%.0f–%.0f) | %s |" % (
         name, m[name], min(res[name]), max(res[name]),
