@@ -25,7 +25,7 @@ import re
 import subprocess
 import tempfile
 
-from lib import kernel, pairs, report, tool
+from lib import kernel, pairs, prom, report, tool
 from lib.harness import Done, check, fail, test
 from lib.procs import LineReader, die_with_parent
 
@@ -110,7 +110,7 @@ class PerfLock:
 def contended(what, n, arg_lists, with_perf=False):
     """The contend mode with locklat running with each argument list
     (PID: the program's pid), and perf lock beside if asked; returns
-    ([final report], perf or None, pid)."""
+    ([final report, or the Result with --textfile], perf or None, pid)."""
     with pairs.Pairs("contend", what, THREADS, n) as p:
         args = [[str(a).replace("PID", str(p.pid)) for a in al]
                 for al in arg_lists]
@@ -134,7 +134,8 @@ def contended(what, n, arg_lists, with_perf=False):
         check(p.counts.get(what) == THREADS * n, "the program did %s of "
               "%d %s" % (p.counts.get(what), THREADS * n, what))
         pid = p.pid
-    return ([report.ToolOutput(r, TOOL).final_report() for r in results],
+    return ([r if "--textfile" in r.args else
+             report.ToolOutput(r, TOOL).final_report() for r in results],
             perf, pid)
 
 
@@ -260,6 +261,31 @@ def control():
         THREADS * MAPS, n, ", ".join("%s %d" % (k, c)
                                      for k, (c, _) in sorted(kinds.items()))
         or "none")
+
+
+@test("locklat/export")
+def export():
+    """--textfile beside -j on one run (-p, per kind): promtool accepts
+    the file, and its counts per kind are -j's (give or take the waits
+    either lost)."""
+    need_tracepoints()
+    fd, path = tempfile.mkstemp(suffix=".prom", dir="/var/tmp")
+    os.close(fd)
+    try:
+        (rep, _), _, pid = contended("maps", MAPS, [
+            ["-j", "-p", "PID"], ["-p", "PID", "--textfile", path]])
+        counts = prom.textfile_counts(path, "howlong_locklat_seconds")
+    finally:
+        os.unlink(path)
+    ours = {k: c for k, (c, _) in totals(rep["hists"], "lock").items()}
+    theirs = {dict(k).get("lock"): c for k, c in counts.items()}
+    check(set(ours) == set(theirs), "kinds: -j %s, textfile %s" % (
+        sorted(ours), sorted(theirs)))
+    for k in ours:
+        check(abs(ours[k] - theirs[k]) <= rep["lost"] + 2, "%s: -j %d, "
+              "textfile %d" % (k, ours[k], theirs[k]))
+    return "promtool ok; %s" % ", ".join(
+        "%s %d/%d" % (k, ours[k], theirs[k]) for k in sorted(ours))
 
 
 @test("locklat/kernel")

@@ -34,9 +34,10 @@ nothing.
 import glob
 import os
 import subprocess
+import tempfile
 import time
 
-from lib import report, tool
+from lib import prom, report, tool
 from lib.harness import Failure, check, fail, test
 from lib.procs import die_with_parent
 
@@ -193,7 +194,8 @@ def reading(cg, paths, arg_lists):
             proc.kill()
             proc.wait()
     psi = None if psi0 is None or psi1 is None else (psi1 - psi0) * 1000
-    return ([report.ToolOutput(r, TOOL).final_report() for r in results],
+    return ([r if "--textfile" in r.args else
+             report.ToolOutput(r, TOOL).final_report() for r in results],
             proc.pid, after - before, psi)
 
 
@@ -257,6 +259,30 @@ def control():
           "+%d" % (mine, seen))
     return "%d MiB read under 1 GiB: no stall, counter +0" % (
         sum(os.path.getsize(p) for p in paths) >> 20)
+
+
+@test("reclaimlat/export")
+def export():
+    """--textfile -P beside -j (-p) on one read: promtool accepts the
+    file, whose reader's memcg count is -j's."""
+    tool.need(TOOL)
+    paths = files_to_read()
+    fd, path = tempfile.mkstemp(suffix=".prom", dir="/var/tmp")
+    os.close(fd)
+    try:
+        with MemCgroup(LIMIT) as cg:
+            (rep, _), pid, _, _ = reading(cg, paths, [
+                ["-j", "-p", "PID"], ["-P", "--textfile", path]])
+        counts = prom.textfile_counts(path, "howlong_reclaimlat_seconds")
+    finally:
+        os.unlink(path)
+    n = kinds(rep).get("memcg", (0, 0))[0]
+    theirs = sum(c for k, c in counts.items()
+                 if dict(k).get("pid") == str(pid) and
+                 dict(k).get("reclaim") == "memcg")
+    check(n >= 10 and abs(theirs - n) <= rep["lost"], "memcg reclaims of "
+          "%d: -j %d, textfile %d" % (pid, n, theirs))
+    return "promtool ok; reader's memcg reclaims %d = %d" % (n, theirs)
 
 
 # ---- bad input ----
