@@ -50,6 +50,13 @@ static __always_inline int begin(__u64 lock, __u32 flags)
 
 	if (!current_matches())
 		return 0;
+	/* Kept by thread id (no task storage in scheduler code before
+	 * 6.4), the idle tasks of all CPUs would share id 0: an interrupt's
+	 * wait while a CPU idles cannot be kept. */
+	if (!have_task_storage && !(__u32)bpf_get_current_pid_tgid()) {
+		lost_inc(LOST_START_FULL);
+		return 0;
+	}
 	s = waits_get(true);
 	if (!s) {
 		lost_inc(LOST_START_FULL);
