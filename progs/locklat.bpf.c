@@ -33,6 +33,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile bool by_stack = false;	/* -S */
+/* flags -> dense histogram + 1, or 0: keyed (user space fills it) */
+const volatile __u8 dense_kind[LOCKLAT_F_MASK + 1];
 
 DEFINE_THREAD_STORAGE(waits, struct locklat_waits, 65536);
 
@@ -103,7 +105,14 @@ static __noinline int end(void *ctx, __u64 lock)
 	if (i >= LOCKLAT_DEPTH)
 		return 0;
 	id = s->w[i].flags & LOCKLAT_F_MASK;
+	/* a mutex spins first: the same kind of wait either way */
+	if (id & LOCKLAT_F_MUTEX)
+		id &= ~(__u64)LOCKLAT_F_SPIN;
 	s->recording = 1;
+	if (dense_kind[id]) {
+		hist_record_dense(dense_kind[id] - 1, now - s->w[i].ts);
+		goto done;
+	}
 	if (by_stack) {
 		sid = bpf_get_stackid(ctx, &stacks, 0);
 		if (sid >= 0)
@@ -112,6 +121,7 @@ static __noinline int end(void *ctx, __u64 lock)
 	t = owner_mode ? (void *)bpf_get_current_task() : NULL;
 	id |= owner_id(t) << LOCKLAT_OWNER_SHIFT;
 	hist_record_keyed(id, now - s->w[i].ts, owner_comm(t));
+done:
 	s->recording = 0;
 	/* out of order (rare): the waits above move down one */
 	for (int j = 0; j + 1 < LOCKLAT_DEPTH; j++)

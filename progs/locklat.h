@@ -15,6 +15,10 @@
 #define LOCKLAT_F_MUTEX		(1U << 5)
 #define LOCKLAT_F_MASK		0xffULL
 
+/* The kinds with a dense histogram each (no -S, no owner): a flags
+ * value's index plus one in the BPF side's dense_kind[], 0 for keyed. */
+#define LOCKLAT_DENSE_KINDS	11
+
 /*
  * A histogram's id: the owner (process, thread or cgroup id, or 0) above
  * bit 32, the kernel stack's id + 1 with -S (0: none) from bit 8, the

@@ -82,6 +82,15 @@ static void need_tracepoints(void)
 	hl_die("needs Linux 5.19 (lock:contention_begin)");
 }
 
+/* The flags of each dense histogram (a mutex's SPIN is dropped). */
+static const unsigned int dense_flags[LOCKLAT_DENSE_KINDS] = {
+	LOCKLAT_F_SPIN, LOCKLAT_F_SPIN | LOCKLAT_F_READ,
+	LOCKLAT_F_SPIN | LOCKLAT_F_WRITE, LOCKLAT_F_READ, LOCKLAT_F_WRITE,
+	LOCKLAT_F_MUTEX, LOCKLAT_F_RT, LOCKLAT_F_RT | LOCKLAT_F_READ,
+	LOCKLAT_F_RT | LOCKLAT_F_WRITE, LOCKLAT_F_PERCPU | LOCKLAT_F_READ,
+	LOCKLAT_F_PERCPU | LOCKLAT_F_WRITE,
+};
+
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
 	struct locklat_bpf *skel = s;
@@ -93,6 +102,14 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	skel->rodata->by_stack = cfg.callers;
 	if (!hl_select_programs(skel->obj, m, NULL))
 		return -ENOENT;
+	/* by kind alone: a whole histogram per known kind, one array
+	 * lookup a wait (flags it does not know go keyed) */
+	if (!cfg.callers && hl_owner == HL_OWNER_NONE) {
+		for (int i = 0; i < LOCKLAT_DENSE_KINDS; i++)
+			((__u8 *)skel->rodata->dense_kind)[dense_flags[i]] = i + 1;
+		if (hl_hist_dense_size(skel->obj, LOCKLAT_DENSE_KINDS))
+			return -EINVAL;
+	}
 	if (cfg.callers &&
 	    bpf_map__set_max_entries(skel->maps.stacks, LOCKLAT_STACKS))
 		return -EINVAL;
@@ -229,8 +246,7 @@ static const char *kind_name(unsigned int f)
 	case LOCKLAT_F_RT | LOCKLAT_F_WRITE: return "rwlock-rt-write";
 	case LOCKLAT_F_PERCPU | LOCKLAT_F_READ: return "percpu-rwsem-read";
 	case LOCKLAT_F_PERCPU | LOCKLAT_F_WRITE: return "percpu-rwsem-write";
-	case LOCKLAT_F_MUTEX:
-	case LOCKLAT_F_MUTEX | LOCKLAT_F_SPIN: return "mutex";
+	case LOCKLAT_F_MUTEX: return "mutex";
 	default:
 		snprintf(other, sizeof(other), "flags-0x%x", f);
 		return other;
@@ -245,7 +261,9 @@ static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 	int n = 0;
 
 	l[n].name = "lock";
-	l[n++].str = kind_name(h->id & LOCKLAT_F_MASK);
+	l[n++].str = kind_name(h->dense ? dense_flags[h->id %
+						      LOCKLAT_DENSE_KINDS] :
+				   h->id & LOCKLAT_F_MASK);
 	if (cfg.callers) {
 		l[n].name = "caller";
 		l[n++].str = caller < ncallers ? callers[caller] : "[unknown]";
