@@ -26,7 +26,7 @@ import re
 import subprocess
 import tempfile
 
-from lib import kernel, pairs, prom, report, tool
+from lib import kernel, pairs, prom, report, tool, workload
 from lib.harness import Done, check, fail, test
 from lib.procs import LineReader, die_with_parent
 
@@ -108,13 +108,17 @@ class PerfLock:
         return False
 
 
-def contended(what, n, arg_lists, with_perf=False):
+def contended(what, n, arg_lists, with_perf=False, cgroup=None):
     """The contend mode with locklat running with each argument list
-    (PID: the program's pid), and perf lock beside if asked; returns
+    (PID: the program's pid; CGROUP: cgroup's path, where the program
+    is moved first), and perf lock beside if asked; returns
     ([final report, or the Result with --textfile], perf or None, pid)."""
     with pairs.Pairs("contend", what, THREADS, n) as p:
-        args = [[str(a).replace("PID", str(p.pid)) for a in al]
-                for al in arg_lists]
+        if cgroup:
+            cgroup.add(p.pid)
+        args = [[str(a).replace("PID", str(p.pid)).replace(
+            "CGROUP", cgroup.path if cgroup else "") for a in al]
+            for al in arg_lists]
         perf = PerfLock() if with_perf else None
         tracers = tool.start_all(TOOL, args)
         try:
@@ -223,13 +227,18 @@ def vs_perf_mutex():
 @test("locklat/filters")
 def filters():
     """-p (the program's waits only) beside -P (everyone's, one
-    histogram per process) and -S -p (by caller) on one run: the
-    program's row of -P has exactly -p's count, -P has other processes
-    too, and -S puts the rwsem waits on mmap's and munmap's callers."""
+    histogram per process), -S -p (by caller), --comm and -c (the
+    program in a cgroup v2 of its own) on one run: the program's row of
+    -P has -p's count, and so have --comm and -c (give or take the waits
+    each lost), -P has other processes too, and -S puts the rwsem waits
+    on mmap's and munmap's callers."""
     need_tracepoints()
-    (only, per_pid, callers), _, pid = contended(
-        "maps", MAPS, [["-j", "-p", "PID"], ["-j", "-P"],
-                       ["-j", "-S", "-p", "PID"]])
+    with workload.Cgroup() as cg:
+        (only, per_pid, callers, comm, cgrp), _, pid = contended(
+            "maps", MAPS, [["-j", "-p", "PID"], ["-j", "-P"],
+                           ["-j", "-S", "-p", "PID"],
+                           ["-j", "--comm", "pairs"],
+                           ["-j", "-c", "CGROUP"]], cgroup=cg)
     mine = sum(h["count"] for h in only["hists"])
     pids = totals(per_pid["hists"], "pid")
     # a wait begun inside another tracer's storage update is lost (the
@@ -240,6 +249,10 @@ def filters():
           "%d, -p %d, %d lost" % (pids.get(pid, (0, 0))[0], pid, mine,
                                   lost))
     check(len(pids) > 1, "-P: only %s waited" % sorted(pids))
+    for what, rep in (("--comm", comm), ("-c", cgrp)):
+        n = sum(h["count"] for h in rep["hists"])
+        check(abs(n - mine) <= lost + rep["lost"], "%s: %d waits, -p %d "
+              "(%d lost)" % (what, n, mine, lost + rep["lost"]))
     by_caller = {h["key"]["caller"]: h["count"] for h in callers["hists"]
                  if h["key"]["lock"] == "rwsem-write"}
     rw = sum(by_caller.values())
@@ -247,8 +260,11 @@ def filters():
                                              "vm_munmap"))
     check(top >= 0.9 * rw, "-S: rwsem-write callers %s, expected mmap's "
           "and munmap's" % by_caller)
-    return "-p %d waits, -P's row of %d %d (%d lost; of %d processes); " \
-        "-S %s" % (mine, pid, pids[pid][0], lost, len(pids), by_caller)
+    return "-p %d waits, -P's row of %d %d (%d lost; of %d processes), " \
+        "--comm %d, -c %d; -S %s" % (
+            mine, pid, pids[pid][0], lost, len(pids),
+            sum(h["count"] for h in comm["hists"]),
+            sum(h["count"] for h in cgrp["hists"]), by_caller)
 
 
 @test("locklat/control")
