@@ -75,9 +75,11 @@ static void need_tracepoints(void)
 	static const char *const names[] = { "btf_trace_contention_begin",
 					     "btf_trace_contention_end",
 					     NULL };
+	int n = lean_btf_count_named(BTF_KIND_TYPEDEF, names);
 
-	if (lean_btf_count_named(BTF_KIND_TYPEDEF, names) == 2 ||
-	    !access("/sys/kernel/tracing/events/lock/contention_begin", F_OK))
+	/* tracefs only if the BTF could not be read after all */
+	if (n == 2 || (n < 0 && !access("/sys/kernel/tracing/events/lock/"
+					 "contention_begin", F_OK)))
 		return;
 	hl_die("needs Linux 5.19 (lock:contention_begin)");
 }
