@@ -65,8 +65,11 @@ static __always_inline int begin(__u64 lock, __u32 flags)
 		return 0;
 	}
 	/* A lock contended inside our own end program (a map's bucket
-	 * lock): its end would not run our end program again, which is
-	 * still running; so it is not timed, and counted lost. */
+	 * lock, or an interrupt's): its end would not run our end program
+	 * again, which is still running; so it is not timed, and counted
+	 * lost. (A begin the kernel does not run because this program
+	 * already runs on the CPU is counted by the kernel: user space adds
+	 * those recursion misses to the lost.) */
 	if (s->recording) {
 		lost_inc(LOST_START_FULL);
 		return 0;
@@ -97,18 +100,20 @@ static __noinline int end(void *ctx, __u64 lock)
 	if (!s || !s->depth)
 		return 0;
 	now = bpf_ktime_get_ns();
+	/* from here on, a wait begun on this thread (an interrupt's) would
+	 * end while this program runs, and not run it: see begin() */
+	s->recording = 1;
 	d = s->depth;
 	/* the innermost wait on this lock: nearly always the last */
 	for (int j = 0; j < LOCKLAT_DEPTH; j++)
 		if (j < d && s->w[j].lock == lock)
 			i = j;
 	if (i >= LOCKLAT_DEPTH)
-		return 0;
+		goto out;
 	id = s->w[i].flags & LOCKLAT_F_MASK;
 	/* a mutex spins first: the same kind of wait either way */
 	if (id & LOCKLAT_F_MUTEX)
 		id &= ~(__u64)LOCKLAT_F_SPIN;
-	s->recording = 1;
 	if (dense_kind[id]) {
 		hist_record_dense(dense_kind[id] - 1, now - s->w[i].ts);
 		goto done;
@@ -122,12 +127,13 @@ static __noinline int end(void *ctx, __u64 lock)
 	id |= owner_id(t) << LOCKLAT_OWNER_SHIFT;
 	hist_record_keyed(id, now - s->w[i].ts, owner_comm(t));
 done:
-	s->recording = 0;
 	/* out of order (rare): the waits above move down one */
 	for (int j = 0; j + 1 < LOCKLAT_DEPTH; j++)
 		if (j >= i && j + 1 < d)
 			s->w[j] = s->w[j + 1];
 	s->depth = d - 1;
+out:
+	s->recording = 0;
 	return 0;
 }
 

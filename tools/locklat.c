@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 #include <linux/btf.h>
 #include <linux/types.h>
+#include <bpf/bpf.h>
 #include "lib/common.h"
 #include "locklat.h"
 #include "locklat.skel.h"
@@ -32,6 +34,8 @@ static struct {
 	/* kernel text of lock functions: sched and lock sections */
 	uint64_t text[2][2];
 } cfg;
+
+static struct hl_tracer tracer;
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Histograms:", 4 },
@@ -196,7 +200,7 @@ static unsigned int stack_to_caller(__u32 sid)
 	for (int i = 0; i < LOCKLAT_STACK_DEPTH && ips[i]; i++) {
 		name = hl_ksym_name(cfg.ksyms, ips[i]);
 		if (!name)
-			return 0;
+			continue;	/* BPF programs: ours, or another's */
 		if (lock_function(ips[i], name))
 			in_lock = true;
 		else if (in_lock)
@@ -228,6 +232,30 @@ static size_t regroup(struct hl_hist *h, size_t n)
 		hl_hist_regroup(h, &out, id, &h[i]);
 	}
 	return out;
+}
+
+/*
+ * Waits whose begin the kernel did not run our program for, because it
+ * already ran on that CPU (an interrupt's lock while it ran), by the
+ * kernel's count of such misses (Linux 5.12): lost, as the others.
+ */
+static void count_misses(void)
+{
+	static __u64 seen;
+	struct bpf_program *prog;
+	__u64 total = 0;
+
+	bpf_object__for_each_program(prog, cfg.skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			total += info.recursion_misses;
+	}
+	if (total > seen)
+		hl_hist_lost_add(&tracer.maps, total - seen);
+	seen = total;
 }
 
 /* ------------------------------------------------------------------ */
@@ -286,7 +314,8 @@ static struct hl_tracer tracer = {
 	.ops = &locklat_bpf_ops, .prepare = prepare,
 	.keyed = true,
 	.loop = { .what = "kernel lock waits",
-		  .report = { .label = label } },
+		  .report = { .label = label },
+		  .housekeeping = count_misses },
 };
 
 int main(int argc, char **argv)

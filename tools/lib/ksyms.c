@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +9,14 @@
 struct ksym {
 	uint64_t addr;
 	char *name;
+	bool module;	/* a module's (or a BPF program's, "[bpf]") */
 };
 
 struct hl_ksyms {
 	struct ksym *syms;
 	size_t n;
 	char *names;	/* every name, NUL-separated: one allocation */
+	uint64_t etext;	/* the end of the kernel's own text */
 };
 
 static int by_addr(const void *a, const void *b)
@@ -36,6 +39,8 @@ static int read_all(FILE *f, struct hl_ksyms *k)
 		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3 ||
 		    !addr)
 			continue;
+		if (!strcmp(name, "_etext"))
+			k->etext = addr;
 		len = strlen(name) + 1;
 		if (used + len > ncap) {
 			ncap = ncap ? 2 * ncap : 1 << 20;
@@ -52,6 +57,7 @@ static int read_all(FILE *f, struct hl_ksyms *k)
 			k->syms = s;
 		}
 		memcpy(names + used, name, len);
+		k->syms[k->n].module = strchr(line, '[') != NULL;
 		k->syms[k->n].addr = addr;
 		k->syms[k->n++].name = (char *)(uintptr_t)used;	/* offset */
 		used += len;
@@ -110,7 +116,13 @@ const char *hl_ksym_name(const struct hl_ksyms *k, uint64_t addr)
 		else
 			hi = mid;
 	}
-	return lo ? k->syms[lo - 1].name : NULL;
+	if (!lo)
+		return NULL;
+	/* past the kernel's text, only a module's symbol names it (a BPF
+	 * program's only with net.core.bpf_jit_kallsyms) */
+	if (k->etext && addr >= k->etext && !k->syms[lo - 1].module)
+		return NULL;
+	return k->syms[lo - 1].name;
 }
 
 uint64_t hl_ksym_addr(const struct hl_ksyms *k, const char *name)

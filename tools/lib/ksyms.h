@@ -15,7 +15,9 @@ struct hl_ksyms;
 struct hl_ksyms *hl_ksyms_load(void);
 void hl_ksyms_free(struct hl_ksyms *k);
 
-/* The symbol addr is in (the last at or below it), or NULL. */
+/* The symbol addr is in (the last at or below it), or NULL: also for an
+ * address past the kernel's text that no module symbol covers (a BPF
+ * program's, say). */
 const char *hl_ksym_name(const struct hl_ksyms *k, uint64_t addr);
 /* The address of the symbol named name, or 0. */
 uint64_t hl_ksym_addr(const struct hl_ksyms *k, const char *name);
