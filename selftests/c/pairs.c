@@ -40,7 +40,8 @@
  *                   the process's one address space (its mmap_lock, an
  *                   rwsem, taken for writing); "pipe", a 1-byte write to
  *                   one pipe that one more thread drains (the pipe's
- *                   mutex); prints "count WHAT T*N". T 1: the same work
+ *                   mutex); prints "count WHAT T*N", and "count tidN 1"
+ *                   for each thread N it started. T 1: the same work
  *                   without contention between the T
  */
 #define _GNU_SOURCE
@@ -370,6 +371,8 @@ static void *mapper(void *arg)
 {
 	long n = *(long *)arg;
 
+	printf("count tid%ld 1\n", (long)syscall(SYS_gettid));
+
 	for (long i = 0; i < n; i++) {
 		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -384,6 +387,8 @@ static void *pipe_filler(void *arg)
 {
 	long n = *(long *)arg;
 
+	printf("count tid%ld 1\n", (long)syscall(SYS_gettid));
+
 	for (long i = 0; i < n; i++)
 		if (write(shared_pipe[1], "x", 1) != 1)
 			return (void *)1;
@@ -395,6 +400,8 @@ static void *pipe_drainer(void *arg)
 	long left = *(long *)arg;
 	char buf[256];
 	ssize_t r;
+
+	printf("count tid%ld 1\n", (long)syscall(SYS_gettid));
 
 	while (left > 0 && (r = read(shared_pipe[0], buf, sizeof(buf))) > 0)
 		left -= r;
