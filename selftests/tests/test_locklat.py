@@ -11,15 +11,20 @@ record -a, then perf lock contention -i FILE), on selftests/c/pairs.c's
   spinlock contended in between), waits of a few us.
 
 The whole workload (its threads are created after "go") runs inside both
-tools' windows, so no wait straddles an edge: per thread the counts must
-agree but for the events either tool lost (1% + 3, and locklat's own
-lost count in all), and so must the total wait. The two tools read the clock in programs run one after the
-other on the same tracepoints, so each one's time includes part of the
-other's program: 0.5% apart was seen here on the maps workload; 2% is
-allowed there, 3% + 1 us a wait on the pipe's short waits (under
-emulation, 5% + 20 us a wait: the counts are what is checked). -S is not
-used beside perf: walking a stack in our end program lengthens perf's
-waits by that walk (2-10 us a wait seen).
+tools' windows, so no wait straddles an edge: the counts must agree but
+for the events either tool lost (1% + 3, and locklat's own lost count;
+seen: locklat's waits plus its lost equal perf's count exactly, e.g.
+1497 + 11 = 1508), per thread (-L, maps) and for the process, and so
+must the total wait. The two tools read the clock in programs run one
+after the other on the same tracepoints, so each one's time includes
+part of the other's program: 0.5% apart was seen on the maps workload,
+where 2% is allowed; on the pipe's 5 us waits 3% + 1 us a wait (0.2 us
+a wait seen), with one histogram per kind, whose programs cost the
+least (a keyed histogram's first sample in a bucket makes a map entry,
+microseconds that perf's time of that wait then includes). Under
+emulation 5% + 20 us a wait: there the counts are what is checked. -S
+is not used beside perf: walking a stack in our end program lengthens
+perf's waits by that walk (2-10 us a wait seen).
 """
 import os
 import re
