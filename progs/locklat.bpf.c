@@ -140,7 +140,8 @@ out:
 SEC("tp_btf/contention_end")
 int BPF_PROG(end_btf, void *lock, int ret)
 {
-	return end(ctx, (__u64)lock);	/* void *: a number to the verifier */
+	/* a void * argument is a number to the verifier */
+	return end(ctx, (__u64)lock);
 }
 
 SEC("raw_tp/contention_end")

@@ -37,7 +37,8 @@
  * wait_lock, an interrupt handler on a spinlock while the thread it
  * interrupted was spinning on another.
  */
-#define LOCKLAT_DEPTH	4	/* a wait inside 4 others is counted lost */
+/* a wait inside 4 others is counted lost */
+#define LOCKLAT_DEPTH	4
 
 struct locklat_wait {
 	__u64 lock;

@@ -7,7 +7,8 @@
 enum reclaimlat_kind {
 	RECLAIM_DIRECT,		/* mm_vmscan_direct_reclaim_begin/end */
 	RECLAIM_MEMCG,		/* mm_vmscan_memcg_reclaim_begin/end */
-	RECLAIM_SOFTLIMIT,	/* mm_vmscan_memcg_softlimit_reclaim_begin/end */
+	/* mm_vmscan_memcg_softlimit_reclaim_begin/end */
+	RECLAIM_SOFTLIMIT,
 	RECLAIM_KINDS,
 };
 

@@ -111,8 +111,10 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 	/* by kind alone: a whole histogram per known kind, one array
 	 * lookup a wait (flags it does not know go keyed) */
 	if (!cfg.callers && hl_owner == HL_OWNER_NONE) {
+		__u8 *kind = (__u8 *)skel->rodata->dense_kind;
+
 		for (int i = 0; i < LOCKLAT_DENSE_KINDS; i++)
-			((__u8 *)skel->rodata->dense_kind)[dense_flags[i]] = i + 1;
+			kind[dense_flags[i]] = i + 1;
 		if (hl_hist_dense_size(skel->obj, LOCKLAT_DENSE_KINDS))
 			return -EINVAL;
 	}

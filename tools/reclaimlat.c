@@ -92,7 +92,8 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 		return -ENOENT;
 	skel->rodata->have_task_storage = hl_tstore_setup(skel->obj);
 	return choose_kinds(skel->obj) ?:
-	       hl_hist_dense_size(skel->obj, tracer.keyed ? 0 : RECLAIM_KINDS) ?:
+	       hl_hist_dense_size(skel->obj,
+				  tracer.keyed ? 0 : RECLAIM_KINDS) ?:
 	       hl_hist_maps_size(skel->obj, tracer.keyed);
 }
 

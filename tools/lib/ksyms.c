@@ -59,7 +59,8 @@ static int read_all(FILE *f, struct hl_ksyms *k)
 		memcpy(names + used, name, len);
 		k->syms[k->n].module = strchr(line, '[') != NULL;
 		k->syms[k->n].addr = addr;
-		k->syms[k->n++].name = (char *)(uintptr_t)used;	/* offset */
+		/* an offset until names stops moving */
+		k->syms[k->n++].name = (char *)(uintptr_t)used;
 		used += len;
 	}
 	for (size_t i = 0; i < k->n; i++)
