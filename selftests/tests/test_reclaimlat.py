@@ -10,10 +10,13 @@ tmpfs, whose pages are swap-backed too.
 The cgroup counts what the kernel did, by a mechanism of its own:
 
 - cgroup v2: memory.events "max" goes up once before each reclaim that
-  a charge over memory.max starts (try_charge_memcg), so reclaimlat's
-  memcg count (-P, every process: a kernel thread may charge for the
-  reader) must equal its increase (the reader is the cgroup's only
-  task, nothing sets memory.high);
+  a charge over memory.max starts (try_charge_memcg), and, since 5.1x,
+  also for a charge forced over the limit without a reclaim (an atomic
+  or __GFP_NOFAIL one, or in reclaim itself): reclaimlat's memcg count
+  (-P, every process: a kernel thread may charge for the reader) must
+  be at most its increase and at least it less 1% and 5 (the reader is
+  the cgroup's only task, nothing sets memory.high). Seen: 1046 of 1046
+  on 5.10, 924 of 927 on 6.12;
 - cgroup v1 (this host's memory controller): memory.failcnt counts the
   failed charges, and every reclaim follows at least one (a charge that
   may not block, or gives up after one try like readahead's, fails
@@ -214,7 +217,8 @@ def kinds(rep, pid=None):
 @test("reclaimlat/memcg")
 def memcg():
     """-p on the reader beside -P: every stall is memcg reclaim; the
-    count as the cgroup's counter says (v2 exact, v1 at most failcnt);
+    count as the cgroup's counter says (v2 within 1% + 5 below events
+    max, v1 at most failcnt);
     -P's row of the reader the same as -p; the stalls' total at least
     PSI's (less 10% and 1 ms)."""
     tool.need(TOOL)
@@ -236,9 +240,9 @@ def memcg():
         # would reclaim too: every process's memcg reclaims (no other
         # cgroup has a limit in the guests this runs in)
         every = kinds(per_pid).get("memcg", (0, 0))[0]
-        check(abs(every - seen) <= lost, "%d memcg reclaims (the reader's "
-              "%d), %d lost; memory.events max went up %d" % (
-                  every, n, lost, seen))
+        check(every - lost <= seen <= every + 0.01 * every + 5,
+              "%d memcg reclaims (the reader's %d), %d lost; "
+              "memory.events max went up %d" % (every, n, lost, seen))
     theirs = kinds(per_pid, pid).get("memcg", (0, 0))
     check(abs(theirs[0] - n) <= lost, "-P: %d reclaims of %d, -p %d" % (
         theirs[0], pid, n))
