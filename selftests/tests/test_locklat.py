@@ -30,6 +30,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 
 from lib import kernel, pairs, prom, report, tool, workload
 from lib.harness import Done, check, fail, test
@@ -113,10 +114,12 @@ class PerfLock:
         return False
 
 
-def contended(what, n, arg_lists, with_perf=False, cgroup=None):
+def contended(what, n, arg_lists, with_perf=False, cgroup=None,
+              other=None):
     """The contend mode with locklat running with each argument list
     (PID: the program's pid; CGROUP: cgroup's path, where the program
-    is moved first), and perf lock beside if asked; returns
+    is moved first), and perf lock beside if asked; other: another
+    Pairs, run at the same time; returns
     ([final report, or the Result with --textfile], perf or None, pid),
     and with perf the program's thread ids."""
     with pairs.Pairs("contend", what, THREADS, n) as p:
@@ -137,7 +140,13 @@ def contended(what, n, arg_lists, with_perf=False, cgroup=None):
                     kinds = perf.rows()
                 perf = (threads, kinds)
             else:
+                side = other and threading.Thread(
+                    target=other.go, kwargs={"timeout": 120})
+                if side:
+                    side.start()
                 p.go(timeout=120)
+                if side:
+                    side.join()
                 results = tool.stop_all(tracers)
         finally:
             for t in tracers:
@@ -249,19 +258,21 @@ def vs_perf_mutex():
 
 @test("locklat/filters")
 def filters():
-    """-p (the program's waits only) beside -P (everyone's, one
-    histogram per process), -S -p (by caller), --comm and -c (the
-    program in a cgroup v2 of its own) on one run: the program's row of
-    -P has -p's count, and so have --comm and -c (give or take the waits
-    each lost), -P has other processes too, and -S puts the rwsem waits
-    on mmap's and munmap's callers."""
+    """Two programs contending at once, one of them in a cgroup v2 of
+    its own: -p (that one's waits only) beside -P (everyone's, one
+    histogram per process), -S -p (by caller), --comm (both programs')
+    and -c (the cgroup's) on one run: the program's row of -P has -p's
+    count, and so has -c, --comm has both programs' rows (give or take
+    the waits each lost), -P has the other program, and -S puts the
+    rwsem waits on mmap's and munmap's callers."""
     need_tracepoints()
-    with workload.Cgroup() as cg:
+    with workload.Cgroup() as cg, \
+            pairs.Pairs("contend", "maps", THREADS, MAPS // 2) as other:
         (only, per_pid, callers, comm, cgrp), _, pid = contended(
             "maps", MAPS, [["-j", "-p", "PID"], ["-j", "-P"],
                            ["-j", "-S", "-p", "PID"],
                            ["-j", "--comm", "pairs"],
-                           ["-j", "-c", "CGROUP"]], cgroup=cg)
+                           ["-j", "-c", "CGROUP"]], cgroup=cg, other=other)
     mine = sum(h["count"] for h in only["hists"])
     pids = totals(per_pid["hists"], "pid")
     # a wait begun inside another tracer's storage update is lost (the
@@ -271,11 +282,13 @@ def filters():
     check(abs(pids.get(pid, (0, 0))[0] - mine) <= lost, "-P: %d waits of "
           "%d, -p %d, %d lost" % (pids.get(pid, (0, 0))[0], pid, mine,
                                   lost))
-    check(len(pids) > 1, "-P: only %s waited" % sorted(pids))
-    for what, rep in (("--comm", comm), ("-c", cgrp)):
+    check(other.pid in pids, "-P: %s waited, not the other program %d" %
+          (sorted(pids), other.pid))
+    both = mine + pids[other.pid][0]
+    for what, rep, want in (("--comm", comm, both), ("-c", cgrp, mine)):
         n = sum(h["count"] for h in rep["hists"])
-        check(abs(n - mine) <= lost + rep["lost"], "%s: %d waits, -p %d "
-              "(%d lost)" % (what, n, mine, lost + rep["lost"]))
+        check(abs(n - want) <= lost + rep["lost"], "%s: %d waits, expected "
+              "%d (%d lost)" % (what, n, want, lost + rep["lost"]))
     by_caller = {h["key"]["caller"]: h["count"] for h in callers["hists"]
                  if h["key"]["lock"] == "rwsem-write"}
     rw = sum(by_caller.values())
@@ -283,9 +296,9 @@ def filters():
                                              "vm_munmap"))
     check(top >= 0.9 * rw, "-S: rwsem-write callers %s, expected mmap's "
           "and munmap's" % by_caller)
-    return "-p %d waits, -P's row of %d %d (%d lost; of %d processes), " \
-        "--comm %d, -c %d; -S %s" % (
-            mine, pid, pids[pid][0], lost, len(pids),
+    return "-p %d waits, -P's row of %d %d (%d lost; of %d processes, " \
+        "the other program %d), --comm %d, -c %d; -S %s" % (
+            mine, pid, pids[pid][0], lost, len(pids), pids[other.pid][0],
             sum(h["count"] for h in comm["hists"]),
             sum(h["count"] for h in cgrp["hists"]), by_caller)
 
