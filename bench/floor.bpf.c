@@ -2,6 +2,7 @@
 /*
  * The floor for bench/schedlat.py, syslat.py, biolat.py, irqlat.py and
  * tcpconnlat.py:
+ * locklat.py:
  * empty tp_btf programs on every tracepoint those tools or their peers
  * attach to. What one of these costs per run is the price of the hook
  * itself (trampoline, plus bpf_stats' own clock reads when
@@ -90,3 +91,9 @@ int BPF_PROG(floor_sock_state) { return 0; }
 
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(floor_tcp_probe) { return 0; }
+/* bench/locklat.py: the lock contention tracepoints (Linux 5.19) */
+SEC("tp_btf/contention_begin")
+int BPF_PROG(floor_lock_begin) { return 0; }
+
+SEC("tp_btf/contention_end")
+int BPF_PROG(floor_lock_end) { return 0; }

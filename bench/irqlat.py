@@ -34,7 +34,6 @@ import json
 import mmap
 import os
 import socket
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +44,6 @@ SECTION = "## irqlat"
 IRQLAT = os.path.join(sl.ROOT, "bin", "irqlat")
 HARDIRQS = "/usr/sbin/hardirqs"
 SOFTIRQS = "/usr/sbin/softirqs"
-STATS = "/proc/sys/kernel/bpf_stats_enabled"
 GOAL = 0.5
 
 
@@ -105,14 +103,7 @@ def configs():
 
 
 def start(argv, ready):
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL, text=True)
-    # ours say it on stderr, the floor and the peers on stdout
-    line = (p.stderr if argv[0] == IRQLAT else p.stdout).readline()
-    if ready not in line:
-        p.kill()
-        raise BenchError("%s did not start: %s" % (" ".join(argv), line))
-    return p
+    return sl.start_ready(argv, ready, IRQLAT)
 
 
 # Program names of each configuration: others may load programs meanwhile.
@@ -175,16 +166,8 @@ def main():
             raise BenchError("%s missing (make; apt install libbpf-tools)"
                              % path)
     sl.build_floor()
-    old = open(STATS).read().strip()
     cf = configs()
-    try:
-        with open(STATS, "w") as f:
-            f.write("1")
-        res = sl.rotated_rounds(cf, lambda c: one(c, args.n), args.rounds)
-    finally:
-        with open(STATS, "w") as f:
-            f.write(old)
-    res = {c[0]: v for c, v in zip(cf, res)}
+    res = sl.stats_rounds(cf, lambda c: one(c, args.n), args.rounds)
     m = {name: med(v) for name, v in res.items()}
 
     def floor_of(name):

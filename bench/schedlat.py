@@ -904,6 +904,34 @@ def rotated_rounds(configs, run, rounds):
     return res
 
 
+def start_ready(argv, ready, ours):
+    """Popen of argv once its first line says ready: on stderr for our
+    tool at the path ours, on stdout for the floor and the peers."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, text=True)
+    line = (p.stderr if argv[0] == ours else p.stdout).readline()
+    if ready not in line:
+        p.kill()
+        raise BenchError("%s did not start: %s" % (" ".join(argv), line))
+    return p
+
+
+def stats_rounds(configs, run, rounds,
+                 sysctl="/proc/sys/kernel/bpf_stats_enabled"):
+    """rotated_rounds() with the kernel's program statistics on (put back
+    as they were afterwards): {configuration's name (its [0]): [result
+    per round]}."""
+    old = open(sysctl).read().strip()
+    try:
+        with open(sysctl, "w") as f:
+            f.write("1")
+        res = rotated_rounds(configs, run, rounds)
+    finally:
+        with open(sysctl, "w") as f:
+            f.write(old)
+    return {c[0]: v for c, v in zip(configs, res)}
+
+
 def programs_timed(start, names, counted, work):
     """Run time of a tool's programs over work(), from the kernel's own
     statistics (kernel.bpf_stats_enabled=1): start() starts the tool and

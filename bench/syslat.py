@@ -24,7 +24,6 @@ Needs root. Run by `make bench`.
 import json
 import os
 import signal
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -51,15 +50,7 @@ def configs():
 
 
 def start(argv, ready):
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL, text=True)
-    # ours say it on stderr, the floor and syscount on stdout
-    stream = p.stderr if argv[0] == SYSLAT else p.stdout
-    line = stream.readline()
-    if ready not in line:
-        p.kill()
-        raise BenchError("%s did not start: %s" % (" ".join(argv), line))
-    return p
+    return sl.start_ready(argv, ready, SYSLAT)
 
 
 def getppid_count(out):

@@ -35,9 +35,18 @@
  *                   writes to MS after being asked (it sleeps with
  *                   clock_nanosleep, reads ctl with read), openat of a
  *                   path that does not exist (fails: kind 1), getppid
+ *   contend WHAT T N  kernel lock contention (locklat), T threads each
+ *                   N times: WHAT "maps", mmap and munmap of one page of
+ *                   the process's one address space (its mmap_lock, an
+ *                   rwsem, taken for writing); "pipe", a 1-byte write to
+ *                   one pipe that one more thread drains (the pipe's
+ *                   mutex); prints "count WHAT T*N", and "count tidN 1"
+ *                   for each thread N it started. T 1: the same work
+ *                   without contention between the T
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/sdt.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -353,6 +363,76 @@ static int run_syscalls(int n, uint64_t ms)
 	return pthread_join(writer, NULL);
 }
 
+/* ---- contend ---- */
+
+static int shared_pipe[2];
+
+static void *mapper(void *arg)
+{
+	long n = *(long *)arg;
+
+	printf("count tid%ld 1\n", (long)syscall(SYS_gettid));
+
+	for (long i = 0; i < n; i++) {
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED || munmap(p, 4096))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void *pipe_filler(void *arg)
+{
+	long n = *(long *)arg;
+
+	printf("count tid%ld 1\n", (long)syscall(SYS_gettid));
+
+	for (long i = 0; i < n; i++)
+		if (write(shared_pipe[1], "x", 1) != 1)
+			return (void *)1;
+	return NULL;
+}
+
+static void *pipe_drainer(void *arg)
+{
+	long left = *(long *)arg;
+	char buf[256];
+	ssize_t r;
+
+	printf("count tid%ld 1\n", (long)syscall(SYS_gettid));
+
+	while (left > 0 && (r = read(shared_pipe[0], buf, sizeof(buf))) > 0)
+		left -= r;
+	return left ? (void *)1 : NULL;
+}
+
+static int run_contend(const char *what, int t, long n)
+{
+	bool pipe_mode = !strcmp(what, "pipe");
+	pthread_t th[MAX_THREADS + 1];
+	long total = t * n;
+	void *ret;
+	int err = 0, k = 0;
+
+	if (t < 1 || t > MAX_THREADS || (!pipe_mode && strcmp(what, "maps")))
+		return 1;
+	if (pipe_mode && (pipe(shared_pipe) ||
+			  pthread_create(&th[k++], NULL, pipe_drainer,
+					 &total)))
+		return 1;
+	for (int i = 0; i < t; i++)
+		if (pthread_create(&th[k++], NULL,
+				   pipe_mode ? pipe_filler : mapper, &n))
+			return 1;
+	for (int i = 0; i < k; i++)
+		if (pthread_join(th[i], &ret) || ret)
+			err = 1;
+	printf("count %s %ld\n", what, total);
+	return err;
+}
+
 static int run(int argc, char **argv)
 {
 	const char *mode = argv[1];
@@ -372,6 +452,8 @@ static int run(int argc, char **argv)
 		return run_funcs(a, b);
 	if (!strcmp(mode, "syscalls"))
 		return run_syscalls(a, b);
+	if (!strcmp(mode, "contend"))
+		return run_contend(argc > 2 ? argv[2] : "", b, c);
 	return 2;
 }
 

@@ -796,3 +796,15 @@ def _stop_all():
             s.stop()
         except Failure:
             pass
+
+
+def textfile_counts(path, family):
+    """A tool's --textfile: parsed (parse()'s checks) and passed by
+    promtool without a problem; returns {frozenset of labels: _count} of
+    the histogram family."""
+    with open(path) as f:
+        text = f.read()
+    ex = parse(text)
+    problems, _ = promtool_check(text)
+    check(not problems, "promtool: %s" % "; ".join(problems[:3]))
+    return {k: h["count"] for k, h in histograms(ex, family).items()}

@@ -62,6 +62,21 @@ void hl_hist_merge(struct hl_hist *dst, const struct hl_hist *src)
 		dst->max = src->max;
 }
 
+void hl_hist_regroup(struct hl_hist *h, size_t *n, uint64_t id,
+		     const struct hl_hist *src)
+{
+	struct hl_hist cur = *src;	/* h[*n] may be src */
+	size_t j;
+
+	for (j = 0; j < *n && h[j].id != id; j++)
+		;
+	if (j == *n) {
+		hl_hist_init(&h[(*n)++], id);
+		memcpy(h[j].comm, cur.comm, sizeof(h[j].comm));
+	}
+	hl_hist_merge(&h[j], &cur);
+}
+
 static uint64_t slot_estimate(uint32_t s)
 {
 	uint64_t lo = hist_slot_lo(s), hi = hist_slot_hi(s);

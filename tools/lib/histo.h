@@ -32,6 +32,12 @@ void hl_hist_merge_cell(struct hl_hist *h, __u32 s,
 /* Add everything src holds to dst (ids and names stay dst's). */
 void hl_hist_merge(struct hl_hist *dst, const struct hl_hist *src);
 
+/* Regrouping h[0..*n): add *src to the histogram of id there, made at
+ * h[*n] with src's name when there is none yet; src may be in h at or
+ * after *n. */
+void hl_hist_regroup(struct hl_hist *h, size_t *n, uint64_t id,
+		     const struct hl_hist *src);
+
 /*
  * Value at quantile q (0 < q <= 1): the midpoint of the slot holding the
  * ceil(q * count)-th smallest sample, clamped to [min, max]. Within
