@@ -27,10 +27,12 @@ script (written here) that prints each scenario's raw output between
 "=== NAME" lines, all checked here, on the host. Then it boots again
 into an arm64 Debian root (selftests/arm64/root.py: Python, PostgreSQL,
 a JVM) with this tree laid over it, and runs the suite's own tests of
-SUITE there with the arm64 tools and test programs: PostgreSQL's
-statements against pg_stat_statements, the JVM's compilations and
-pauses against its own logs. (The suite's timing bounds do not hold
-under emulation; these tests check counts.)
+SUITE there with the arm64 tools and test programs: the JVM's
+compilations and pauses against its own logs, PostgreSQL's statements,
+TCP connects against the client's own, srtt against ss, kernel lock
+waits against perf lock, memcg reclaims against memory.events. (The
+suite's tightest timing bounds do not hold under emulation; these tests
+check counts.)
 Prints "ok"/"FAIL" per check and "N passed, N failed"; exits 1 on a
 failure or if the guest did not run.
 
@@ -61,7 +63,8 @@ from lib.harness import Failure  # noqa: E402
 
 KERNEL = "6.1-arm64"
 SUITE = ["jitlat/count", "jvmpauselat/pid-labels",
-         "pgquerylat/rollback-not-error", "usdtlat/by"]
+         "pgquerylat/rollback-not-error", "usdtlat/by", "tcpconnlat/endpoints",
+         "tcprtt/vs-ss", "locklat/vs-perf-rwsem", "reclaimlat/memcg"]
 BIN = "bin/arm64"
 PROGS = "build/arm64/test-progs"
 N, MS = 10, 3           # pairs syscalls/funcs: N calls of each, MS ms
@@ -460,8 +463,9 @@ def write_doc(path, k, run, res):
             "truth of another layer (selftests/arm64/check.py); then, "
             "booted into an arm64 Debian root (Python, PostgreSQL, a JVM: "
             "selftests/arm64/root.py), the suite's own tests of "
-            "pgquerylat, jitlat, jvmpauselat and usdtlat with the arm64 "
-            "tools (the suite/ rows). Sizes: "
+            "pgquerylat, jitlat, jvmpauselat, usdtlat, tcpconnlat, tcprtt, "
+            "locklat (against perf) and reclaimlat with the arm64 tools "
+            "(the suite/ rows). Sizes: "
             "docs/benchmarks.md#binary-sizes." % (
                 now.strftime("%Y-%m-%d %H:%M UTC"), matrix.commit(),
                 k.version, k.pkg_version, run.boot_time or 0,

@@ -17,7 +17,7 @@ ROOT_PACKAGES = [
     "python3", "postgresql-15", "openjdk-17-jdk-headless", "util-linux",
     "procps", "coreutils", "bash", "dash", "grep", "sed", "findutils",
     "iproute2", "kmod", "mount", "gawk", "tar", "gzip", "diffutils",
-    "bpftool",
+    "bpftool", "linux-perf",
 ]
 FROM_HOST = ["etc/passwd", "etc/group", "etc/shadow", "etc/hosts"]
 MOUNT_POINTS = ["proc", "sys", "dev", "tmp", "run", "var/tmp"]

@@ -151,6 +151,12 @@ int hl_attach_markers(struct bpf_object *obj, const char *path,
 	struct hl_copies c;
 	int err = hl_attach_paths(path, pid, &c);
 
+	/* Without cookies libbpf tells markers apart by address, and copies
+	 * of a binary have the same ones: it refuses the second copy. */
+	if (!err && c.n > 1 && !hl_features()->attach_cookie)
+		hl_die("--all-containers: markers in %zu copies of %s need "
+		       "Linux 5.15 (attach cookies); name one process with -p",
+		       c.n, path);
 	for (size_t i = 0; !err && i < c.n; i++)
 		err = attach_markers_at(obj, c.paths[i], table, pid);
 	hl_copies_free(&c);
