@@ -42,3 +42,23 @@ def sched_task_storage():
 
 def release():
     return os.uname().release
+
+
+@functools.lru_cache(maxsize=None)
+def emulated():
+    """Whether this kernel runs under qemu's emulation (the kernel matrix
+    and check-arm64), where every program run costs tens of times more
+    and two tools on one hook each see the other's program in their
+    time: x86's TCG names its CPU so, arm64's virt machine its device
+    tree."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            if "QEMU TCG" in f.read():
+                return True
+    except OSError:
+        pass
+    try:
+        with open("/proc/device-tree/compatible", "rb") as f:
+            return b"linux,dummy-virt" in f.read()
+    except OSError:
+        return False

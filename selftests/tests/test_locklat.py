@@ -179,20 +179,13 @@ def within(ours, theirs, count_tol, ns_tol, what):
           "(%d waits)" % (what, report.fmt_ns(ns), report.fmt_ns(pns), c))
 
 
-def emulated():
-    """Under qemu's TCG (the kernel matrix) every program run costs tens
-    of times more, and each tool's time includes the other's program."""
-    with open("/proc/cpuinfo") as f:
-        return "QEMU TCG" in f.read()
-
-
 def vs_perf(what, n, rel, per_wait_ns, kind, per_thread):
     """per_thread: -L, each thread's count against perf's; else one
     histogram per kind, whose programs cost the least (a keyed
     histogram's new cells cost microseconds, which perf's time of a
     wait then includes: too much beside the pipe's 5 us waits)."""
     need_tracepoints()
-    if emulated():
+    if kernel.emulated():
         rel, per_wait_ns = max(rel, 0.05), max(per_wait_ns, 20000)
     args = ["-j", "-L", "-p", "PID"] if per_thread else ["-j", "-p", "PID"]
     # How often the threads meet on the lock varies from run to run

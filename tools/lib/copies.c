@@ -4,13 +4,16 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 #include "copies.h"
 #include "elfsym.h"
 
@@ -19,6 +22,8 @@
 /* What a copy must match, and the files already looked at. */
 struct search {
 	struct stat ref;
+	dev_t mapped_dev;	/* the reference as maps lines name it */
+	ino_t mapped_ino;
 	uint8_t id[ID_MAX];
 	int id_len;
 	struct { dev_t dev; ino_t ino; } *seen;
@@ -103,6 +108,7 @@ static int look_at(struct search *s, pid_t pid, const char *line)
 		   &min, &ino, &pos) != 5 || line[pos] != '/')
 		return 0;
 	if ((makedev(maj, min) == s->ref.st_dev && ino == s->ref.st_ino) ||
+	    (makedev(maj, min) == s->mapped_dev && ino == s->mapped_ino) ||
 	    !first_look(s, makedev(maj, min), ino))
 		return 0;
 	path = same_size_path(s, pid, line + pos, start, end, ino);
@@ -136,6 +142,41 @@ static int scan_process(struct search *s, pid_t pid)
 	return err;
 }
 
+/*
+ * How /proc/PID/maps names a mapping of the file at path: by the file's
+ * own device and inode, except on an overlay, whose mappings are of the
+ * file underneath (an overlay root: a container's, or a test guest's).
+ * Found by mapping one page of it here.
+ */
+static void mapped_identity(const char *path, struct search *s)
+{
+	unsigned long start, ino;
+	unsigned int maj, min;
+	char *line = NULL;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	void *p = fd < 0 ? MAP_FAILED :
+		  mmap(NULL, 1, PROT_READ, MAP_PRIVATE, fd, 0);
+	FILE *f = p == MAP_FAILED ? NULL : fopen("/proc/self/maps", "re");
+
+	s->mapped_dev = s->ref.st_dev;
+	s->mapped_ino = s->ref.st_ino;
+	while (f && getline(&line, &len, f) > 0)
+		if (sscanf(line, "%lx-%*x %*s %*x %x:%x %lu", &start, &maj, &min,
+			   &ino) == 4 && start == (unsigned long)p) {
+			s->mapped_dev = makedev(maj, min);
+			s->mapped_ino = ino;
+			break;
+		}
+	free(line);
+	if (f)
+		fclose(f);
+	if (p != MAP_FAILED)
+		munmap(p, 1);
+	if (fd >= 0)
+		close(fd);
+}
+
 int hl_copies_find(const char *path, struct hl_copies *out)
 {
 	struct search s = { .out = out };
@@ -149,6 +190,7 @@ int hl_copies_find(const char *path, struct hl_copies *out)
 	s.id_len = hl_elf_build_id(path, s.id, sizeof(s.id));
 	if (s.id_len <= 0)
 		return s.id_len ? s.id_len : -ENOENT;
+	mapped_identity(path, &s);
 	d = opendir("/proc");
 	if (!d)
 		return -errno;
