@@ -41,7 +41,7 @@ tool must see.
 import collections
 import statistics
 
-from lib import jvm, report, tool, workload
+from lib import jvm, kernel, report, tool, workload
 from lib.container import Container
 from lib.harness import check, test
 
@@ -243,8 +243,11 @@ def pid_labels():
     pauses = j.pauses()[base[0]:]
     check_workload(pauses)
     match_labels(out.events, pauses, "-p")
+    # Under emulation (arm64's virt machine) a full GC's safepoint was
+    # seen taking twice what the JVM counts: as long again is allowed.
     for i, (e, p) in enumerate(zip(out.events, pauses)):
-        check(abs(e["duration_ns"] - p.total_ns) <= SANE_NS,
+        sane = SANE_NS + (p.total_ns if kernel.emulated() else 0)
+        check(abs(e["duration_ns"] - p.total_ns) <= sane,
               "pause %d (%s): %d ns, the JVM says %d ns" % (
                   i, p.op, e["duration_ns"], p.total_ns))
     return "%d/%d pauses (%s)" % (len(out.events), len(pauses),
