@@ -3,7 +3,7 @@
 # describes it as a struct hl_tracer, tools/lib/tracer.h); add its
 # name to TOOLS, a man page and a test (docs/new-tool.md). A tool without a BPF program (it reads
 # files only) is tools/<tool>.c alone, named in PLAIN_TOOLS instead.
-TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat syslat biolat irqlat tcpconnlat tcprtt locklat reclaimlat
+TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat syslat biolat irqlat connlat rttlat locklat reclaimlat
 PLAIN_TOOLS := usdtlist
 
 # The one version: tools' -V, man pages, the Debian package (a test
@@ -312,7 +312,7 @@ bench: all
 	$(Q)$(PYTHON) bench/syslat.py
 	$(Q)$(PYTHON) bench/biolat.py
 	$(Q)$(PYTHON) bench/irqlat.py
-	$(Q)$(PYTHON) bench/tcpconnlat.py
+	$(Q)$(PYTHON) bench/connlat.py
 	$(Q)$(PYTHON) bench/locklat.py
 
 # Every tool, its man page and its bash completion (one script serves

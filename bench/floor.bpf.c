@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The floor for bench/schedlat.py, syslat.py, biolat.py, irqlat.py and
- * tcpconnlat.py:
+ * connlat.py:
  * locklat.py:
  * empty tp_btf programs on every tracepoint those tools or their peers
  * attach to. What one of these costs per run is the price of the hook
@@ -85,7 +85,7 @@ int BPF_PROG(clock_soft_entry) { return read_clock(); }
 SEC("tp_btf/softirq_exit")
 int BPF_PROG(clock_soft_exit) { return read_clock(); }
 
-/* bench/tcpconnlat.py: the TCP tracepoints tcpconnlat and tcprtt use */
+/* bench/connlat.py: the TCP tracepoints connlat and rttlat use */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(floor_sock_state) { return 0; }
 

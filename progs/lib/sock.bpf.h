@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * TCP sockets on the BPF side (tcpconnlat, tcprtt): the few struct sock
+ * TCP sockets on the BPF side (connlat, rttlat): the few struct sock
  * fields read, as CO-RE flavors, and an endpoint (address and port) as a
  * histogram id (lib/sock.h): an IPv4 one whole, an IPv6 one hashed, with
  * its address kept in the map sock_addrs for user space to name it.

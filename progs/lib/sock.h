@@ -4,7 +4,7 @@
  * progs/lib/sock.bpf.h and tools/lib/sock.c:
  *
  *   bit 63       IPv6
- *   bit 62       free for the tool (tcpconnlat: the connect failed)
+ *   bit 62       free for the tool (connlat: the connect failed)
  *   bits 16..61  the IPv4 address (network order, as a number), or a
  *                46-bit hash of the IPv6 address (kept in sock_addrs)
  *   bits 0..15   the port

@@ -66,8 +66,8 @@ KERNEL = "6.1-arm64"
 # reclaimlat/memcg reads large files under /usr/lib, of which the arm64
 # root has 123 MiB, less than its cgroup's limit needs.
 SUITE = ["jitlat/count", "jvmpauselat/pid-labels",
-         "pgquerylat/rollback-not-error", "usdtlat/by", "tcpconnlat/endpoints",
-         "tcprtt/vs-ss"]
+         "pgquerylat/rollback-not-error", "usdtlat/by", "connlat/endpoints",
+         "rttlat/vs-ss"]
 BIN = "bin/arm64"
 PROGS = "build/arm64/test-progs"
 N, MS = 10, 3           # pairs syscalls/funcs: N calls of each, MS ms
@@ -466,7 +466,7 @@ def write_doc(path, k, run, res):
             "truth of another layer (selftests/arm64/check.py); then, "
             "booted into an arm64 Debian root (Python, PostgreSQL, a JVM: "
             "selftests/arm64/root.py), the suite's own tests of "
-            "pgquerylat, jitlat, jvmpauselat, usdtlat, tcpconnlat and tcprtt "
+            "pgquerylat, jitlat, jvmpauselat, usdtlat, connlat and rttlat "
             "with the arm64 tools (the suite/ rows). Not yet run there: "
             "locklat, whose rwsem-write waits came to about twice perf "
             "lock's on arm64 (being investigated), and reclaimlat, whose "

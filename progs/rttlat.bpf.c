@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * tcprtt: the smoothed round-trip time of TCP connections, sampled at
+ * rttlat: the smoothed round-trip time of TCP connections, sampled at
  * tcp:tcp_probe, which fires for each segment an established socket
  * receives (at the start of tcp_rcv_established(): the value before that
  * segment's acknowledgement is taken into account).
@@ -21,16 +21,16 @@
 #include <bpf/bpf_core_read.h>
 #include "lib/hist.bpf.h"
 #include "lib/sock.bpf.h"
-#include "tcprtt.h"
+#include "rttlat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-const volatile __u32 key_mode = TCPRTT_KEY_NONE;
+const volatile __u32 key_mode = RTTLAT_KEY_NONE;
 const volatile bool by_owner = false;		/* -p, -c, --comm */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TCPRTT_OWNED_MAX);
+	__uint(max_entries, RTTLAT_OWNED_MAX);
 	__type(key, __u64);	/* inode number */
 	__type(value, __u8);
 } owned SEC(".maps");
@@ -39,7 +39,7 @@ static __always_inline void record(__u32 srtt_us, __u64 id)
 {
 	if (!srtt_us)
 		return;
-	if (key_mode == TCPRTT_KEY_NONE)
+	if (key_mode == RTTLAT_KEY_NONE)
 		hist_record(srtt_us * 1000ULL);
 	else
 		hist_record_keyed(id, srtt_us * 1000ULL, "");
@@ -56,8 +56,8 @@ static __always_inline int probe(const struct sock___hl *sk)
 		if (!bpf_map_lookup_elem(&owned, &ino))
 			return 0;
 	}
-	if (srtt && key_mode != TCPRTT_KEY_NONE)
-		id = sock_id(sk, key_mode == TCPRTT_KEY_REMOTE);
+	if (srtt && key_mode != RTTLAT_KEY_NONE)
+		id = sock_id(sk, key_mode == RTTLAT_KEY_REMOTE);
 	record(srtt, id);
 	return 0;
 }
@@ -98,8 +98,8 @@ int probe_tp(struct trace_event_raw_tcp_probe___hl *ctx)
 
 	/* read, not loaded: the verifier allows the record only constant
 	 * offsets */
-	if (srtt && key_mode != TCPRTT_KEY_NONE) {
-		if (key_mode == TCPRTT_KEY_REMOTE)
+	if (srtt && key_mode != RTTLAT_KEY_NONE) {
+		if (key_mode == RTTLAT_KEY_REMOTE)
 			BPF_CORE_READ_INTO(&sa, ctx, daddr);
 		else
 			BPF_CORE_READ_INTO(&sa, ctx, saddr);

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * tcpconnlat: how long do TCP connects take?
- * The measurement itself is in progs/tcpconnlat.bpf.c.
+ * connlat: how long do TCP connects take?
+ * The measurement itself is in progs/connlat.bpf.c.
  */
 #include <argp.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/types.h>
 #include "lib/common.h"
-#include "tcpconnlat.h"
-#include "tcpconnlat.skel.h"
+#include "connlat.h"
+#include "connlat.skel.h"
 #include "attach.h"
 #include "cli.h"
 #include "hist_maps.h"
@@ -20,12 +20,12 @@
 #include "tracer.h"
 #include "util.h"
 
-HL_SKEL_OPS(tcpconnlat_bpf, HL_TRACEPOINT_METHODS, tcpconnlat_bpf__attach);
+HL_SKEL_OPS(connlat_bpf, HL_TRACEPOINT_METHODS, connlat_bpf__attach);
 
 static struct {
 	bool remote, has_threshold;
 	uint64_t threshold_ns;
-	struct tcpconnlat_bpf *skel;
+	struct connlat_bpf *skel;
 } cfg;
 
 static const struct argp_option options[] = {
@@ -62,18 +62,18 @@ static const char doc[] =
 "connection established, failed connects apart, as histograms with "
 "percentiles.\v"
 "EXAMPLES:\n"
-"  tcpconnlat                  # every connect of the machine, at Ctrl-C\n"
-"  tcpconnlat -R 10 1          # per remote address and port, over 10 s\n"
-"  tcpconnlat -p 1234 -P       # one process's connects\n"
-"  tcpconnlat -M 100           # print each connect slower than 100 ms\n"
-"  tcpconnlat -j 1             # JSON Lines every second\n"
+"  connlat                  # every connect of the machine, at Ctrl-C\n"
+"  connlat -R 10 1          # per remote address and port, over 10 s\n"
+"  connlat -p 1234 -P       # one process's connects\n"
+"  connlat -M 100           # print each connect slower than 100 ms\n"
+"  connlat -j 1             # JSON Lines every second\n"
 "\nIPv4 and IPv6. A connect that ends in a reset, a refusal or a "
 "timeout is counted as failed. Passive opens (accept) are not timed: "
-"see tcpconnlat(8).";
+"see connlat(8).";
 
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
-	struct tcpconnlat_bpf *skel = s;
+	struct connlat_bpf *skel = s;
 
 	(void)ctx;
 	skel->rodata->filter_cfg = hl_opts.filter;
@@ -114,7 +114,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	hl_sock_addr(cfg.skel->maps.sock_addrs, e->remote, addr, sizeof(addr));
 	port = e->remote & SOCK_PORT_MASK;
 	if (hl_opts.json) {
-		hl_json_begin(stdout, "event", "tcpconnlat");
+		hl_json_begin(stdout, "event", "connlat");
 		fputs(",\"time\":", stdout);
 		hl_json_time(stdout, hl_wall_ns());
 		printf(",\"pid\":%u,\"tid\":%u,\"comm\":", e->pid, e->tid);
@@ -138,11 +138,11 @@ static int on_event(void *ctx, void *data, size_t size)
 }
 
 static struct hl_tracer tracer = {
-	.name = "tcpconnlat",
+	.name = "connlat",
 	.argp = { .options = options, .parser = parse,
 		  .children = hl_owner_children },
 	.doc = doc,
-	.ops = &tcpconnlat_bpf_ops, .prepare = prepare,
+	.ops = &connlat_bpf_ops, .prepare = prepare,
 	.keyed = true,
 	.loop = { .what = "TCP connects", .report = { .label = label },
 		  .on_event = on_event, .noun = "connects" },

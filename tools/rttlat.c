@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * tcprtt: what round-trip times do TCP connections see?
- * The measurement itself is in progs/tcprtt.bpf.c.
+ * rttlat: what round-trip times do TCP connections see?
+ * The measurement itself is in progs/rttlat.bpf.c.
  */
 #include <argp.h>
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <linux/types.h>
 #include "lib/common.h"
-#include "tcprtt.h"
-#include "tcprtt.skel.h"
+#include "rttlat.h"
+#include "rttlat.skel.h"
 #include "attach.h"
 #include "cgroup.h"
 #include "cli.h"
@@ -20,11 +20,11 @@
 #include "tracer.h"
 #include "util.h"
 
-HL_SKEL_OPS(tcprtt_bpf, HL_TRACEPOINT_METHODS, tcprtt_bpf__attach);
+HL_SKEL_OPS(rttlat_bpf, HL_TRACEPOINT_METHODS, rttlat_bpf__attach);
 
 static struct {
-	enum tcprtt_key key;
-	struct tcprtt_bpf *skel;
+	enum rttlat_key key;
+	struct rttlat_bpf *skel;
 	char cgroup[4096];	/* -c below the cgroup2 mount */
 } cfg;
 
@@ -46,7 +46,7 @@ static bool by_owner(void)
 
 static error_t parse(int key, char *arg, struct argp_state *state)
 {
-	enum tcprtt_key k = key == 'R' ? TCPRTT_KEY_REMOTE : TCPRTT_KEY_LOCAL;
+	enum rttlat_key k = key == 'R' ? RTTLAT_KEY_REMOTE : RTTLAT_KEY_LOCAL;
 
 	(void)arg;
 	(void)state;
@@ -76,21 +76,21 @@ static const char doc[] =
 "Summarize the smoothed round-trip time of TCP connections, sampled at "
 "each segment they receive, as histograms with percentiles.\v"
 "EXAMPLES:\n"
-"  tcprtt                      # every connection, at Ctrl-C\n"
-"  tcprtt -R 10 1              # per remote address and port, over 10 s\n"
-"  tcprtt -l -m                # per local address and port, in ms\n"
-"  tcprtt -p 1234 -R           # the sockets process 1234 holds open\n"
-"  tcprtt --comm nginx -l      # those of every process named nginx\n"
-"  tcprtt -j 1                 # JSON Lines every second\n"
+"  rttlat                      # every connection, at Ctrl-C\n"
+"  rttlat -R 10 1              # per remote address and port, over 10 s\n"
+"  rttlat -l -m                # per local address and port, in ms\n"
+"  rttlat -p 1234 -R           # the sockets process 1234 holds open\n"
+"  rttlat --comm nginx -l      # those of every process named nginx\n"
+"  rttlat -j 1                 # JSON Lines every second\n"
 "\nIPv4 and IPv6. The samples are the kernel's smoothed RTT (srtt), "
 "weighted by the segments received. They are taken in softirq, where "
 "no process owns them: -p, -c and --comm count the sockets the "
 "processes hold open, read from /proc at the start and every second; "
-"see tcprtt(8).";
+"see rttlat(8).";
 
 static int prepare(void *s, enum hl_method m, void *ctx)
 {
-	struct tcprtt_bpf *skel = s;
+	struct rttlat_bpf *skel = s;
 
 	(void)ctx;
 	skel->rodata->key_mode = cfg.key;
@@ -105,7 +105,7 @@ static int prepare(void *s, enum hl_method m, void *ctx)
 static int label(const struct hl_hist *h, struct hl_label *l, char *scratch,
 		 size_t len)
 {
-	bool remote = cfg.key == TCPRTT_KEY_REMOTE;
+	bool remote = cfg.key == RTTLAT_KEY_REMOTE;
 
 	return hl_sock_label(cfg.skel->maps.sock_addrs, h->id,
 			     remote ? "raddr" : "laddr",
@@ -122,21 +122,21 @@ static void resync(void)
 	/* a -p process that has exited ends the run by itself */
 	if (n == -E2BIG)
 		hl_warn("the processes hold more than %d sockets: some are "
-			"not counted", TCPRTT_OWNED_MAX);
+			"not counted", RTTLAT_OWNED_MAX);
 }
 
 static struct hl_tracer tracer = {
-	.name = "tcprtt",
+	.name = "rttlat",
 	.argp = { .options = options, .parser = parse },
 	.doc = doc,
-	.ops = &tcprtt_bpf_ops, .prepare = prepare,
+	.ops = &rttlat_bpf_ops, .prepare = prepare,
 	.loop = { .what = "TCP round-trip times" },
 };
 
 int main(int argc, char **argv)
 {
 	hl_tracer_start(&tracer, argc, argv);
-	tracer.keyed = cfg.key != TCPRTT_KEY_NONE;
+	tracer.keyed = cfg.key != RTTLAT_KEY_NONE;
 	if (tracer.keyed)
 		tracer.loop.report.label = label;
 	if (hl_opts.cgroup_path)

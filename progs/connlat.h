@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* tcpconnlat: types shared by progs/tcpconnlat.bpf.c and tools/tcpconnlat.c. */
-#ifndef HOWLONG_TCPCONNLAT_H
-#define HOWLONG_TCPCONNLAT_H
+/* connlat: types shared by progs/connlat.bpf.c and tools/connlat.c. */
+#ifndef HOWLONG_CONNLAT_H
+#define HOWLONG_CONNLAT_H
 
 #include "lib/sock.h"
 
@@ -25,4 +25,4 @@ struct tcpconn_event {
 	char comm[16];
 };
 
-#endif /* HOWLONG_TCPCONNLAT_H */
+#endif /* HOWLONG_CONNLAT_H */

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """
-bench/tcpconnlat.py: what tcpconnlat's program costs a TCP connect and
-tcprtt's a received segment, next to the floor.
+bench/connlat.py: what connlat's program costs a TCP connect and
+rttlat's a received segment, next to the floor.
 
 With kernel.bpf_stats_enabled=1 the kernel times every run of every
 program. The work runs in a network namespace of the bench's own (its
@@ -12,18 +12,18 @@ loopback only), configurations rotated, rounds interleaved:
   the state changes of both sockets run the programs:
     floor            an empty tp_btf program on inet_sock_set_state
                      (bench/floor.bpf.c): the price of the hook
-    tcpconnlat       bin/tcpconnlat -j
-    tcpconnlat -R    per remote address and port
+    connlat       bin/connlat -j
+    connlat -R    per remote address and port
   segments, N/2 one-byte request/response round trips on one connection
   (TCP_NODELAY); the cost per run of the tcp_probe program (one per
   segment received in ESTABLISHED):
     floor            an empty tp_btf program on tcp_probe
-    tcprtt           bin/tcprtt -j
-    tcprtt -R        per remote address and port
+    rttlat           bin/rttlat -j
+    rttlat -R        per remote address and port
 Figures: median ns of program time per connect (all its programs' runs
 summed) and per segment, net of the floor, and the ratio to the floor.
 libbpf-tools' tcpconnlat and tcprtt need kprobes or fentry, which this
-kernel lacks: no peer column. Puts a "## tcpconnlat, tcprtt" section in
+kernel lacks: no peer column. Puts a "## connlat, rttlat" section in
 docs/benchmarks.md. Needs root. Run by `make bench`.
 """
 import os
@@ -34,9 +34,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import schedlat as sl   # noqa: E402
 from schedlat import BenchError, med   # noqa: E402
 
-SECTION = "## tcpconnlat, tcprtt"
-TCPCONNLAT = os.path.join(sl.ROOT, "bin", "tcpconnlat")
-TCPRTT = os.path.join(sl.ROOT, "bin", "tcprtt")
+SECTION = "## connlat, rttlat"
+CONNLAT = os.path.join(sl.ROOT, "bin", "connlat")
+RTTLAT = os.path.join(sl.ROOT, "bin", "rttlat")
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
 NETNS = "hlbench-tcp-%d" % os.getpid()
 PORT = 24680
@@ -81,14 +81,14 @@ def configs():
     return [
         ("floor", [sl.FLOOR_BIN, sl.FLOOR_OBJ, "floor_sock_state"], "ready",
          "connects", ("floor_sock_",), False),
-        ("tcpconnlat", [TCPCONNLAT, "-j"], "Tracing", "connects",
+        ("connlat", [CONNLAT, "-j"], "Tracing", "connects",
          ("state_",), True),
-        ("tcpconnlat -R", [TCPCONNLAT, "-j", "-R"], "Tracing", "connects",
+        ("connlat -R", [CONNLAT, "-j", "-R"], "Tracing", "connects",
          ("state_",), True),
         ("floor (segments)", [sl.FLOOR_BIN, sl.FLOOR_OBJ, "floor_tcp_probe"],
          "ready", "rtt", ("floor_tcp_",), False),
-        ("tcprtt", [TCPRTT, "-j"], "Tracing", "rtt", ("probe_",), True),
-        ("tcprtt -R", [TCPRTT, "-j", "-R"], "Tracing", "rtt", ("probe_",),
+        ("rttlat", [RTTLAT, "-j"], "Tracing", "rtt", ("probe_",), True),
+        ("rttlat -R", [RTTLAT, "-j", "-R"], "Tracing", "rtt", ("probe_",),
          True),
     ]
 
@@ -124,8 +124,8 @@ def one(cfg, n, port):
 
 def main():
     args = sl.loop_args(__doc__, 4000, "connects (and segments)",
-                        "bench/tcpconnlat.py")
-    for path in (TCPCONNLAT, TCPRTT):
+                        "bench/connlat.py")
+    for path in (CONNLAT, RTTLAT):
         if not os.access(path, os.X_OK):
             raise BenchError("%s missing (make)" % path)
     sl.build_floor()
@@ -156,7 +156,7 @@ def main():
                 net, m[name] / m[floor])))
     text = "\n".join([
         SECTION, "",
-        "What tcpconnlat's program costs a TCP connect and tcprtt's a "
+        "What connlat's program costs a TCP connect and rttlat's a "
         "received segment: the kernel's own timing of every program run "
         "(`kernel.bpf_stats_enabled=1`), after a warm-up of a tenth as "
         "much work. Connects: connect() to a listener over loopback in a "
@@ -164,7 +164,7 @@ def main():
         "reset; every state change of both sockets runs the program, "
         "summed per connect. Segments: one-byte request/response round "
         "trips on one connection, per run of the tcp_probe program. "
-        "Produced by `/usr/bin/python3 bench/tcpconnlat.py` (run as root) "
+        "Produced by `/usr/bin/python3 bench/connlat.py` (run as root) "
         "on %s: %d rounds of %d connects and %d round trips, "
         "configurations rotated; each tool's count reached the work's."
         % (sl.datetime.datetime.now().astimezone().strftime(
@@ -186,4 +186,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sl.run_main(main, "bench/tcpconnlat.py")
+    sl.run_main(main, "bench/connlat.py")

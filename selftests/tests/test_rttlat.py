@@ -1,4 +1,4 @@
-"""tcprtt against the kernel's own per-socket account, read with ss(8)
+"""rttlat against the kernel's own per-socket account, read with ss(8)
 inside a network namespace of the test's own (lib/netns.py,
 lib/tcppeer.py "rtt"): a client and a server exchange one-byte requests
 and responses (TCP_NODELAY) on one connection over the namespace's
@@ -28,7 +28,7 @@ from lib import netns, peers, report, tool, workload
 from lib.harness import check, test
 from lib.report import slot_lo_of
 
-TOOL = "tcprtt"
+TOOL = "rttlat"
 METHODS = ("tp_btf", "raw_tp", "tracepoint")
 ROUNDS = 40
 HOST = {4: "127.0.0.1", 6: "::1"}
@@ -52,7 +52,7 @@ def check_vs_ss(h, info, what):
           "rtt %d ns: %s" % (what, rtt_ns, h["buckets"]))
 
 
-@test("tcprtt/vs-ss")
+@test("rttlat/vs-ss")
 def vs_ss():
     """IPv4 then IPv6, 40 round trips each; -R on tp_btf, raw_tp and
     classic tracepoints at once and -l: the client socket's samples are
@@ -94,7 +94,7 @@ def vs_ss():
     return "; ".join(shown) + " (tp_btf, raw_tp, tracepoint, -l)"
 
 
-@test("tcprtt/owners")
+@test("rttlat/owners")
 def owners():
     """-p, --comm and -c: two processes, each with a connection of its
     own (made before the tools start, so the sockets a process already
@@ -130,7 +130,7 @@ def owners():
             ia["segs_in"] - 1, ia["segs_in"], ib["segs_in"] - 1)
 
 
-@test("tcprtt/vs-libbpf-tools")
+@test("rttlat/vs-libbpf-tools")
 def vs_libbpf_tools():
     """libbpf-tools' tcprtt (fentry or a kprobe at the start of
     tcp_rcv_established: the same point as tcp_probe, the same srtt_us
@@ -151,7 +151,7 @@ def vs_libbpf_tools():
         their_out = None if theirs.failed else theirs.stop()
     h = by_endpoint(ours, "raddr", "rport").get((HOST[4], port),
                                                 report.EMPTY)
-    check_vs_ss(h, info, "tcprtt")
+    check_vs_ss(h, info, "rttlat")
     if their_out is None:
         theirs.cannot_attach("ours: %d samples as ss counts" % h["count"])
     n = sum(peers.log2_slots(their_out).values())
@@ -160,7 +160,7 @@ def vs_libbpf_tools():
     check(n == h["count"], "libbpf-tools tcprtt: %d samples, ours %d" % (
         n, h["count"]))
     check(avg and abs(float(avg.group(1)) - mine) <= 1, "libbpf-tools "
-          "tcprtt: average %s us, ours %.3f us" % (
+          "rttlat: average %s us, ours %.3f us" % (
               avg.group(1).decode() if avg else "missing", mine))
     return "%d samples from both, average %.3f us (ours), %s us " \
         "(libbpf-tools')" % (n, mine, avg.group(1).decode())

@@ -1,4 +1,4 @@
-"""tcpconnlat against connects that time themselves (lib/tcppeer.py),
+"""connlat against connects that time themselves (lib/tcppeer.py),
 only inside a network namespace of the test's own (lib/netns.py):
 
 - each connect is timed by the client with CLOCK_MONOTONIC around its
@@ -21,7 +21,7 @@ import random
 from lib import netns, peers, report, tool
 from lib.harness import check, test
 
-TOOL = "tcpconnlat"
+TOOL = "connlat"
 METHODS = ("tp_btf", "raw_tp", "tracepoint")
 PEER = "/usr/sbin/tcpconnlat"     # libbpf-tools'
 TICK_NS = 10 * 10 ** 6      # a timer may fire one jiffy early (HZ >= 100)
@@ -63,7 +63,7 @@ def check_event(e):
     return e
 
 
-@test("tcpconnlat/endpoints")
+@test("connlat/endpoints")
 def endpoints():
     """-R -p on tp_btf, raw_tp and classic tracepoints at once: 12
     connects to 127.0.0.1 and 8 to ::1 that a listener accepts, 6 and 4
@@ -99,7 +99,7 @@ def endpoints():
         "client's spans" % ", ".join(METHODS)
 
 
-@test("tcpconnlat/pid-filter")
+@test("connlat/pid-filter")
 def pid_filter():
     """Two clients, 7 and 5 connects: -p the first counts its 7 and
     nothing of the other's; -P (no filter) counts 7 and 5 under each
@@ -128,7 +128,7 @@ def pid_filter():
     return "-p: 7 of 7, none of the other's; -P: 7 and 5"
 
 
-@test("tcpconnlat/syn-retransmit")
+@test("connlat/syn-retransmit")
 def syn_retransmit():
     """A listener whose accept queue is full drops the SYNs of 3
     connects; each is let in 0.3 s later and gets through with the SYN
@@ -175,7 +175,7 @@ def syn_retransmit():
             evs[3]["duration_ns"] / 1e6, spans[4] / 1e6)
 
 
-@test("tcpconnlat/export")
+@test("connlat/export")
 def export():
     """-R --textfile (OpenMetrics export from the shared code): promtool
     accepts it, and each remote endpoint's _count, labelled raddr, rport
@@ -186,13 +186,13 @@ def export():
     p = ports(2)
     steps = [{"family": 4, "port": p[0], "n": 5},
              {"family": 6, "port": p[1], "n": 3, "refused": True}]
-    with prom.textfile("tcpconnlat-") as path:
+    with prom.textfile("connlat-") as path:
         with netns.Netns("prom") as ns, ns.peer({"mode": "connects",
                                                  "steps": steps}) as peer:
             tool.traced(TOOL, [["-R", "-p", peer.pid, "--textfile", path]],
                         peer.go)
         ex = prom.checked(open(path).read())
-    fam = "howlong_tcpconnlat_seconds_count"
+    fam = "howlong_connlat_seconds_count"
     ok = ex.value(fam, raddr="127.0.0.1", rport=p[0], result="ok")
     failed = ex.value(fam, raddr="::1", rport=p[1], result="failed")
     check(ok == 5 and failed == 3, "textfile: %s ok, %s failed, expected "
@@ -212,7 +212,7 @@ def peer_lines(out, ports):
     return lat
 
 
-@test("tcpconnlat/vs-libbpf-tools")
+@test("connlat/vs-libbpf-tools")
 def vs_libbpf_tools():
     """libbpf-tools' tcpconnlat (kprobes or fentry on tcp_v4_connect,
     tcp_v6_connect and tcp_rcv_state_process) beside ours (-M 0), both
@@ -239,7 +239,7 @@ def vs_libbpf_tools():
     evs = report.ToolOutput(ours, TOOL, check_event=check_event).events
     mine = {port: [e["duration_ns"] for e in evs if e["rport"] == port]
             for port in spans}
-    for who, lat in (("tcpconnlat", mine),) + (
+    for who, lat in (("connlat", mine),) + (
             (("libbpf-tools", peer_lines(their_out, spans)),)
             if their_out is not None else ()):
         for port, span in spans.items():
@@ -247,7 +247,7 @@ def vs_libbpf_tools():
                   "%d, the client made %d" % (who, len(lat[port]), port,
                                               len(span)))
             # the peer prints milliseconds with two decimals
-            slack = 0 if who == "tcpconnlat" else 5000
+            slack = 0 if who == "connlat" else 5000
             bad = [(x, s) for x, s in zip(lat[port], span)
                    if not 0 < x <= s + slack]
             check(not bad, "%s: connects to %d outside the client's spans "

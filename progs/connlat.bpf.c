@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * tcpconnlat: how long active TCP connects take, from the socket's
+ * connlat: how long active TCP connects take, from the socket's
  * SYN_SENT state (set in connect(), before the SYN is sent) to
  * ESTABLISHED (the SYN-ACK processed), from sock:inet_sock_set_state.
  * A connect that leaves SYN_SENT for CLOSE instead (reset, refused,
@@ -21,7 +21,7 @@
 #include "lib/filter.bpf.h"
 #include "lib/owner.bpf.h"
 #include "lib/sock.bpf.h"
-#include "tcpconnlat.h"
+#include "connlat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
