@@ -190,7 +190,8 @@ DEB_PKGS := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev \
 	postgresql postgresql-contrib openjdk-17-jdk-headless \
 	systemtap-sdt-dev libclang-rt-14-dev \
 	debhelper dpkg-dev fakeroot build-essential lintian man-db \
-	bash-completion mount prometheus prometheus-node-exporter systemd
+	bash-completion mount prometheus prometheus-node-exporter systemd \
+	iproute2
 # `make deps all`, `make -j deps check`: nothing is built before deps is done.
 ifneq ($(filter deps,$(MAKECMDGOALS)),)
 .NOTPARALLEL:
