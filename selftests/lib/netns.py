@@ -10,6 +10,7 @@ the host's: a context manager for the namespace, and the peer program
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -20,6 +21,8 @@ PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tcppeer.py")
 
 
 def _ip(*args):
+    if not shutil.which("ip"):
+        raise Failure("ip not found: install iproute2 (run: make deps)")
     r = subprocess.run(["ip"] + list(args), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if r.returncode:
