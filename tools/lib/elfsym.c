@@ -138,21 +138,40 @@ static int scan(Elf *elf, const char *glob, struct hl_func_list *l)
 	return err;
 }
 
+/* The ELF file at path, open for reading (*fd to close after elf_end),
+ * or NULL with -errno or -ENOEXEC in *err. */
+static Elf *elf_open(const char *path, int *fd, int *err)
+{
+	Elf *elf;
+
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		*err = -ENOEXEC;
+		return NULL;
+	}
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	elf = elf_begin(*fd, ELF_C_READ, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF)
+		return elf;
+	elf_end(elf);
+	close(*fd);
+	*err = -ENOEXEC;
+	return NULL;
+}
+
 int hl_funcs_find(const char *path, const char *glob, struct hl_func_list *out)
 {
 	Elf *elf;
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -ENOEXEC;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	err = elf && elf_kind(elf) == ELF_K_ELF ? scan(elf, glob, out) :
-						  -ENOEXEC;
-
+	elf = elf_open(path, &fd, &err);
+	if (!elf)
+		return err;
+	err = scan(elf, glob, out);
 	elf_end(elf);
 	close(fd);
 	if (err)
@@ -164,16 +183,12 @@ bool hl_elf_fixed(const char *path)
 {
 	GElf_Ehdr eh;
 	bool fixed;
-	Elf *elf;
-	int fd;
+	int fd, err;
+	Elf *elf = elf_open(path, &fd, &err);
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (!elf)
 		return false;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	fixed = elf && gelf_getehdr(elf, &eh) && eh.e_type == ET_EXEC;
+	fixed = gelf_getehdr(elf, &eh) && eh.e_type == ET_EXEC;
 	elf_end(elf);
 	close(fd);
 	return fixed;
@@ -203,16 +218,10 @@ int hl_elf_build_id(const char *path, uint8_t *buf, size_t len)
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 	int fd, n = -ENOENT;
-	Elf *elf;
+	Elf *elf = elf_open(path, &fd, &n);
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -ENOEXEC;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF)
-		n = -ENOEXEC;
+	if (!elf)
+		return n;
 	while (n == -ENOENT && (scn = elf_nextscn(elf, scn)))
 		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_NOTE)
 			n = note_build_id(scn, buf, len);
