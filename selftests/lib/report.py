@@ -303,6 +303,12 @@ class ToolOutput:
         rep = self.final_report()
         return by_key(rep, by) if by else only_hist(rep)
 
+    def final_counts(self, by, keep):
+        """{value of key[by]: count} of the final report, for the values
+        in keep only (e.g. the test's own cgroups among the machine's)."""
+        return {k: h["count"] for k, h in self.final_hist(by).items()
+                if k in keep}
+
     def final_top(self):
         """The rows of the one top line printed at SIGINT."""
         check(len(self.tops) == 1, "%s printed %d top lines, expected 1" % (

@@ -279,13 +279,10 @@ def containers():
     want = {cgh.rel: len(h.pauses()[base[0]:]),
             ct.cgroup.rel: len(a.pauses()[base[1]:])}
 
-    def counts(out):
-        return {k: v["count"] for k, v in out.final_hist("cgroup").items()
-                if k in want}
-    got = counts(host_only)
+    got = host_only.final_counts("cgroup", want)
     check(got == {cgh.rel: want[cgh.rel]}, "--jvm: %s, expected the host "
           "JVM's only: %s" % (got, want))
-    got = counts(every)
+    got = every.final_counts("cgroup", want)
     check(got == want, "--all-containers: %s, the JVMs logged %s" % (
         got, want))
     n = one.final_hist()["count"]

@@ -582,13 +582,10 @@ def containers():
                  ct.cgroup.rel: a.pgss_totals()[0]}
     ours = set(calls)
 
-    def counts(out):
-        return {k: v["count"] for k, v in out.final_hist("cgroup").items()
-                if k in ours}
-    got = counts(host_only)
+    got = host_only.final_counts("cgroup", ours)
     check(got == {cgh.rel: calls[cgh.rel]}, "--bin: %s, expected the host "
           "server's only: %s" % (got, calls))
-    got = counts(every)
+    got = every.final_counts("cgroup", ours)
     check(got == calls, "--all-containers: %s, pg_stat_statements %s" % (
         got, calls))
     n = one.final_hist()["count"]
