@@ -138,6 +138,13 @@ def report_console(res, tail):
         res.notes.append("the guest's console, last: " + said[0][:200])
 
 
+def last_test(lines):
+    """The name of the last test the runner reported, or None."""
+    names = [l[5:].split(":" if l.startswith("FAIL") else " ", 1)[0].strip()
+             for l in lines if l.startswith(("ok   ", "FAIL "))]
+    return names[-1] if names else None
+
+
 def run_kernel(name, full, timeout):
     res = Result(name)
     try:
@@ -157,6 +164,21 @@ def run_kernel(name, full, timeout):
     res.rc = r.run()
     res.boot, res.run = r.boot_time, r.run_time
     res.take(out.lines)
+    last = last_test(out.lines)
+    if res.rc in (vm.TIMEOUT_RC, vm.BOOT_FAIL_RC) and r.boot_time and last:
+        # The rest, from the test that was running, in a new boot; the
+        # stop is said in the doc and at the end of the log either way.
+        report_console(res, r.console_tail)
+        res.notes.append("the guest %s after %s; the tests from the next "
+                         "on ran in a new boot" % (
+                             "timed out" if res.rc == vm.TIMEOUT_RC
+                             else "stopped", last))
+        out = Prefixed(name + "+")
+        r = vm.Run(res.kernel, argv + ["--after", last], cwd=ROOT,
+                   timeout=timeout, out=out)
+        res.rc = r.run()
+        res.run = (res.run or 0) + (r.run_time or 0)
+        res.take(out.lines)
     if res.rc in (vm.TIMEOUT_RC, vm.BOOT_FAIL_RC):
         # a guest that ends without an exit status may have booted
         res.summary = "timed out" if res.rc == vm.TIMEOUT_RC else \
@@ -193,6 +215,7 @@ def passes_again(res, runner, name, timeout):
 
 
 def rerun_jvm_crashes(res, runner, timeout):
+    reran = 0
     for t in list(res.tools.values()):
         for line in list(t[2]):
             m = JVM_CRASH.match(line)
@@ -203,12 +226,13 @@ def rerun_jvm_crashes(res, runner, timeout):
                 t[0] += 1
                 t[1] -= 1
                 t[2].remove(line)
+                reran += 1
                 res.notes.append("%s: the JVM crashed under emulation; "
                                  "passed when run again (%d more run%s)" % (
                                      m.group(1), runs, "s" * (runs > 1)))
     if res.rc == 1 and not any(t[1] for t in res.tools.values()):
         res.rc = 0
-        res.summary += " (%d rerun)" % len(res.notes)
+        res.summary += " (%d rerun)" % reran
 
 
 def cell(res, tool):
@@ -376,6 +400,15 @@ def main():
     write_doc(doc, results, args.full)
     print("wrote %s" % os.path.relpath(doc, ROOT))
     bad = [r.name for r in results if not r.ok]
+    # A CI log is often read from its tail: what went wrong, again.
+    for r in results:
+        for note in r.notes:
+            print("%-9s note: %s" % (r.name, note))
+        for t in r.tools.values():
+            for line in t[2]:
+                print("%-9s %s" % (r.name, line[:300]))
+        if r.rc in (None, vm.TIMEOUT_RC, vm.BOOT_FAIL_RC):
+            print("%-9s %s" % (r.name, r.summary))
     print("kernel matrix: %d kernels, %s" % (
         len(results), "failed on " + ", ".join(bad) if bad else "all passed"))
     # the runner's last line, summed over the kernels; a kernel that did
