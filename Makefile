@@ -2,9 +2,10 @@
 # A tool is progs/<tool>.bpf.c + progs/<tool>.h + tools/<tool>.c (which
 # describes it as a struct hl_tracer, tools/lib/tracer.h); add its
 # name to TOOLS, a man page and a test (docs/new-tool.md). A tool without a BPF program (it reads
-# files only) is tools/<tool>.c alone, named in PLAIN_TOOLS instead.
+# files only) is tools/<tool>.c alone, named in PLAIN_TOOLS instead; of
+# those, howlong judges every tool of the collection from its BPF object.
 TOOLS := schedlat pgquerylat jitlat jvmpauselat usdtlat funclat syslat biolat irqlat connlat rttlat locklat reclaimlat
-PLAIN_TOOLS := usdtlist
+PLAIN_TOOLS := usdtlist howlong
 
 # The one version: tools' -V, man pages, the Debian package (a test
 # holds debian/changelog to it).
@@ -154,7 +155,29 @@ $(OUT)/%.o: tools/%.c $(SKEL)/%.skel.h | $(OUT)
 $(patsubst %,$(OUT)/%.o,$(PLAIN_TOOLS)): $(OUT)/%.o: tools/%.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
-$(addprefix $(BIN)/,$(PLAIN_TOOLS)): LDLIBS = $(PLAIN_LDLIBS)
+$(addprefix $(BIN)/,$(filter-out howlong,$(PLAIN_TOOLS))): LDLIBS = $(PLAIN_LDLIBS)
+
+# howlong's catalog: every tool's name, its man page's NAME line (the
+# question it answers) and, for a tool with BPF, its skeleton's object.
+$(OUT)/gen/catalog.c: $(SKELS) $(patsubst %,man/%.8,$(TOOLS) $(PLAIN_TOOLS)) Makefile | $(OUT)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q){ echo "#include <linux/types.h>"; echo "#include \"lib/common.h\""; \
+	  for t in $(TOOLS); do echo "#include \"$$t.h\""; \
+	    echo "#include \"$$t.skel.h\""; done; \
+	  echo '#include "catalog.h"'; \
+	  echo 'const struct hl_catalog_entry hl_catalog[] = {'; \
+	  for t in $(filter-out howlong,$(TOOLS) $(PLAIN_TOOLS)); do \
+	    q=$$(sed -n '/^\.SH NAME/{n;s/^[^ ]* \\- //p;q;}' man/$$t.8 | \
+	      sed 's/["\\]/\\&/g'); \
+	    test -n "$$q" || { echo "man/$$t.8: no NAME line" >&2; exit 1; }; \
+	    case " $(TOOLS) " in *" $$t "*) o=$${t}_bpf__elf_bytes;; *) o=NULL;; esac; \
+	    printf '\t{ "%s", "%s", %s },\n' "$$t" "$$q" "$$o"; \
+	  done; echo '\t{}'; echo '};'; } > $@.tmp && mv $@.tmp $@
+$(OUT)/gen/catalog.o: $(OUT)/gen/catalog.c $(LINK_STAMP)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+$(BIN)/howlong: $(OUT)/gen/catalog.o
 
 # An archive, so that each tool links only the library objects it uses.
 LIB_ARCHIVE := $(OUT)/libhowlong.a

@@ -274,11 +274,12 @@ def register_bad(name, table, not_root_args):
     table: args a list or a function returning one (evaluated when the
     test runs); names as for one_line_error(), empty: the last argument
     must be named. Also name/bad-not-root: not_root_args (likewise) run
-    as nobody must say it needs root."""
+    as nobody must say it needs root (None: a tool that does not)."""
     for key, (args, rc, names) in table.items():
         _register_one(name, key, args, rc, names, ())
-    _register_one(name, "not-root", not_root_args, 1, ["root|CAP_BPF"],
-                  NOBODY)
+    if not_root_args is not None:
+        _register_one(name, "not-root", not_root_args, 1,
+                      ["root|CAP_BPF"], NOBODY)
 
 
 def _register_one(name, key, args, rc, names, prefix):

@@ -215,6 +215,11 @@ static int has_bpf_caps(void)
 	       (eff1 & (1U << (CAP_PERFMON - 32)));
 }
 
+bool hl_bpf_privileged(void)
+{
+	return geteuid() == 0 || has_bpf_caps();
+}
+
 static void block_signals(void)
 {
 	sigset_t set;
@@ -228,7 +233,7 @@ static void block_signals(void)
 void hl_setup(const char *tool)
 {
 	hl_tool = tool;
-	if (geteuid() != 0 && !has_bpf_caps())
+	if (!hl_bpf_privileged())
 		hl_die("needs root or CAP_BPF+CAP_PERFMON");
 	if (!hl_opts.btf_path && access(KERNEL_BTF, R_OK))
 		hl_die("kernel has no BTF (%s missing): pass --btf FILE with "

@@ -68,6 +68,10 @@ typedef int (*hl_prepare_fn)(void *skel, enum hl_method m, void *ctx);
  * message handler and blocks SIGINT/SIGTERM for hl_loop_run(). */
 void hl_setup(const char *tool);
 
+/* Root, or CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): what hl_setup()
+ * requires. */
+bool hl_bpf_privileged(void);
+
 /* Loads the programs prepare() leaves enabled for the method chosen (or
  * --attach METHOD), once. Exits 1 with the reason (the verifier's, if it
  * rejected a program) and a hint if that fails. */

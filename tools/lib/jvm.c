@@ -33,10 +33,18 @@ static bool from_java_on_path(char *path, size_t len)
 	return ok;
 }
 
-void hl_jvm_find(const char *jvm, pid_t pid, char *path, size_t len)
+bool hl_jvm_default(char *path, size_t len)
 {
 	const char *home = getenv("JAVA_HOME");
 
+	if (home && (size_t)snprintf(path, len, "%s/lib/server%s", home,
+				     LIBJVM) < len && !access(path, R_OK))
+		return true;
+	return from_java_on_path(path, len);
+}
+
+void hl_jvm_find(const char *jvm, pid_t pid, char *path, size_t len)
+{
 	if (jvm) {
 		if (access(jvm, R_OK))
 			hl_usage_error("cannot read --jvm %s: %s", jvm,
@@ -50,10 +58,7 @@ void hl_jvm_find(const char *jvm, pid_t pid, char *path, size_t len)
 				       "libjvm.so mapped)", (int)pid);
 		return;
 	}
-	if (home && (size_t)snprintf(path, len, "%s/lib/server%s", home,
-				     LIBJVM) < len && !access(path, R_OK))
-		return;
-	if (from_java_on_path(path, len))
+	if (hl_jvm_default(path, len))
 		return;
 	hl_die("no JVM found: pass --jvm PATH to libjvm.so, or -p PID");
 }

@@ -11,6 +11,10 @@
  * container's JVM works too); false if pid maps none. */
 bool hl_jvm_of_pid(pid_t pid, char *path, size_t len);
 
+/* $JAVA_HOME's libjvm.so, else that of the java on PATH; false if
+ * neither is there. */
+bool hl_jvm_default(char *path, size_t len);
+
 /* --jvm, else pid's, else $JAVA_HOME's, else that of the java on PATH.
  * Exits with a one-line error when there is none. */
 void hl_jvm_find(const char *jvm, pid_t pid, char *path, size_t len);

@@ -39,10 +39,22 @@ enum hl_pg_role hl_pg_role(pid_t pid)
 	return is_postgres(ppid) ? HL_PG_BACKEND : HL_PG_POSTMASTER;
 }
 
-void hl_pg_find_binary(const char *bin, pid_t pid, char *path, size_t len)
+int hl_pg_binary(pid_t pid, char *path, size_t len)
 {
 	int n = 0;
 
+	if (!pid)
+		pid = hl_target_find_process(pg_names, &n);
+	if (pid && !hl_target_from_pid(pid, path, len))
+		return 0;
+	if (!hl_target_from_command("pg_config --bindir", "/postgres", path,
+				    len))
+		return 0;
+	return -ENOENT;
+}
+
+void hl_pg_find_binary(const char *bin, pid_t pid, char *path, size_t len)
+{
 	if (bin) {
 		if (access(bin, R_OK))
 			hl_usage_error("cannot read --bin %s: %s", bin,
@@ -50,12 +62,7 @@ void hl_pg_find_binary(const char *bin, pid_t pid, char *path, size_t len)
 		snprintf(path, len, "%s", bin);
 		return;
 	}
-	if (!pid)
-		pid = hl_target_find_process(pg_names, &n);
-	if (pid && !hl_target_from_pid(pid, path, len))
-		return;
-	if (!hl_target_from_command("pg_config --bindir", "/postgres", path,
-				    len))
+	if (!hl_pg_binary(pid, path, len))
 		return;
 	hl_die("no PostgreSQL server found: pass --bin PATH to its postgres "
 	       "binary, or -p PID");

@@ -14,6 +14,10 @@ enum hl_pg_role {
 
 enum hl_pg_role hl_pg_role(pid_t pid);
 
+/* The postgres binary pid runs (if any), else a running postmaster's,
+ * else pg_config's: 0, or -ENOENT when there is none. */
+int hl_pg_binary(pid_t pid, char *path, size_t len);
+
 /* The postgres binary to attach to: --bin, else the one pid runs (if any),
  * else a running postmaster's, else pg_config's. Exits with a one-line
  * error when there is none. */
