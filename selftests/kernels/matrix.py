@@ -97,6 +97,7 @@ class Result:
         self.name, self.kernel, self.rc = name, None, None
         self.tools = {}         # tool: [passed, failed, [failure lines]]
         self.features = ""
+        self.verdicts = ""      # howlong's, each held to a real run
         self.boot = self.run = None
         self.summary = "did not run"
         self.notes = []
@@ -112,6 +113,10 @@ class Result:
                 else:
                     t[1] += 1
                     t[2].append(line)
+                if name == "howlong/verdicts-vs-runs" and \
+                        line.startswith("ok"):
+                    self.verdicts = re.sub(r"\s*\[[0-9.]+s\]$", "",
+                                           line.split(": ", 2)[-1])
                 if name == "kernel/features" and line.startswith("ok"):
                     self.features = re.sub(r"\s*\[[0-9.]+s\]$", "",
                                            line.split(": ", 1)[-1])
@@ -330,6 +335,18 @@ def write_doc(path, results, full):
         lines += ["", "## Left out", ""]
         lines += ["- %s: %s, because %s." % (k, t, why)
                   for k, t, why in left]
+    said = [(r.name, r.verdicts) for r in results if r.verdicts]
+    if said:
+        lines += ["", "## What howlong says", "",
+                  "Its verdict on each tool, and the samples of the tool's "
+                  "real run",
+                  "against a workload (howlong/verdicts-vs-runs: works and "
+                  "fallback",
+                  "mean exit 0 with samples, cannot a one-line failure; a "
+                  "fallback that",
+                  "needs -p is run both ways, and the default run must "
+                  "fail):", ""]
+        lines += ["- %s: %s" % (k, v) for k, v in said]
     notes = [(r.name, n) for r in results for n in r.notes]
     if notes:
         lines += ["", "## Run again", ""]
