@@ -321,7 +321,8 @@ check-kernels: all $(TEST_BINS) $(TEST_PROGS) $(FUZZ_BINS)
 # The static arm64 tools on Debian's arm64 kernel under qemu-system-aarch64
 # (emulation), against ground truth (selftests/arm64/check.py). Cross-
 # builds them first; the host's build is untouched.
-ARM64_TEST_PROGS := $(foreach p,pairs markers,build/arm64/test-progs/$(p))
+ARM64_TEST_PROGS := $(foreach p,pairs markers,build/arm64/test-progs/$(p) \
+		    build/arm64/test-progs/$(p)-nopie)
 check-arm64: deps-arm64
 	$(Q)$(MAKE) --no-print-directory ARCH=arm64 STATIC=1 all $(ARM64_TEST_PROGS)
 	$(Q)$(PYTHON) selftests/arm64/check.py

@@ -29,7 +29,8 @@ into an arm64 Debian root (selftests/arm64/root.py: Python, PostgreSQL,
 a JVM) with this tree laid over it, and runs the suite's own tests of
 SUITE there with the arm64 tools and test programs: the JVM's
 compilations and pauses against its own logs, PostgreSQL's statements,
-TCP connects against the client's own, srtt against ss. (The
+TCP connects against the client's own, srtt against ss, mmap_lock's
+waits against perf lock's. (The
 suite's tightest timing bounds do not hold under emulation; these tests
 check counts.)
 Prints "ok"/"FAIL" per check and "N passed, N failed"; exits 1 on a
@@ -61,13 +62,11 @@ from lib import debpkg, project  # noqa: E402
 from lib.harness import Failure  # noqa: E402
 
 KERNEL = "6.1-arm64"
-# Not yet: locklat/vs-perf-rwsem counted 110135 rwsem-write waits to
-# perf lock's 52921 on arm64 (issue 17 stays open for it);
-# reclaimlat/memcg reads large files under /usr/lib, of which the arm64
-# root has 123 MiB, less than its cgroup's limit needs.
+# Not yet: reclaimlat/memcg reads large files under /usr/lib, of which
+# the arm64 root has 123 MiB, less than its cgroup's limit needs.
 SUITE = ["jitlat/count", "jvmpauselat/pid-labels",
          "pgquerylat/rollback-not-error", "usdtlat/by", "connlat/endpoints",
-         "rttlat/vs-ss"]
+         "rttlat/vs-ss", "locklat/vs-perf-rwsem"]
 BIN = "bin/arm64"
 PROGS = "build/arm64/test-progs"
 N, MS = 10, 3           # pairs syscalls/funcs: N calls of each, MS ms
@@ -466,11 +465,11 @@ def write_doc(path, k, run, res):
             "truth of another layer (selftests/arm64/check.py); then, "
             "booted into an arm64 Debian root (Python, PostgreSQL, a JVM: "
             "selftests/arm64/root.py), the suite's own tests of "
-            "pgquerylat, jitlat, jvmpauselat, usdtlat, connlat and rttlat "
-            "with the arm64 tools (the suite/ rows). Not yet run there: "
-            "locklat, whose rwsem-write waits came to about twice perf "
-            "lock's on arm64 (being investigated), and reclaimlat, whose "
-            "test needs more large files than the arm64 root has. Sizes: "
+            "pgquerylat, jitlat, jvmpauselat, usdtlat, connlat, rttlat "
+            "and locklat (mmap_lock's waits per thread, per process and "
+            "per kind against perf lock's) with the arm64 tools (the "
+            "suite/ rows). Not yet run there: reclaimlat, whose test "
+            "needs more large files than the arm64 root has. Sizes: "
             "docs/benchmarks.md#binary-sizes." % (
                 now.strftime("%Y-%m-%d %H:%M UTC"), matrix.commit(),
                 k.version, k.pkg_version, run.boot_time or 0,
