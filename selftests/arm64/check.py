@@ -30,7 +30,8 @@ a JVM) with this tree laid over it, and runs the suite's own tests of
 SUITE there with the arm64 tools and test programs: the JVM's
 compilations and pauses against its own logs, PostgreSQL's statements,
 TCP connects against the client's own, srtt against ss, mmap_lock's
-waits against perf lock's. (The
+waits against perf lock's, a memory cgroup's reclaims against its own
+counters. (The
 suite's tightest timing bounds do not hold under emulation; these tests
 check counts.)
 Prints "ok"/"FAIL" per check and "N passed, N failed"; exits 1 on a
@@ -62,11 +63,9 @@ from lib import debpkg, project  # noqa: E402
 from lib.harness import Failure  # noqa: E402
 
 KERNEL = "6.1-arm64"
-# Not yet: reclaimlat/memcg reads large files under /usr/lib, of which
-# the arm64 root has 123 MiB, less than its cgroup's limit needs.
 SUITE = ["jitlat/count", "jvmpauselat/pid-labels",
          "pgquerylat/rollback-not-error", "usdtlat/by", "connlat/endpoints",
-         "rttlat/vs-ss", "locklat/vs-perf-rwsem"]
+         "rttlat/vs-ss", "locklat/vs-perf-rwsem", "reclaimlat/memcg"]
 BIN = "bin/arm64"
 PROGS = "build/arm64/test-progs"
 N, MS = 10, 3           # pairs syscalls/funcs: N calls of each, MS ms
@@ -467,9 +466,9 @@ def write_doc(path, k, run, res):
             "selftests/arm64/root.py), the suite's own tests of "
             "pgquerylat, jitlat, jvmpauselat, usdtlat, connlat, rttlat "
             "and locklat (mmap_lock's waits per thread, per process and "
-            "per kind against perf lock's) with the arm64 tools (the "
-            "suite/ rows). Not yet run there: reclaimlat, whose test "
-            "needs more large files than the arm64 root has. Sizes: "
+            "per kind against perf lock's) and reclaimlat (a memory "
+            "cgroup's reclaims against its memory.events and PSI) with "
+            "the arm64 tools (the suite/ rows). Sizes: "
             "docs/benchmarks.md#binary-sizes." % (
                 now.strftime("%Y-%m-%d %H:%M UTC"), matrix.commit(),
                 k.version, k.pkg_version, run.boot_time or 0,

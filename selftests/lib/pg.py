@@ -43,6 +43,7 @@ import subprocess
 import tempfile
 import time
 
+from lib import kernel
 from lib.harness import Failure
 from lib.procs import LineReader, Service, die_with_parent
 
@@ -232,7 +233,7 @@ class Cluster(Service):
                      (copying the template), "start": s, "stop": s}
     """
 
-    def __init__(self, settings=None, timeout=60, fresh=False,
+    def __init__(self, settings=None, timeout=None, fresh=False,
                  container=None):
         """container: a lib.container.Container to run the server in,
         as its main process, with its own copy of the postgres binary
@@ -243,7 +244,8 @@ class Cluster(Service):
         self.proc = None
         self.settings = dict(DEFAULT_SETTINGS)
         self.settings.update(settings or {})
-        self.timeout = timeout
+        # initdb of a cold root under arm64's emulation took over 60 s
+        self.timeout = timeout or (240 if kernel.emulated() else 60)
         self.bindir = bindir()
         self.bin = os.path.join(self.bindir, "postgres")
         self.dir = None

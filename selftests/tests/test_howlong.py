@@ -108,8 +108,10 @@ def trial_irq(args):
 
 
 def trial_locks(args):
-    with pairs.Pairs("contend", "maps", 4, 20000) as p:
-        return run_traced("locklat", args + ["-p", str(p.pid)], p.go)
+    n = 2000 if kernel.emulated() else 20000
+    with pairs.Pairs("contend", "maps", 4, n) as p:
+        return run_traced("locklat", args + ["-p", str(p.pid)],
+                          lambda: p.go(timeout=120))
 
 
 def trial_reclaim(args):

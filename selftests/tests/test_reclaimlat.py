@@ -52,10 +52,11 @@ PREFIX = "hl-reclaim-"
 
 
 def files_to_read(total=READ):
-    """The largest files under /usr/lib's library and JDK directories,
-    until total bytes (no file written by the test: see above)."""
+    """The largest files under /usr/lib's library (of any architecture:
+    aarch64-linux-gnu in check-arm64's root) and JDK directories, until
+    total bytes (no file written by the test: see above)."""
     cands = []
-    for path in (glob.glob("/usr/lib/x86_64-linux-gnu/*") +
+    for path in (glob.glob("/usr/lib/*-linux-gnu/*") +
                  glob.glob("/usr/lib/jvm/*/lib/modules")):
         try:
             st = os.stat(path)
