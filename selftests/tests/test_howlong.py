@@ -59,7 +59,7 @@ def run_traced(name, args, work, target_exits=False):
         for t in tracers:
             t.__exit__(None, None, None)
     r = results[0]
-    if r.rc or (target_exits and tool.ended_with_target(r)):
+    if r.rc and not (target_exits and tool.ended_with_target(r)):
         return r.rc, 0, r.err.strip()[-200:]
     return 0, counted(r), ""
 
@@ -159,7 +159,7 @@ def trial_pauses(args, pid_needed):
     with jvm.PauseJvm(2, 1) as j:
         pid = ["-p", str(j.pid)] if pid_needed else []
         return run_traced("jvmpauselat", args + pid,
-                          lambda: (j.go(), j.finish()))
+                          lambda: (j.go(), j.finish()), target_exits=True)
 
 
 def trial_list(args):
