@@ -102,6 +102,16 @@ class Result:
         self.summary = "did not run"
         self.notes = []
 
+    def said(self, name, line):
+        """What an ok line of a test that describes the kernel says."""
+        if not line.startswith("ok"):
+            return
+        text = re.sub(r"\s*\[[0-9.]+s\]$", "", line)
+        if name == "howlong/verdicts-vs-runs":
+            self.verdicts = text.split(": ", 2)[-1]
+        if name == "kernel/features":
+            self.features = text.split(": ", 1)[-1]
+
     def take(self, lines):
         for line in lines:
             if line.startswith(("ok   ", "FAIL ")):
@@ -113,13 +123,7 @@ class Result:
                 else:
                     t[1] += 1
                     t[2].append(line)
-                if name == "howlong/verdicts-vs-runs" and \
-                        line.startswith("ok"):
-                    self.verdicts = re.sub(r"\s*\[[0-9.]+s\]$", "",
-                                           line.split(": ", 2)[-1])
-                if name == "kernel/features" and line.startswith("ok"):
-                    self.features = re.sub(r"\s*\[[0-9.]+s\]$", "",
-                                           line.split(": ", 1)[-1])
+                self.said(name, line)
             elif line.endswith(" failed") and " passed, " in line:
                 self.summary = line
 
@@ -212,7 +216,9 @@ def passes_again(res, runner, name, timeout):
         out = Prefixed(res.name + "*")
         vm.Run(res.kernel, runner + ["-k", name], cwd=ROOT,
                timeout=timeout, out=out).run()
-        if any(l.startswith("ok   %s " % name) for l in out.lines):
+        ok = [l for l in out.lines if l.startswith("ok   %s " % name)]
+        if ok:
+            res.said(name, ok[0])
             return attempt + 1
         if not any(JVM_CRASH.match(l) for l in out.lines):
             return 0    # failed for another reason: that stands
