@@ -18,10 +18,14 @@ seen: locklat's waits plus its lost equal perf's count exactly, e.g.
 must the total wait. The two tools read the clock in programs run one
 after the other on the same tracepoints, so each one's time includes
 part of the other's program: 0.5% apart was seen on the maps workload,
-where 2% is allowed; on the pipe's 5 us waits 3% + 1 us a wait (0.2 us
-a wait seen), with one histogram per kind, whose programs cost the
-least (a keyed histogram's first sample in a bucket makes a map entry,
-microseconds that perf's time of that wait then includes). Under
+where 2% is allowed; on the pipe's 5 us waits 3% + 5 us a wait, with
+one histogram per kind, whose programs cost the least (a keyed
+histogram's first sample in a bucket makes a map entry, microseconds
+that perf's time of that wait then includes). The program attached
+first runs first at both ends, so our wait holds perf's handler of
+contention_begin, which records a call chain: 0.1-0.2 us a wait seen
+here, but 4.4 us a wait once in check-fresh's root (265 ms to perf's
+146 ms over 27165 waits, counts equal). Under
 emulation 5% + 20 us a wait: there the counts are what is checked. -S
 is not used beside perf: walking a stack in our end program lengthens
 perf's waits by that walk (2-10 us a wait seen).
@@ -262,9 +266,10 @@ def vs_perf_rwsem():
 def vs_perf_mutex():
     """A pipe's mutex, each wait begun twice (spinning, then sleeping)
     with the wait_lock's own waits inside: counted once each, as perf
-    lock does (1% + 3), total wait within 3% + 1 us a wait, kind mutex;
-    the process's threads as the program names them."""
-    return vs_perf("pipe", WRITES, 0.03, 1000, "mutex", False)
+    lock does (1% + 3), total wait within 3% + 5 us a wait (perf's
+    call-chain record inside ours, see above), kind mutex; the process's
+    threads as the program names them."""
+    return vs_perf("pipe", WRITES, 0.03, 5000, "mutex", False)
 
 
 @test("locklat/filters")
