@@ -221,6 +221,11 @@ PEER_MIN_SHARE = 0.01   # buckets holding at least this share are compared
 # for the preempted task before it reads the clock): about 1 us apart,
 # enough to move waits of a few microseconds across a bucket edge.
 PEER_FIRST_SLOT = 4
+# The same ~1 us moves waits across the edges of every bucket: a bucket of
+# a few hundred waits can be 5% off by that alone (CI once: 32-64 us,
+# 696 to runqlat's 733 of 10,000+ waits). A difference is a problem only
+# beyond 5% and beyond this many waits.
+PEER_SLACK = 50
 
 
 @test("accuracy/vs-runqlat")
@@ -229,8 +234,8 @@ def vs_runqlat():
     schedlat and libbpf-tools' runqlat side by side on the whole machine:
     in every power-of-two bucket from 16 us that holds at least 1% of the
     waits, and in all waits below 16 us together (see PEER_FIRST_SLOT),
-    schedlat's count within 5% of runqlat's (schedlat's finer buckets
-    folded into runqlat's, one across an edge split by width)."""
+    schedlat's count within 5% or 50 waits of runqlat's (schedlat's finer
+    buckets folded into runqlat's, one across an edge split by width)."""
     with peers.Peer([RUNQLAT]) as peer:
         with tool.Tracer(["-j"]) as t:
             subprocess.run(["perf", "bench", "sched", "messaging", "-g",
@@ -245,7 +250,8 @@ def vs_runqlat():
     total = sum(theirs.values())
     check(total > 10000, "runqlat saw only %d waits" % total)
     rows, problems = peers.compare(ours, theirs, PEER_TOLERANCE,
-                                   PEER_MIN_SHARE, PEER_FIRST_SLOT)
+                                   PEER_MIN_SHARE, PEER_FIRST_SLOT,
+                                   PEER_SLACK)
     check(not problems, "schedlat against runqlat: %s" % "; ".join(
         problems))
     return "%d waits (runqlat), %d buckets: %s" % (
