@@ -262,13 +262,6 @@ static enum hl_method method_of(const struct bpf_program *prog)
 	return HL_METHODS;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t ls = strlen(s), lx = strlen(suffix);
-
-	return ls >= lx && !strcmp(s + ls - lx, suffix);
-}
-
 int hl_select_programs(struct bpf_object *obj, enum hl_method m,
 		       const char *suffix)
 {
@@ -281,8 +274,8 @@ int hl_select_programs(struct bpf_object *obj, enum hl_method m,
 
 		if (pm == HL_METHODS)
 			continue;
-		on = pm == m && (!suffix || ends_with(bpf_program__name(prog),
-						      suffix));
+		on = pm == m &&
+		     (!suffix || hl_ends_with(bpf_program__name(prog), suffix));
 		bpf_program__set_autoload(prog, on);
 		n += on;
 	}

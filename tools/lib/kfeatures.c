@@ -86,13 +86,6 @@ const struct hl_features *hl_features(void)
 	return &f;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t ls = strlen(s), lx = strlen(suffix);
-
-	return ls >= lx && !strcmp(s + ls - lx, suffix);
-}
-
 static bool tstore_setup(struct bpf_object *obj, bool task)
 {
 	struct bpf_map *map;
@@ -100,9 +93,10 @@ static bool tstore_setup(struct bpf_object *obj, bool task)
 	bpf_object__for_each_map(map, obj) {
 		const char *name = bpf_map__name(map);
 
-		if (ends_with(name, "__task"))
+		if (hl_ends_with(name, "__task"))
 			bpf_map__set_autocreate(map, task);
-		else if (ends_with(name, "__tid") || ends_with(name, "__zero"))
+		else if (hl_ends_with(name, "__tid") ||
+			 hl_ends_with(name, "__zero"))
 			bpf_map__set_autocreate(map, !task);
 	}
 	return task;

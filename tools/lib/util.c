@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "util.h"
 
@@ -86,4 +87,11 @@ uint64_t hl_now_ns(void)
 uint64_t hl_wall_ns(void)
 {
 	return clock_ns(CLOCK_REALTIME);
+}
+
+bool hl_ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && !strcmp(s + ls - lx, suffix);
 }

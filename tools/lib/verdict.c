@@ -23,6 +23,7 @@
 #include "pg.h"
 #include "target.h"
 #include "usdt.h"
+#include "util.h"
 #include "verdict.h"
 
 #define KERNEL_BTF "/sys/kernel/btf/vmlinux"
@@ -171,13 +172,6 @@ static void add_tracepoint(struct hl_judgement *j, const char *name)
 			 name);
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t ls = strlen(s), lx = strlen(suffix);
-
-	return ls >= lx && !strcmp(s + ls - lx, suffix);
-}
-
 static int read_object(const struct hl_catalog_entry *tool,
 		       struct hl_judgement *j, struct wants *w)
 {
@@ -208,7 +202,7 @@ static int read_object(const struct hl_catalog_entry *tool,
 		w->atomics |= strstr(bpf_program__name(prog), "_fast") != NULL;
 	}
 	bpf_object__for_each_map(map, obj)
-		w->task_storage |= ends_with(bpf_map__name(map), "__task");
+		w->task_storage |= hl_ends_with(bpf_map__name(map), "__task");
 	bpf_object__close(obj);
 	return 0;
 }
