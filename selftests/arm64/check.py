@@ -31,9 +31,9 @@ SUITE there with the arm64 tools and test programs: the JVM's
 compilations and pauses against its own logs, PostgreSQL's statements,
 TCP connects against the client's own, srtt against ss, mmap_lock's
 waits against perf lock's, a memory cgroup's reclaims against its own
-counters. (The
-suite's tightest timing bounds do not hold under emulation; these tests
-check counts.)
+counters, and howlong's verdict for every tool against a run of it.
+(The suite's tightest timing bounds do not hold under emulation; these
+tests check counts.)
 Prints "ok"/"FAIL" per check and "N passed, N failed"; exits 1 on a
 failure or if the guest did not run.
 
@@ -65,7 +65,8 @@ from lib.harness import Failure  # noqa: E402
 KERNEL = "6.1-arm64"
 SUITE = ["jitlat/count", "jvmpauselat/pid-labels",
          "pgquerylat/rollback-not-error", "usdtlat/by", "connlat/endpoints",
-         "rttlat/vs-ss", "locklat/vs-perf-rwsem", "reclaimlat/memcg"]
+         "rttlat/vs-ss", "locklat/vs-perf-rwsem", "reclaimlat/memcg",
+         "howlong/verdicts-vs-runs"]
 BIN = "bin/arm64"
 PROGS = "build/arm64/test-progs"
 N, MS = 10, 3           # pairs syscalls/funcs: N calls of each, MS ms
@@ -443,7 +444,7 @@ def run_suite(res, k, timeout, kernel_log):
                 m = re.match(r"^(ok|FAIL) +(\S+?):? +(.*)$",
                              again[m.group(2)])
             res.check("suite/" + m.group(2), m.group(1) == "ok",
-                      m.group(3)[:300])
+                      m.group(3)[:500])
     res.check("suite/ran", rc in (0, 1) and ran >= len(SUITE) and lines and
               re.match(r"^\d+ passed, \d+ failed$", lines[-1]),
               "exit %s, %d tests, last line %r" % (
@@ -467,7 +468,8 @@ def write_doc(path, k, run, res):
             "pgquerylat, jitlat, jvmpauselat, usdtlat, connlat, rttlat "
             "and locklat (mmap_lock's waits per thread, per process and "
             "per kind against perf lock's) and reclaimlat (a memory "
-            "cgroup's reclaims against its memory.events and PSI) with "
+            "cgroup's reclaims against its memory.events and PSI), and "
+            "howlong's verdict for every tool against a run of it, with "
             "the arm64 tools (the suite/ rows). Sizes: "
             "docs/benchmarks.md#binary-sizes." % (
                 now.strftime("%Y-%m-%d %H:%M UTC"), matrix.commit(),
