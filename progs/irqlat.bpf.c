@@ -295,32 +295,40 @@ static __always_inline int soft_exit(__u32 vec)
 	return 0;
 }
 
-SEC("tp_btf/softirq_raise")
-int BPF_PROG(raise_btf, unsigned int vec) { return soft_raise(vec); }
+/*
+ * The skeleton attaches programs in the order they are defined here, one
+ * by one: each method's exit comes before its entry and its entry before
+ * its raise, so that from the first recorded wait on, the entry's run is
+ * timed as well (an entry watched before its exit counts waits without
+ * their runs while the exit is being attached, a long while under
+ * emulation: a 6.12 guest once counted 238 RCU waits to 233 runs).
+ */
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(soft_exit_btf, unsigned int vec) { return soft_exit(vec); }
 
 SEC("tp_btf/softirq_entry")
 int BPF_PROG(soft_entry_btf, unsigned int vec) { return soft_entry(vec); }
 
-SEC("tp_btf/softirq_exit")
-int BPF_PROG(soft_exit_btf, unsigned int vec) { return soft_exit(vec); }
+SEC("tp_btf/softirq_raise")
+int BPF_PROG(raise_btf, unsigned int vec) { return soft_raise(vec); }
 
-SEC("raw_tp/softirq_raise")
-int BPF_PROG(raise_raw, unsigned int vec) { return soft_raise(vec); }
+SEC("raw_tp/softirq_exit")
+int BPF_PROG(soft_exit_raw, unsigned int vec) { return soft_exit(vec); }
 
 SEC("raw_tp/softirq_entry")
 int BPF_PROG(soft_entry_raw, unsigned int vec) { return soft_entry(vec); }
 
-SEC("raw_tp/softirq_exit")
-int BPF_PROG(soft_exit_raw, unsigned int vec) { return soft_exit(vec); }
+SEC("raw_tp/softirq_raise")
+int BPF_PROG(raise_raw, unsigned int vec) { return soft_raise(vec); }
 
 struct trace_event_raw_softirq___hl {
 	unsigned int vec;
 } __hl_core;
 
-SEC("tracepoint/irq/softirq_raise")
-int raise_tp(struct trace_event_raw_softirq___hl *ctx)
+SEC("tracepoint/irq/softirq_exit")
+int soft_exit_tp(struct trace_event_raw_softirq___hl *ctx)
 {
-	return soft_raise(ctx->vec);
+	return soft_exit(ctx->vec);
 }
 
 SEC("tracepoint/irq/softirq_entry")
@@ -329,8 +337,8 @@ int soft_entry_tp(struct trace_event_raw_softirq___hl *ctx)
 	return soft_entry(ctx->vec);
 }
 
-SEC("tracepoint/irq/softirq_exit")
-int soft_exit_tp(struct trace_event_raw_softirq___hl *ctx)
+SEC("tracepoint/irq/softirq_raise")
+int raise_tp(struct trace_event_raw_softirq___hl *ctx)
 {
-	return soft_exit(ctx->vec);
+	return soft_raise(ctx->vec);
 }
