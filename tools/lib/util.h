@@ -22,10 +22,10 @@ void hl_die(const char *fmt, ...)
 /* One line "tool: message" on stderr; the caller goes on. */
 void hl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Strict decimal parse of the whole string into [min, max]. */
 /* s ends with suffix (map and program names' conventions). */
 bool hl_ends_with(const char *s, const char *suffix);
 
+/* Strict decimal parse of the whole string into [min, max]. */
 bool hl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* A threshold in milliseconds (fractions allowed) as nanoseconds; bad
