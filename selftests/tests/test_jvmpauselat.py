@@ -32,7 +32,10 @@ the events' within TWIN_NS per pause. Both tools' programs run in the same
 uprobe traps, one after the other, so one tool's clock reads trail the
 other's by the first one's run time: the same at both ends but for the
 histogram update at the end (measured 5-6 us per pause with --per-op's
-keyed maps, more on a bucket's first sample).
+keyed maps, more on a bucket's first sample), and the VM thread's
+preemption after a clock read (above) lands in one run's sum only: one
+such pause is allowed, up to PREEMPT_NS (once in a fresh root: 8 pauses,
+13.50 ms to the twin's 13.84 ms).
 The test JVMs run with -XX:GuaranteedSafepointInterval=0 (no periodic
 "Cleanup" safepoint while idle), so that when a tool attaches with -p to a
 JVM that waits for "go", every pause the JVM logs from then on is one the
@@ -54,6 +57,7 @@ PAUSE_NS = 50000
 PAUSE_REL = 0.02
 SANE_NS = 10000000
 TWIN_NS = 20000
+PREEMPT_NS = 500000
 IDLE = ["-XX:+UnlockDiagnosticVMOptions", "-XX:GuaranteedSafepointInterval=0"]
 GCS, DUMPS = 5, 3
 
@@ -300,7 +304,7 @@ def twin_sum(h, events, what):
     """A histogram's sum against its -t 0 twin's events."""
     total = sum(e["duration_ns"] for e in events)
     check(h["count"] == len(events) and
-          abs(h["sum_ns"] - total) <= TWIN_NS * len(events),
+          abs(h["sum_ns"] - total) <= TWIN_NS * len(events) + PREEMPT_NS,
           "%s: count %d sum %d ns, the -t 0 run beside it: %d, %d ns" % (
               what, h["count"], h["sum_ns"], len(events), total))
 
